@@ -1,0 +1,338 @@
+/**
+ * The KooDrive endpoints, after authentication and fault injection. Every handler is synchronous SQL, so
+ * one call is atomic inside the Durable Object.
+ * @see ../../../shared/koodrive-api.md
+ */
+import type { Endpoint, FaultEngine } from "./faults";
+import { Code, MAX_IDS_PER_CALL, MAX_USER_LIST_LIMIT, SHARE_ID_PATTERN, SIM_ORG_ID } from "./limits";
+import { cutPage, keysetClause, type PageRequest, parsePaging, type Quirks } from "./paging";
+import type { Recipients, ShareRow, Store, UserRow } from "./store";
+
+export interface ApiResult {
+  status: number;
+  body: Record<string, unknown>;
+  /** Ids named in the request body (cancel / exit), for the call log. */
+  ids?: number;
+  /** Per-share faults or paging quirks applied, for the call log. */
+  note?: string;
+}
+
+export interface Route {
+  endpoint: Endpoint;
+  /** The `{shareId}` or `{userId}` path parameter. */
+  param?: string;
+}
+
+function decodeParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** Maps method + path (below the API prefix) to an endpoint; null = unknown route (404). */
+export function matchRoute(method: string, subPath: string): Route | null {
+  const path = subPath.replace(/\/+$/, "");
+  const m = method.toUpperCase();
+  if (path === "/share") return m === "GET" ? { endpoint: "list" } : null;
+  if (path === "/share/cancel") return m === "POST" ? { endpoint: "cancel" } : null;
+  if (path === "/share/received") return m === "GET" ? { endpoint: "received" } : null;
+  if (path === "/share/exit") return m === "POST" ? { endpoint: "exit" } : null;
+  if (path === "/userList") return m === "GET" ? { endpoint: "userList" } : null;
+  const share = /^\/share\/([^/]+)$/.exec(path);
+  if (share?.[1] && m === "GET") return { endpoint: "detail", param: decodeParam(share[1]) };
+  const user = /^\/users\/([^/]+)$/.exec(path);
+  if (user?.[1] && m === "GET") return { endpoint: "userGet", param: decodeParam(user[1]) };
+  if (user?.[1] && m === "PUT") return { endpoint: "userPut", param: decodeParam(user[1]) };
+  return null;
+}
+
+export const ok = (fields: Record<string, unknown> = {}): ApiResult => ({
+  status: 200,
+  body: { code: Code.ok, msg: "success", ...fields },
+});
+
+export const fail = (code: number, msg: string): ApiResult => ({ status: 400, body: { code, msg } });
+
+const SHARE_NOT_FOUND = "share does not exist";
+const USER_NOT_FOUND = "user does not exist";
+const INNER_FAILURE = "inner server invoke failure";
+
+/** ShareByMeLink [api.md "List"]; `permission` is derived from the scope [inferred: not stored]. */
+function shareLink(row: ShareRow): Record<string, unknown> {
+  return {
+    shareId: row.share_id,
+    shortUrl: row.short_url,
+    linkUrl: row.link_url,
+    shareTime: row.share_time,
+    scope: row.scope,
+    files: JSON.parse(row.files),
+    displayName: row.display_name,
+    expireTime: row.expire_time,
+    status: row.status,
+    comment: row.comment,
+    viewCnt: row.view_cnt,
+    containerId: row.container_id,
+    containerName: row.container_name,
+    permission: { preview: true, edit: false, download: row.scope !== 1 },
+  };
+}
+
+/** Mobile numbers come back masked, e.g. 138****0000 [api.md "Users": "mobile (masked)"]. */
+function maskMobile(mobile: string): string {
+  return mobile.length >= 7 ? `${mobile.slice(0, 3)}****${mobile.slice(-4)}` : "****";
+}
+
+/** Parses a `{"shareIds": [...]}` body: 1..100 strings [api.md "Cancel"]. */
+function parseShareIds(body: Uint8Array): string[] | ApiResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return fail(Code.badRequest, "request body is not valid JSON");
+  }
+  const ids = (parsed as { shareIds?: unknown } | null)?.shareIds;
+  if (!Array.isArray(ids) || ids.length < 1 || ids.length > MAX_IDS_PER_CALL) {
+    return fail(Code.paramInvalid, `shareIds must hold 1 to ${MAX_IDS_PER_CALL} ids`);
+  }
+  if (!ids.every((id) => typeof id === "string")) return fail(Code.paramInvalid, "shareIds must be strings");
+  return ids as string[];
+}
+
+export class Api {
+  constructor(
+    private readonly store: Store,
+    private readonly faults: FaultEngine,
+    private readonly quirks: Quirks,
+  ) {}
+
+  handle(route: Route, userId: string, url: URL, body: Uint8Array): ApiResult {
+    switch (route.endpoint) {
+      case "list":
+        return this.list(userId, url.searchParams, false);
+      case "received":
+        return this.list(userId, url.searchParams, true);
+      case "cancel":
+        return this.cancel(userId, body);
+      case "exit":
+        return this.exit(userId, body);
+      case "detail":
+        return this.detail(userId, route.param ?? "");
+      case "userList":
+        return this.userList(url.searchParams);
+      case "userGet":
+        return this.userGet(route.param ?? "");
+      case "userPut":
+        return this.userPut(route.param ?? "", body);
+    }
+  }
+
+  /** `GET /share` (own shares) and `GET /share/received` (shares naming the caller as a recipient). */
+  private list(userId: string, params: URLSearchParams, received: boolean): ApiResult {
+    const req = parsePaging(params);
+    if (typeof req === "string") return fail(Code.paramInvalid, req);
+    const rows = this.queryPage(userId, req, params.get("displayName"), received);
+    const pageNo = this.store.bump("seq:page");
+    const page = cutPage(rows, req, this.quirks, pageNo);
+    const owners = new Map<string, string>();
+    const shareLinks = page.items.map((row) => {
+      const link = shareLink(row);
+      if (!received) return link;
+      if (!owners.has(row.owner_id)) owners.set(row.owner_id, this.store.user(row.owner_id)?.name ?? "");
+      return { ...link, ownerId: row.owner_id, ownerName: owners.get(row.owner_id) };
+    });
+    const fields: Record<string, unknown> = { shareLinks };
+    if (page.nextCursor !== undefined) fields.nextCursor = page.nextCursor;
+    return { ...ok(fields), ...(page.quirk ? { note: `${page.quirk}Page` } : {}) };
+  }
+
+  private queryPage(
+    userId: string,
+    req: PageRequest,
+    displayName: string | null,
+    received: boolean,
+  ): ShareRow[] {
+    const keyset = keysetClause(req);
+    const where = ["cancelled_at IS NULL"];
+    const bindings: (string | number)[] = [];
+    if (received) {
+      where.push("EXISTS (SELECT 1 FROM json_each(recipients, '$.users') WHERE value ->> '$.id' = ?)");
+    } else {
+      where.push("owner_id = ?");
+    }
+    bindings.push(userId);
+    // displayName is a fuzzy match [api.md "List"]: case-insensitive "contains" [inferred].
+    if (displayName) {
+      where.push("instr(lower(display_name), lower(?)) > 0");
+      bindings.push(displayName);
+    }
+    where.push(keyset.where);
+    const sql = `SELECT * FROM shares WHERE ${where.join(" AND ")} ORDER BY ${keyset.order} LIMIT ?`;
+    return this.store.sql.exec<ShareRow>(sql, ...bindings, ...keyset.bindings, req.pageSize + 1).toArray();
+  }
+
+  /**
+   * `POST /share/cancel`: one subResponse per id, in order; the batch can partly fail [api.md "Cancel"].
+   * Unknown, foreign and already-cancelled ids all answer 13000309 (the per-id codes are [unknown]).
+   */
+  private cancel(userId: string, body: Uint8Array): ApiResult {
+    const ids = parseShareIds(body);
+    if (!Array.isArray(ids)) return ids;
+    let failed = 0;
+    const subResponseList = this.store.transaction(() =>
+      ids.map((shareId) => {
+        const row = SHARE_ID_PATTERN.test(shareId) ? this.store.share(shareId) : undefined;
+        if (!row) return { shareId, code: Code.notFound, msg: SHARE_NOT_FOUND };
+        this.store.sql.exec(
+          "UPDATE shares SET cancel_requests = cancel_requests + 1 WHERE share_id = ?",
+          shareId,
+        );
+        if (row.owner_id !== userId) return { shareId, code: Code.notFound, msg: SHARE_NOT_FOUND };
+        if (row.cancelled_at !== null) {
+          this.store.sql.exec(
+            "UPDATE shares SET cancel_after_cancelled = cancel_after_cancelled + 1 WHERE share_id = ?",
+            shareId,
+          );
+          return { shareId, code: Code.notFound, msg: SHARE_NOT_FOUND };
+        }
+        if (this.faults.shareFails(shareId)) {
+          failed += 1;
+          return { shareId, code: Code.innerFailure, msg: INNER_FAILURE };
+        }
+        this.store.sql.exec(
+          "UPDATE shares SET cancelled_at = ?, cancel_successes = cancel_successes + 1 WHERE share_id = ?",
+          Date.now(),
+          shareId,
+        );
+        return { shareId, code: Code.ok, msg: "success" };
+      }),
+    );
+    return {
+      ...ok({ subResponseList }),
+      ids: ids.length,
+      ...(failed ? { note: `shareFailure:${failed}` } : {}),
+    };
+  }
+
+  /** `POST /share/exit`: removes the caller from the recipients of shares others gave them. */
+  private exit(userId: string, body: Uint8Array): ApiResult {
+    const ids = parseShareIds(body);
+    if (!Array.isArray(ids)) return ids;
+    const subResponseList = this.store.transaction(() =>
+      ids.map((shareId) => {
+        const row = SHARE_ID_PATTERN.test(shareId) ? this.store.share(shareId) : undefined;
+        const recipients = row ? (JSON.parse(row.recipients) as Recipients) : null;
+        if (!row || row.cancelled_at !== null || !recipients?.users.some((u) => u.id === userId)) {
+          return { shareId, code: Code.notFound, msg: SHARE_NOT_FOUND };
+        }
+        recipients.users = recipients.users.filter((u) => u.id !== userId);
+        this.store.sql.exec(
+          "UPDATE shares SET recipients = ? WHERE share_id = ?",
+          JSON.stringify(recipients),
+          shareId,
+        );
+        return { shareId, code: Code.ok, msg: "success" };
+      }),
+    );
+    return { ...ok({ subResponseList }), ids: ids.length };
+  }
+
+  /** `GET /share/{shareId}`: list fields plus recipients; only the owner sees it [api.md "Detail"]. */
+  private detail(userId: string, shareId: string): ApiResult {
+    const row = this.store.share(shareId);
+    if (!row || row.owner_id !== userId || row.cancelled_at !== null)
+      return fail(Code.notFound, SHARE_NOT_FOUND);
+    const recipients = JSON.parse(row.recipients) as Recipients;
+    return ok({ shareLink: { ...shareLink(row), ...recipients } });
+  }
+
+  /**
+   * `GET /userList`: offset and limit required, limit 1..100, keyWord matches names only [api.md "Users"].
+   * The result nests under `data` [inferred: "Some endpoints nest under data (users)"].
+   * Any user may list users: the doc names no admin requirement for app authentication [inferred].
+   */
+  private userList(params: URLSearchParams): ApiResult {
+    const offset = params.get("offset");
+    const limit = params.get("limit");
+    if (offset === null || !/^\d{1,9}$/.test(offset))
+      return fail(Code.paramInvalid, "offset must be an integer >= 0");
+    if (
+      limit === null ||
+      !/^\d{1,4}$/.test(limit) ||
+      Number(limit) < 1 ||
+      Number(limit) > MAX_USER_LIST_LIMIT
+    ) {
+      return fail(Code.paramInvalid, `limit must be within 1..${MAX_USER_LIST_LIMIT}`);
+    }
+    const where = ["1 = 1"];
+    const bindings: string[] = [];
+    const deptId = params.get("deptId");
+    if (deptId) {
+      where.push("dept_id = ?");
+      bindings.push(deptId);
+    }
+    const keyWord = params.get("keyWord");
+    if (keyWord) {
+      where.push("instr(lower(name), lower(?)) > 0");
+      bindings.push(keyWord);
+    }
+    const clause = where.join(" AND ");
+    const total = this.store.sql
+      .exec<{ n: number }>(`SELECT count(*) AS n FROM users WHERE ${clause}`, ...bindings)
+      .one().n;
+    const rows = this.store.sql
+      .exec<UserRow>(
+        `SELECT * FROM users WHERE ${clause} ORDER BY user_id LIMIT ? OFFSET ?`,
+        ...bindings,
+        Number(limit),
+        Number(offset),
+      )
+      .toArray();
+    const list = rows.map((u) => ({
+      name: u.name,
+      userId: u.user_id,
+      deptId: u.dept_id,
+      deptName: u.dept_name,
+      mobile: maskMobile(u.mobile),
+      role: u.role,
+      status: u.status,
+      id: u.id,
+    }));
+    return ok({ data: { total, list } });
+  }
+
+  /** `GET /users/{userId}`: the path takes the KooDrive userId, not the third-party id [inferred; doc unknown]. */
+  private userGet(userId: string): ApiResult {
+    const u = this.store.user(userId);
+    if (!u) return fail(Code.notFound, USER_NOT_FOUND);
+    return ok({
+      data: {
+        id: u.id,
+        orgId: SIM_ORG_ID,
+        userId: u.user_id,
+        deptId: u.dept_id,
+        deptName: u.dept_name,
+        mobile: maskMobile(u.mobile),
+        name: u.name,
+        role: u.role,
+        status: u.status,
+      },
+    });
+  }
+
+  /** `PUT /users/{userId}` `{status: 0|1}` (0 enabled, 1 disabled) [api.md "Users"]. */
+  private userPut(userId: string, body: Uint8Array): ApiResult {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder().decode(body));
+    } catch {
+      return fail(Code.badRequest, "request body is not valid JSON");
+    }
+    const status = (parsed as { status?: unknown } | null)?.status;
+    if (status !== 0 && status !== 1) return fail(Code.paramInvalid, "status must be 0 or 1");
+    if (!this.store.user(userId)) return fail(Code.notFound, USER_NOT_FOUND);
+    this.store.sql.exec("UPDATE users SET status = ? WHERE user_id = ?", status, userId);
+    return ok();
+  }
+}

@@ -1,0 +1,176 @@
+import { Hono, type MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { subjectKeyFor } from "../audit/keys";
+import { recordRejection } from "../audit/security";
+import { decodeCursor, MAX_AUDIT_PAGE } from "../audit/store";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { limitBody, secretEquals, validate } from "../http";
+import { instanceId, isRunId } from "../offboarding/start";
+import type { ShareState } from "../offboarding/types";
+import { exportRun } from "./export";
+import { holdsRoutes } from "./holds";
+import { identityRoutes } from "./identities";
+
+/** Bearer ADMIN_TOKEN, compared in constant time; failures are an opaque 401 and a security record. */
+export function requireAdmin(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const token = header.startsWith("Bearer ") ? header.slice(7) : "";
+    if (!token || !(await secretEquals(token, c.var.config.ADMIN_TOKEN))) {
+      await recordRejection(c, "admin", token ? "invalid admin token" : "missing admin token");
+      throw new ApiError("unauthorized", "a valid admin bearer token is required");
+    }
+    await next();
+  };
+}
+
+/** Who did it, as the admin says (`X-Audit-Actor`), prefixed so it is never mistaken for a system actor. */
+export function adminActor(header: string | undefined): string {
+  const name = (header ?? "").replace(/[^\w.@ -]/g, "").trim().slice(0, 100);
+  return name ? `admin:${name}` : "admin";
+}
+
+const STATES = [
+  "planned",
+  "in_flight",
+  "cancelled",
+  "already_gone",
+  "failed",
+  "still_active",
+  "skipped_hold",
+  "skipped_scope",
+] as const satisfies readonly ShareState[];
+
+const RunQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(5000).default(1000),
+  cursor: z.string().regex(/^\d{1,30}$/).optional(),
+  state: z.enum(STATES).optional(),
+});
+
+const AuditQuery = z
+  .object({
+    user: z.string().trim().min(1).max(320).optional(),
+    since: z.iso.datetime({ offset: true }).optional(),
+    until: z.iso.datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_AUDIT_PAGE).default(50),
+    cursor: z.string().max(4000).optional(),
+  })
+  .refine((q) => !q.cursor || safeCursor(q.cursor), { path: ["cursor"], message: "invalid cursor" });
+
+function safeCursor(cursor: string): boolean {
+  try {
+    decodeCursor(cursor);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function runLedger(env: AppEnv["Bindings"], runId: string) {
+  if (!isRunId(runId)) throw new ApiError("not_found", `no run ${runId.slice(0, 80)}`);
+  return env.RUNS.getByName(runId);
+}
+
+/** The admin API: runs, exports, audit, retries, identities, holds. */
+export function adminRoutes() {
+  const app = new Hono<AppEnv>();
+  for (const path of ["/runs/*", "/audit", "/identities", "/identities/*", "/holds"]) app.use(path, requireAdmin());
+
+  app.get("/runs/:runId", validate("query", RunQuery), async (c) => {
+    const runId = c.req.param("runId");
+    const ledger = runLedger(c.env, runId);
+    const meta = await ledger.getMeta();
+    if (!meta) throw new ApiError("not_found", `no run ${runId}`);
+    const q = c.req.valid("query");
+    const [counts, shares] = await Promise.all([
+      ledger.counts(),
+      ledger.shares(q.cursor ?? "", q.limit + 1, q.state ? [q.state] : undefined),
+    ]);
+    const page = shares.slice(0, q.limit);
+    const { request } = meta;
+    return c.json({
+      runId,
+      status: meta.status,
+      attempt: meta.attempt,
+      source: request.source,
+      eventId: request.eventId,
+      subject: request.subject,
+      koodriveUserId: meta.koodriveUserId ?? null,
+      resolvedBy: meta.resolvedBy ?? null,
+      detail: meta.detail ?? null,
+      reason: request.reason ?? null,
+      dryRun: request.dryRun,
+      scopes: request.scopes,
+      createdAt: meta.createdAt,
+      updatedAt: meta.updatedAt,
+      finishedAt: meta.finishedAt ?? null,
+      counts,
+      shares: page,
+      ...(shares.length > q.limit ? { nextCursor: page[page.length - 1]?.shareId } : {}),
+    });
+  });
+
+  app.get(
+    "/runs/:runId/export",
+    validate("query", z.object({ format: z.enum(["csv", "ndjson"]).default("csv") })),
+    async (c) => {
+      const runId = c.req.param("runId");
+      const ledger = runLedger(c.env, runId);
+      const meta = await ledger.getMeta();
+      if (!meta) throw new ApiError("not_found", `no run ${runId}`);
+      const { format } = c.req.valid("query");
+      await c.var.audit.write({
+        type: "admin.export",
+        actor: adminActor(c.req.header("x-audit-actor")),
+        runId,
+        requestId: c.var.requestId,
+        subject: meta.request.subject,
+        details: { format },
+      });
+      return exportRun(ledger, runId, format);
+    },
+  );
+
+  app.post("/runs/:runId/retry", async (c) => {
+    const runId = c.req.param("runId");
+    const ledger = runLedger(c.env, runId);
+    const meta = await ledger.getMeta();
+    if (!meta) throw new ApiError("not_found", `no run ${runId}`);
+    const started = await ledger.beginRetry();
+    if ("refused" in started) throw new ApiError("conflict", started.refused);
+    await c.env.OFFBOARDING.create({
+      id: instanceId(runId, started.attempt),
+      params: { runId, attempt: started.attempt },
+    });
+    await c.var.audit.write({
+      type: "admin.retry",
+      actor: adminActor(c.req.header("x-audit-actor")),
+      runId,
+      requestId: c.var.requestId,
+      subject: meta.request.subject,
+      status: "accepted",
+      reason: `retry of a ${meta.status} run`,
+      details: { attempt: started.attempt, requeued: started.requeued },
+    });
+    return c.json({ runId, status: "accepted", attempt: started.attempt, requeued: started.requeued }, 202);
+  });
+
+  app.get("/audit", validate("query", AuditQuery), async (c) => {
+    const q = c.req.valid("query");
+    const page = await c.var.audit.list({
+      limit: q.limit,
+      ...(q.user ? { subject: subjectKeyFor(q.user) } : {}),
+      ...(q.since ? { since: q.since } : {}),
+      ...(q.until ? { until: q.until } : {}),
+      ...(q.cursor ? { cursor: q.cursor } : {}),
+    });
+    return c.json({ records: page.records, ...(page.cursor ? { nextCursor: page.cursor } : {}) });
+  });
+
+  app.use("/identities", limitBody(5 * 1024 * 1024));
+  app.route("/identities", identityRoutes());
+  app.use("/holds", limitBody(1024 * 1024));
+  app.route("/holds", holdsRoutes());
+  return app;
+}

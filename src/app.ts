@@ -1,0 +1,54 @@
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import pkg from "../package.json";
+import { adminRoutes } from "./admin/routes";
+import { ConfigError, loadConfig, type AppEnv } from "./env";
+import { ApiError, errorBody } from "./errors";
+import { auditStore, koodriveClient } from "./services";
+import { hrRoutes } from "./sources/hr/route";
+
+export const VERSION: string = pkg.version;
+
+/** Builds the Hono app: request id, services, one onError, routes. */
+export function buildApp() {
+  const app = new Hono<AppEnv>();
+
+  app.use(requestId({ headerName: "x-request-id", limitLength: 64 }));
+
+  app.get("/healthz", (c) => c.json({ status: "ok", name: pkg.name, version: VERSION }));
+
+  // Configuration is parsed once per env and services are attached for every route after this point.
+  app.use(async (c, next) => {
+    const config = loadConfig(c.env);
+    c.set("config", config);
+    c.set("koodrive", koodriveClient(config, c.var.requestId));
+    c.set("audit", auditStore(c.env.AUDIT, config));
+    await next();
+  });
+
+  app.route("/webhooks/hr", hrRoutes());
+  app.route("/", adminRoutes());
+
+  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`, c.var.requestId), 404));
+
+  app.onError((err, c) => {
+    const id = c.var.requestId ?? "unknown";
+    if (err instanceof ApiError) {
+      return c.json(errorBody(err.code, err.message, id, err.details), err.status);
+    }
+    if (err instanceof ConfigError) {
+      console.error(JSON.stringify({ level: "error", requestId: id, msg: err.message }));
+      return c.json(errorBody("misconfigured", err.message, id), 500);
+    }
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      const code = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : "bad_request";
+      return c.json(errorBody(code, err.message || "bad request", id), status === 413 || status === 401 ? status : 400);
+    }
+    console.error(JSON.stringify({ level: "error", requestId: id, msg: "unhandled error", error: String(err) }));
+    return c.json(errorBody("internal", "internal error; quote the request id when reporting it", id), 500);
+  });
+
+  return app;
+}

@@ -1,0 +1,148 @@
+import {
+  auditKey,
+  auditRunKey,
+  auditRunPrefix,
+  auditSubjectKey,
+  auditSubjectPrefix,
+  fromInvertedTs,
+  PREFIX,
+  type SubjectKey,
+} from "./keys";
+import { type AuditInput, AuditRecord, type AuditSubject } from "./schema";
+
+/** Default retention of audit records, in days. */
+export const DEFAULT_RETENTION_DAYS = 400;
+/** Largest page an admin can ask for. */
+export const MAX_AUDIT_PAGE = 100;
+/** KV list pages (of 1,000 keys) one audit query may scan before handing back a cursor. */
+const MAX_PAGES_PER_QUERY = 20;
+
+export interface AuditQuery {
+  subject?: SubjectKey;
+  /** ISO bounds, inclusive. */
+  since?: string;
+  until?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface AuditPage {
+  records: AuditRecord[];
+  cursor?: string;
+}
+
+/** The subject index keys a record is filed under. */
+export function subjectKeys(subject: AuditSubject | undefined): SubjectKey[] {
+  if (!subject) return [];
+  const keys: SubjectKey[] = [];
+  if (subject.koodriveUserId) keys.push(`kd:${subject.koodriveUserId}`);
+  if (subject.hrId) keys.push(`hr:${subject.hrId}`);
+  if (subject.email) keys.push(`email:${subject.email.toLowerCase()}`);
+  return keys;
+}
+
+const newId = () => crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+
+/**
+ * Audit trail in Workers KV. Each record is written under the global newest-first index, the subject
+ * index (per person) and the run index (per run), all with the retention TTL.
+ */
+export class AuditStore {
+  constructor(
+    private readonly kv: KVNamespace,
+    private readonly retentionDays = DEFAULT_RETENTION_DAYS,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Writes one record; returns it. Validates the shape so nothing but the schema's fields lands. */
+  async write(input: AuditInput): Promise<AuditRecord> {
+    const date = input.at ? new Date(input.at) : this.now();
+    const record = AuditRecord.parse({ ...input, id: newId(), at: date.toISOString() });
+    const ms = date.getTime();
+    const value = JSON.stringify(record);
+    const options = { expirationTtl: this.retentionDays * 86_400 };
+    const keys = [
+      auditKey(ms, record.id),
+      ...subjectKeys(record.subject).map((s) => auditSubjectKey(s, ms, record.id)),
+      ...(record.runId ? [auditRunKey(record.runId, ms, record.id)] : []),
+    ];
+    await Promise.all(keys.map((key) => this.kv.put(key, value, options)));
+    return record;
+  }
+
+  /**
+   * Newest first, optionally for one person and a time window. KV lists have no range start, so this
+   * walks newest-first pages, skips records after `until` and stops at the first one before `since`.
+   */
+  async list(query: AuditQuery): Promise<AuditPage> {
+    const prefix = query.subject ? auditSubjectPrefix(query.subject) : PREFIX.audit;
+    const since = query.since ? Date.parse(query.since) : Number.NEGATIVE_INFINITY;
+    const until = query.until ? Date.parse(query.until) : Number.POSITIVE_INFINITY;
+    const resume = decodeCursor(query.cursor);
+    let pageCursor = resume?.c;
+    let skip = resume?.s ?? 0;
+    const wanted: string[] = [];
+    for (let pages = 0; pages < MAX_PAGES_PER_QUERY; pages++) {
+      const listed = await this.kv.list({ prefix, limit: 1000, ...(pageCursor ? { cursor: pageCursor } : {}) });
+      for (let i = skip; i < listed.keys.length; i++) {
+        const name = listed.keys[i]?.name ?? "";
+        const at = fromInvertedTs(name.slice(prefix.length).split(":")[0] ?? "");
+        if (at < since) return { records: await this.getMany(wanted) };
+        if (at <= until) wanted.push(name);
+        if (wanted.length >= query.limit) {
+          const more = i + 1 < listed.keys.length || !listed.list_complete;
+          const records = await this.getMany(wanted);
+          return more ? { records, cursor: encodeCursor({ c: pageCursor, s: i + 1 }) } : { records };
+        }
+      }
+      if (listed.list_complete) return { records: await this.getMany(wanted) };
+      pageCursor = listed.cursor;
+      skip = 0;
+    }
+    // Scanned enough for one request: hand back a cursor so the caller can go on.
+    return { records: await this.getMany(wanted), cursor: encodeCursor({ c: pageCursor, s: 0 }) };
+  }
+
+  /** Every record of a run, oldest first. */
+  async forRun(runId: string, limit = 1000): Promise<AuditRecord[]> {
+    const names: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const listed = await this.kv.list({ prefix: auditRunPrefix(runId), ...(cursor ? { cursor } : {}) });
+      names.push(...listed.keys.map((k) => k.name));
+      cursor = listed.list_complete ? undefined : listed.cursor;
+    } while (cursor && names.length < limit);
+    return this.getMany(names.slice(0, limit));
+  }
+
+  private async getMany(keys: string[]): Promise<AuditRecord[]> {
+    const values = await Promise.all(keys.map((k) => this.kv.get(k, "json")));
+    return values.flatMap((v) => {
+      const parsed = AuditRecord.safeParse(v);
+      return parsed.success ? [parsed.data] : [];
+    });
+  }
+}
+
+interface ResumePoint {
+  /** The KV cursor of the page to resume in (undefined = first page). */
+  c: string | undefined;
+  /** How many keys of that page were already returned. */
+  s: number;
+}
+
+/** KV cursors point at page boundaries; ours adds how far into that page we got. Opaque to callers. */
+function encodeCursor(point: ResumePoint): string {
+  return btoa(JSON.stringify(point)).replaceAll("=", "");
+}
+
+export function decodeCursor(cursor: string | undefined): ResumePoint | undefined {
+  if (!cursor) return undefined;
+  try {
+    const raw = JSON.parse(atob(cursor)) as ResumePoint;
+    if ((raw.c === undefined || typeof raw.c === "string") && Number.isInteger(raw.s) && raw.s >= 0) return raw;
+  } catch {
+    // fall through
+  }
+  throw new RangeError("invalid cursor");
+}

@@ -1,0 +1,260 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Counts, PlannedShare, RunMeta, RunRequest, RunStatus, ShareRow, ShareState } from "./types";
+
+const STATES: ShareState[] = [
+  "planned",
+  "in_flight",
+  "cancelled",
+  "already_gone",
+  "failed",
+  "still_active",
+  "skipped_hold",
+  "skipped_scope",
+];
+
+/** One outcome to record for a share. */
+export interface Outcome {
+  shareId: string;
+  state: ShareState;
+  code?: string;
+  msg?: string;
+}
+
+/**
+ * The ledger of one run: a Durable Object (SQLite) holding the request, the status and every planned share
+ * with its outcome. It is the strongly consistent record the Workflow steps read and write, so a replayed
+ * step sees what an earlier attempt did and never cancels a share twice. Plans of 100,000 shares live here,
+ * not in step results (limited to 1 MiB).
+ */
+export class RunLedger extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS shares (
+        share_id TEXT PRIMARY KEY,
+        scope INTEGER NOT NULL,
+        display_name TEXT NOT NULL,
+        link_url TEXT NOT NULL,
+        short_url TEXT NOT NULL,
+        expire_time TEXT NOT NULL,
+        share_status INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        code TEXT NOT NULL DEFAULT '',
+        msg TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        seen_in_verify INTEGER NOT NULL DEFAULT 0,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS shares_by_state ON shares (state, share_id);
+    `);
+  }
+
+  private readMeta(): RunMeta | undefined {
+    const row = this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'run'").toArray()[0];
+    return row ? (JSON.parse(row.v) as RunMeta) : undefined;
+  }
+
+  private writeMeta(meta: RunMeta): void {
+    this.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('run', ?)", JSON.stringify(meta));
+  }
+
+  /** Records the request once. Returns whether this call created it, and the stored meta. */
+  accept(request: RunRequest): { created: boolean; meta: RunMeta } {
+    const existing = this.readMeta();
+    if (existing) return { created: false, meta: existing };
+    const now = new Date().toISOString();
+    const meta: RunMeta = { request, status: "accepted", attempt: 1, createdAt: now, updatedAt: now };
+    this.writeMeta(meta);
+    return { created: true, meta };
+  }
+
+  getMeta(): RunMeta | null {
+    return this.readMeta() ?? null;
+  }
+
+  /** Updates status and resolution fields; returns the new meta. */
+  update(patch: Partial<Pick<RunMeta, "status" | "koodriveUserId" | "resolvedBy" | "detail">>): RunMeta {
+    const meta = this.readMeta();
+    if (!meta) throw new Error("run not found");
+    const now = new Date().toISOString();
+    const next: RunMeta = { ...meta, ...patch, updatedAt: now };
+    if (patch.status && patch.status !== "running" && patch.status !== "accepted") next.finishedAt = now;
+    this.writeMeta(next);
+    return next;
+  }
+
+  /**
+   * Starts a retry: only from a terminal state with something left to do. Puts failed and still-active
+   * shares back to planned and bumps the attempt; returns null when there is nothing to retry.
+   */
+  beginRetry(): { attempt: number; requeued: number } | { refused: string } {
+    const meta = this.readMeta();
+    if (!meta) return { refused: "run not found" };
+    const retryable: RunStatus[] = ["partial", "failed", "unresolved"];
+    if (!retryable.includes(meta.status)) return { refused: `run is ${meta.status}; only partial, failed or unresolved runs can be retried` };
+    const requeued = this.sql.exec(
+      "UPDATE shares SET state = 'planned', reason = 'retry', updated_at = ? WHERE state IN ('failed', 'still_active')",
+      new Date().toISOString(),
+    ).rowsWritten;
+    const attempt = meta.attempt + 1;
+    this.writeMeta({ ...meta, attempt, status: "accepted", updatedAt: new Date().toISOString() });
+    return { attempt, requeued };
+  }
+
+  /**
+   * Adds planned shares; a share already in the ledger keeps its state (a replayed plan step is a no-op).
+   * Returns the ids that were new.
+   */
+  addPlanned(shares: PlannedShare[]): string[] {
+    const now = new Date().toISOString();
+    const added: string[] = [];
+    this.ctx.storage.transactionSync(() => {
+      for (const s of shares) {
+        const written = this.sql.exec(
+          `INSERT OR IGNORE INTO shares (share_id, scope, display_name, link_url, short_url, expire_time, share_status, state, reason, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          s.shareId,
+          s.scope,
+          s.displayName,
+          s.linkUrl,
+          s.shortUrl,
+          s.expireTime,
+          s.shareStatus,
+          s.state,
+          s.reason,
+          now,
+        ).rowsWritten;
+        if (written > 0) added.push(s.shareId);
+      }
+    });
+    return added;
+  }
+
+  /** Shares still to cancel (planned, or in flight from an interrupted attempt), in id order. */
+  pending(limit: number): Array<Pick<ShareRow, "shareId" | "state" | "attempts" | "scope" | "displayName">> {
+    return this.sql
+      .exec<{ share_id: string; state: ShareState; attempts: number; scope: number; display_name: string }>(
+        "SELECT share_id, state, attempts, scope, display_name FROM shares WHERE state IN ('planned', 'in_flight') ORDER BY share_id LIMIT ?",
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ shareId: r.share_id, state: r.state, attempts: r.attempts, scope: r.scope, displayName: r.display_name }));
+  }
+
+  /** Marks shares as sent, before the call, so a crash leaves a trace that the cancel may have happened. */
+  markInFlight(shareIds: string[]): void {
+    const now = new Date().toISOString();
+    this.ctx.storage.transactionSync(() => {
+      for (const id of shareIds) {
+        this.sql.exec(
+          "UPDATE shares SET state = 'in_flight', attempts = attempts + 1, updated_at = ? WHERE share_id = ?",
+          now,
+          id,
+        );
+      }
+    });
+  }
+
+  record(outcomes: Outcome[]): void {
+    const now = new Date().toISOString();
+    this.ctx.storage.transactionSync(() => {
+      for (const o of outcomes) {
+        this.sql.exec(
+          "UPDATE shares SET state = ?, code = ?, msg = ?, updated_at = ? WHERE share_id = ?",
+          o.state,
+          o.code ?? "",
+          o.msg ?? "",
+          now,
+          o.shareId,
+        );
+      }
+    });
+  }
+
+  /** Verify: marks which ledger shares KooDrive still lists. Returns how many of the ids are ours. */
+  markSeen(shareIds: string[]): number {
+    let seen = 0;
+    this.ctx.storage.transactionSync(() => {
+      for (const id of shareIds) {
+        seen += this.sql.exec("UPDATE shares SET seen_in_verify = 1 WHERE share_id = ?", id).rowsWritten;
+      }
+    });
+    return seen;
+  }
+
+  /**
+   * Ends verification: a share recorded as cancelled that is still listed is `still_active`; a share that
+   * failed but is no longer listed is gone after all (`already_gone`); a failed share still listed stays
+   * `failed` with KooDrive's reason. Returns the shares whose state changed.
+   */
+  finishVerify(): Outcome[] {
+    const now = new Date().toISOString();
+    const stillActive = this.sql
+      .exec<{ share_id: string }>(
+        "SELECT share_id FROM shares WHERE seen_in_verify = 1 AND state IN ('cancelled', 'already_gone')",
+      )
+      .toArray();
+    const gone = this.sql
+      .exec<{ share_id: string }>("SELECT share_id FROM shares WHERE seen_in_verify = 0 AND state = 'failed'")
+      .toArray();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        `UPDATE shares SET state = 'still_active', msg = 'still listed by KooDrive after cancel', updated_at = ?
+         WHERE seen_in_verify = 1 AND state IN ('cancelled', 'already_gone')`,
+        now,
+      );
+      this.sql.exec(
+        "UPDATE shares SET state = 'already_gone', msg = msg || ' (no longer listed at verify)', updated_at = ? WHERE seen_in_verify = 0 AND state = 'failed'",
+        now,
+      );
+      this.sql.exec("UPDATE shares SET seen_in_verify = 0");
+    });
+    return [
+      ...stillActive.map((r) => ({ shareId: r.share_id, state: "still_active" as const })),
+      ...gone.map((r) => ({ shareId: r.share_id, state: "already_gone" as const })),
+    ];
+  }
+
+  counts(): Counts {
+    const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as Counts;
+    counts.total = 0;
+    for (const row of this.sql.exec<{ state: ShareState; n: number }>("SELECT state, COUNT(*) AS n FROM shares GROUP BY state")) {
+      counts[row.state] = row.n;
+      counts.total += row.n;
+    }
+    return counts;
+  }
+
+  /** Shares in id order after `afterId`, optionally only some states. */
+  shares(afterId: string, limit: number, states?: ShareState[]): ShareRow[] {
+    const filter = states?.length ? `AND state IN (${states.map(() => "?").join(",")})` : "";
+    return this.sql
+      .exec<Record<string, string | number>>(
+        `SELECT * FROM shares WHERE share_id > ? ${filter} ORDER BY share_id LIMIT ?`,
+        afterId,
+        ...(states ?? []),
+        limit,
+      )
+      .toArray()
+      .map((r) => ({
+        shareId: String(r.share_id),
+        scope: Number(r.scope),
+        displayName: String(r.display_name),
+        linkUrl: String(r.link_url),
+        shortUrl: String(r.short_url),
+        expireTime: String(r.expire_time),
+        shareStatus: Number(r.share_status),
+        state: r.state as ShareState,
+        reason: String(r.reason),
+        code: String(r.code),
+        msg: String(r.msg),
+        attempts: Number(r.attempts),
+        updatedAt: String(r.updated_at),
+      }));
+  }
+}

@@ -1,0 +1,80 @@
+import type { AuditStore } from "../audit/store";
+import type { Bindings } from "../env";
+import type { RunParams, RunRequest } from "./types";
+
+/** Workflow instance ids: [a-zA-Z0-9_-], at most 100 characters. */
+const RUN_ID = /^[a-z]+-[0-9a-f]{32}$/;
+
+export const isRunId = (value: string) => RUN_ID.test(value);
+
+/**
+ * The run id is derived from the source and its event id, so a redelivery maps to the same run: it doubles
+ * as the idempotency key (Workflow instance ids are unique, and the ledger Durable Object is strongly consistent).
+ */
+export async function runIdFor(source: string, eventId: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${source}\n${eventId}`));
+  const hex = Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${source}-${hex}`;
+}
+
+/** The Workflow instance of a run's n-th attempt. */
+export const instanceId = (runId: string, attempt: number) => (attempt === 1 ? runId : `${runId}-r${attempt}`);
+
+function alreadyExists(err: unknown): boolean {
+  return err instanceof Error && /already.exists/i.test(err.message);
+}
+
+/** Creates the Workflow instance; one that already exists (a racing delivery made it) is fine. */
+async function createOnce(env: Bindings, id: string, params: RunParams): Promise<void> {
+  try {
+    await env.OFFBOARDING.create({ id, params });
+  } catch (err) {
+    if (!alreadyExists(err)) throw err;
+  }
+}
+
+async function instanceExists(env: Bindings, id: string): Promise<boolean> {
+  try {
+    await env.OFFBOARDING.get(id);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Records a request to offboard and starts its run, exactly once per (source, event id). Returns the run id
+ * and whether this request was a duplicate. Safe under concurrent deliveries: the ledger's `accept` is
+ * serialised by its Durable Object and the Workflow refuses a second instance with the same id.
+ */
+export async function startRun(
+  env: Bindings,
+  audit: AuditStore,
+  request: RunRequest,
+): Promise<{ runId: string; duplicate: boolean }> {
+  const ledger = env.RUNS.getByName(request.runId);
+  const { created, meta } = await ledger.accept(request);
+  // The ledger decides who was first; the Workflow create is then idempotent on its id.
+  const duplicate = !created;
+  const id = instanceId(request.runId, meta.attempt);
+  const params = { runId: request.runId, attempt: meta.attempt };
+  if (created) {
+    await createOnce(env, id, params);
+  } else if (meta.status === "accepted" && !(await instanceExists(env, id))) {
+    // Accepted but no Workflow: an earlier delivery crashed between the two writes. Start it now.
+    await createOnce(env, id, params);
+  }
+  await audit.write({
+    type: duplicate ? "request.duplicate" : "request.received",
+    actor: request.actor,
+    source: request.source,
+    eventId: request.eventId,
+    runId: request.runId,
+    requestId: request.requestId,
+    subject: request.subject,
+    status: duplicate ? meta.status : "accepted",
+    reason: duplicate ? "same event id as an earlier delivery; no new run" : (request.reason ?? "offboarding requested"),
+    details: { verified: true, dryRun: request.dryRun, scopes: request.scopes.join(",") },
+  });
+  return { runId: request.runId, duplicate };
+}

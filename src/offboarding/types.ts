@@ -1,0 +1,83 @@
+import type { AuditSubject } from "../audit/schema";
+
+export type Scope = 1 | 2 | 3;
+export const ALL_SCOPES: readonly Scope[] = [1, 2, 3];
+
+/** Where a request to offboard came from. */
+export type SourceName = "hr" | "okta" | "scim" | "slack" | "teams" | "admin";
+
+/** A request to offboard one person: what a source hands to offboarding after verifying it. */
+export interface RunRequest {
+  runId: string;
+  source: SourceName;
+  eventId: string;
+  subject: AuditSubject & { hrId: string };
+  reason?: string;
+  effectiveAt?: string;
+  dryRun: boolean;
+  scopes: Scope[];
+  requestId: string;
+  receivedAt: string;
+  actor: string;
+}
+
+/** Parameters of one Workflow instance. A retry is another instance on the same run (same ledger). */
+export interface RunParams {
+  runId: string;
+  attempt: number;
+}
+
+export type RunStatus = "accepted" | "running" | "completed" | "partial" | "failed" | "unresolved" | "dry_run";
+export const TERMINAL: ReadonlySet<RunStatus> = new Set(["completed", "partial", "failed", "unresolved", "dry_run"]);
+
+/**
+ * Where one share stands in a run.
+ * - planned: to cancel; in_flight: a cancel was sent and its answer not yet recorded;
+ * - cancelled: KooDrive said so (or said "not found" after our own earlier attempt);
+ * - already_gone: not found on the first attempt (cancelled or deleted by someone else);
+ * - failed: KooDrive refused or kept failing; still_active: verify found it after a cancel;
+ * - skipped_hold / skipped_scope: deliberately left alone; dry_run: would be cancelled.
+ */
+export type ShareState =
+  | "planned"
+  | "in_flight"
+  | "cancelled"
+  | "already_gone"
+  | "failed"
+  | "still_active"
+  | "skipped_hold"
+  | "skipped_scope";
+
+/** A snapshot of a share as it was when planned. */
+export interface PlannedShare {
+  shareId: string;
+  scope: number;
+  displayName: string;
+  linkUrl: string;
+  shortUrl: string;
+  expireTime: string;
+  shareStatus: number;
+  state: ShareState;
+  reason: string;
+}
+
+export interface ShareRow extends PlannedShare {
+  code: string;
+  msg: string;
+  attempts: number;
+  updatedAt: string;
+}
+
+export interface RunMeta {
+  request: RunRequest;
+  status: RunStatus;
+  attempt: number;
+  koodriveUserId?: string;
+  resolvedBy?: "event" | "identity_map" | "name_match";
+  detail?: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+}
+
+export type Counts = Record<ShareState, number> & { total: number };

@@ -1,0 +1,92 @@
+import { Hono } from "hono";
+import { recordRejection } from "../../audit/security";
+import type { AppEnv } from "../../env";
+import { ApiError, fieldErrors } from "../../errors";
+import { limitBody, rawBody } from "../../http";
+import { runIdFor, startRun } from "../../offboarding/start";
+import { ALL_SCOPES, type RunRequest } from "../../offboarding/types";
+import { verifyStandardWebhook } from "../standard-webhooks";
+import { HrEnvelope, HrOffboardedEvent, OFFBOARDED } from "./schema";
+
+/** A request body over 256 KiB is refused before any work. */
+export const MAX_HR_BODY_BYTES = 256 * 1024;
+const SOURCE = "hr";
+
+function parseJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+  } catch {
+    throw new ApiError("invalid_body", "the request body is not valid UTF-8 JSON", [
+      { path: "(root)", message: "not valid JSON" },
+    ]);
+  }
+}
+
+/**
+ * `POST /webhooks/hr`: a Standard Webhooks HR event. Verifies the signature on the raw bytes, then parses,
+ * then records the request and starts the run. Answers 202 well within a second; the run is a Workflow.
+ */
+export function hrRoutes() {
+  const app = new Hono<AppEnv>();
+
+  app.post("/", limitBody(MAX_HR_BODY_BYTES), async (c) => {
+    const body = await rawBody(c);
+    const webhookId = c.req.header("webhook-id");
+    const verdict = await verifyStandardWebhook({
+      id: webhookId,
+      timestamp: c.req.header("webhook-timestamp"),
+      signature: c.req.header("webhook-signature"),
+      body,
+      secrets: c.var.config.HR_WEBHOOK_SECRETS,
+      nowSeconds: Math.floor(Date.now() / 1000),
+    });
+    if (!verdict.ok) {
+      await recordRejection(c, SOURCE, verdict.reason, webhookId);
+      throw new ApiError("unauthorized", "invalid or missing webhook signature");
+    }
+    const eventId = webhookId as string;
+
+    const json = parseJson(body);
+    const envelope = HrEnvelope.safeParse(json);
+    if (!envelope.success) throw new ApiError("invalid_body", "the event is invalid", fieldErrors(envelope.error.issues));
+    if (envelope.data.type !== OFFBOARDED) {
+      await c.var.audit.write({
+        type: "request.received",
+        actor: `source:${SOURCE}`,
+        source: SOURCE,
+        eventId,
+        requestId: c.var.requestId,
+        reason: `ignored event type ${envelope.data.type.slice(0, 100)}`,
+        details: { verified: true, ignored: true },
+      });
+      return c.json({ ignored: true, type: envelope.data.type }, 200);
+    }
+    const parsed = HrOffboardedEvent.safeParse(json);
+    if (!parsed.success) throw new ApiError("invalid_body", "the event is invalid", fieldErrors(parsed.error.issues));
+    const event = parsed.data;
+    const employee = event.data.employee;
+
+    const request: RunRequest = {
+      runId: await runIdFor(SOURCE, eventId),
+      source: SOURCE,
+      eventId,
+      subject: {
+        hrId: employee.id,
+        ...(employee.email ? { email: employee.email } : {}),
+        ...(employee.name ? { name: employee.name } : {}),
+        ...(employee.koodriveUserId ? { koodriveUserId: employee.koodriveUserId } : {}),
+      },
+      ...(event.data.reason ? { reason: event.data.reason } : {}),
+      ...(event.data.effectiveAt ? { effectiveAt: event.data.effectiveAt } : {}),
+      dryRun: event.options?.dryRun ?? false,
+      scopes: [...new Set(event.options?.scopes ?? ALL_SCOPES)].sort(),
+      requestId: c.var.requestId,
+      receivedAt: new Date().toISOString(),
+      actor: `source:${SOURCE}`,
+    };
+    const { runId, duplicate } = await startRun(c.env, c.var.audit, request);
+    return c.json({ runId, status: "accepted", ...(duplicate ? { duplicate: true } : {}) }, 202);
+  });
+
+  return app;
+}

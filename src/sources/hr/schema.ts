@@ -1,0 +1,38 @@
+import { z } from "zod";
+
+/** The only event type that starts a run; others are acknowledged with `{"ignored":true}`. */
+export const OFFBOARDED = "employee.offboarded";
+
+const Scope = z.union([z.literal(1), z.literal(2), z.literal(3)]);
+
+/** Only `type` is needed to decide whether to ignore an event. */
+export const HrEnvelope = z.looseObject({ type: z.string().min(1).max(200) });
+
+/**
+ * `employee.offboarded`: `type`, `timestamp` and `data.employee.id` are required; unknown extra fields
+ * are tolerated (the sender may add some).
+ */
+export const HrOffboardedEvent = z.looseObject({
+  type: z.literal(OFFBOARDED),
+  timestamp: z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time" }),
+  data: z.looseObject({
+    employee: z.looseObject({
+      id: z.string().trim().min(1).max(200),
+      email: z.email().max(320).optional(),
+      name: z.string().trim().min(1).max(200).optional(),
+      koodriveUserId: z
+        .string()
+        .regex(/^\d{19}$/, "must be a 19-digit KooDrive user id")
+        .optional(),
+    }),
+    effectiveAt: z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time" }).optional(),
+    reason: z.string().max(1000).optional(),
+  }),
+  options: z
+    .looseObject({
+      dryRun: z.boolean().optional(),
+      scopes: z.array(Scope).min(1).max(3).optional(),
+    })
+    .optional(),
+});
+export type HrOffboardedEvent = z.infer<typeof HrOffboardedEvent>;

@@ -1,0 +1,169 @@
+/**
+ * Test helpers for the KooDrive simulator: its control plane (`sim.*`) and a signed-request builder that
+ * uses the project's real signer, with knobs to forge every part of a request.
+ * In tests, every outbound fetch is routed to the simulator (vitest.config.ts `outboundService`).
+ */
+import { authorizationHeader, formatXDate, sign } from "../../src/koodrive/signer";
+
+/**
+ * Demo credentials; duplicated from vitest.config.ts (`SIM`), which cannot be imported inside workerd
+ * (it pulls in Node-only build tooling).
+ */
+export const SIM = {
+  appId: "demo-app-id-0000000000000000000000000000000000000000000000000000",
+  appSecret: "demo-app-secret-change-me",
+  adminToken: "demo-sim-admin-token",
+} as const;
+
+export const KOODRIVE_BASE = "https://intl.myhuaweicloud-koodrive.com";
+export const API = "/koodrive/ose/v1";
+const CONTROL_BASE = "http://sim.local/__sim";
+
+/** Users of the demo tenant (`sim.seed({demo: true})`). */
+export const DEMO = {
+  admin: "1505084218764547200",
+  leaver: "1505084218764547201",
+  seller: "1505084218764547202",
+} as const;
+
+export interface SimShare {
+  shareId: string;
+  ownerId: string;
+  scope: number;
+  status: number;
+  displayName: string;
+  cancelledAt: number | null;
+  cancelRequests: number;
+  cancelSuccesses: number;
+  cancelAfterCancelled: number;
+}
+
+export interface SimCall {
+  seq: number;
+  at: number;
+  method: string;
+  path: string;
+  query: string;
+  endpoint: string;
+  userId: string | null;
+  status: number;
+  code: string;
+  ids: number;
+  fault: string | null;
+}
+
+export interface SeededUser {
+  userId: string;
+  name: string;
+  shareCount: number;
+  shareIds?: string[];
+}
+
+async function control<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, headers: { authorization: `Bearer ${SIM.adminToken}` } };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const res = await fetch(`${CONTROL_BASE}${path}`, init);
+  const json = (await res.json()) as T;
+  if (!res.ok) throw new Error(`sim ${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+/** The simulator's control plane. */
+export const sim = {
+  reset: () => control<{ ok: true }>("POST", "/reset"),
+  seed: (body: unknown) => control<{ users: SeededUser[] }>("POST", "/seed", body),
+  faults: (body: unknown) => control<unknown>("PUT", "/faults", body),
+  clearFaults: () => control<{ ok: true }>("DELETE", "/faults"),
+  quirks: (body: {
+    shortPages?: boolean;
+    emptyPages?: boolean;
+    codeAsString?: "never" | "always" | "alternate";
+  }) => control<unknown>("PUT", "/quirks", body),
+  shares: (owner: string, state: "active" | "cancelled" | "all" = "all") =>
+    control<{ shares: SimShare[] }>("GET", `/shares?owner=${owner}&state=${state}`).then((r) => r.shares),
+  summary: (owner: string) =>
+    control<{ active: number; cancelled: number; doubleCancelAttempts: number; maxCancelSuccesses: number }>(
+      "GET",
+      `/summary?owner=${owner}`,
+    ),
+  calls: (since = 0, limit = 1000) =>
+    control<{ calls: SimCall[]; last: number }>("GET", `/calls?since=${since}&limit=${limit}`),
+  stats: () =>
+    control<{ endpoints: Record<string, number>; statuses: Record<string, number> }>("GET", "/stats"),
+};
+
+export interface SignedFetchInput {
+  method?: string;
+  /** Path below the API prefix, e.g. `/share`, or a full path starting with /koodrive. */
+  path: string;
+  query?: Record<string, string | number>;
+  body?: unknown;
+  userId: string;
+  date?: Date;
+  traceId?: string;
+  appId?: string;
+  appSecret?: string;
+  /** Forgery knobs: sign a different URL or body than the one sent. */
+  signUrl?: string;
+  signBody?: string;
+  /** Replaces the Authorization header entirely. */
+  authorization?: string;
+  signedHeaders?: string[];
+}
+
+/** Sends a KooDrive API request signed with the real signer (demo credentials unless overridden). */
+export async function signedFetch(input: SignedFetchInput): Promise<Response> {
+  const method = input.method ?? "GET";
+  const path = input.path.startsWith("/koodrive") ? input.path : `${API}${input.path}`;
+  const url = new URL(path, KOODRIVE_BASE);
+  for (const [k, v] of Object.entries(input.query ?? {})) url.searchParams.set(k, String(v));
+  const body =
+    input.body === undefined ? "" : typeof input.body === "string" ? input.body : JSON.stringify(input.body);
+  const headers: Record<string, string> = {
+    "x-date": formatXDate(input.date ?? new Date()),
+    "x-user-id": input.userId,
+  };
+  const signed = await sign(
+    {
+      method,
+      url: input.signUrl ?? url.toString(),
+      headers,
+      body: input.signBody ?? body,
+      ...(input.signedHeaders ? { signedHeaders: input.signedHeaders } : {}),
+    },
+    input.appSecret ?? SIM.appSecret,
+  );
+  const sent: Record<string, string> = {
+    ...headers,
+    authorization: input.authorization ?? authorizationHeader(input.appId ?? SIM.appId, signed),
+  };
+  if (body !== "") sent["content-type"] = "application/json";
+  if (input.traceId !== undefined) sent["x-traceid"] = input.traceId;
+  const init: RequestInit = { method, headers: sent };
+  if (body !== "") init.body = body;
+  return fetch(url, init);
+}
+
+/** Follows nextCursor until it is absent; returns every page. */
+export async function listAllPages(
+  userId: string,
+  pageSize: number,
+  path = "/share",
+): Promise<{ shareLinks: { shareId: string }[]; nextCursor?: string }[]> {
+  const pages: { shareLinks: { shareId: string }[]; nextCursor?: string }[] = [];
+  let cursor = "0";
+  for (let guard = 0; guard < 10_000; guard++) {
+    const res = await signedFetch({ path, userId, query: { pageSize, pageCursor: cursor } });
+    if (res.status !== 200) throw new Error(`list page ${pages.length}: ${res.status} ${await res.text()}`);
+    const page = (await res.json()) as {
+      code: number | string;
+      shareLinks: { shareId: string }[];
+      nextCursor?: string;
+    };
+    if (Number(page.code) !== 0) throw new Error(`list page code ${page.code}`);
+    pages.push(page);
+    if (page.nextCursor === undefined) return pages;
+    cursor = page.nextCursor;
+  }
+  throw new Error("listing never ended");
+}

@@ -1,0 +1,88 @@
+/**
+ * Test helpers that talk to the Worker through its real entry point (`exports.default.fetch`).
+ */
+import { exports } from "cloudflare:workers";
+import { signStandardWebhook } from "../../src/sources/standard-webhooks";
+
+/** The two secrets configured in vitest.config.ts (HR_WEBHOOK_SECRETS); the first is the published vector's. */
+export const HR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+export const HR_SECRET_2 = "whsec_dGVzdC1zZWNvbmQtc2VjcmV0LXJvdGF0aW9u";
+export const ADMIN_TOKEN = "test-admin-token";
+const ORIGIN = "https://offboard.example.com";
+
+export function call(path: string, init: RequestInit = {}): Promise<Response> {
+  return exports.default.fetch(new Request(`${ORIGIN}${path}`, init));
+}
+
+export function admin(path: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${ADMIN_TOKEN}`);
+  return call(path, { ...init, headers });
+}
+
+export interface HrEventOptions {
+  id?: string;
+  secret?: string;
+  timestamp?: number;
+  /** Overrides the signature header entirely. */
+  signature?: string | null;
+  headers?: Record<string, string | null>;
+}
+
+let counter = 0;
+export const uniqueId = (prefix = "msg") => `${prefix}_${Date.now().toString(36)}_${(counter++).toString(36)}`;
+
+/** An `employee.offboarded` event. */
+export function offboardedEvent(employee: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return {
+    type: "employee.offboarded",
+    timestamp: new Date().toISOString(),
+    data: { employee, effectiveAt: new Date().toISOString(), reason: "resigned" },
+    ...extra,
+  };
+}
+
+/** Sends a Standard Webhooks-signed delivery to `POST /webhooks/hr`. */
+export async function sendHr(body: unknown, opts: HrEventOptions = {}): Promise<Response> {
+  const raw = typeof body === "string" ? body : JSON.stringify(body);
+  const id = opts.id ?? uniqueId();
+  const ts = opts.timestamp ?? Math.floor(Date.now() / 1000);
+  const signature =
+    opts.signature === undefined ? await signStandardWebhook(opts.secret ?? HR_SECRET, id, ts, raw) : opts.signature;
+  const headers = new Headers({ "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(ts) });
+  if (signature !== null) headers.set("webhook-signature", signature);
+  for (const [k, v] of Object.entries(opts.headers ?? {})) {
+    if (v === null) headers.delete(k);
+    else headers.set(k, v);
+  }
+  return call("/webhooks/hr", { method: "POST", headers, body: raw });
+}
+
+export interface RunView {
+  runId: string;
+  status: string;
+  attempt: number;
+  detail: string | null;
+  koodriveUserId: string | null;
+  resolvedBy: string | null;
+  counts: Record<string, number>;
+  shares: Array<{ shareId: string; state: string; code: string; msg: string; scope: number; attempts: number }>;
+  nextCursor?: string;
+}
+
+const TERMINAL = new Set(["completed", "partial", "failed", "unresolved", "dry_run"]);
+
+/** Polls `GET /runs/:id` until the run is terminal (or the time is up). */
+export async function waitForRun(runId: string, timeoutMs = 60_000, minAttempt = 1): Promise<RunView> {
+  const deadline = Date.now() + timeoutMs;
+  let last: RunView | undefined;
+  while (Date.now() < deadline) {
+    const res = await admin(`/runs/${runId}?limit=5000`);
+    if (res.status === 200) {
+      last = (await res.json()) as RunView;
+      if (TERMINAL.has(last.status) && last.attempt >= minAttempt) return last;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`run ${runId} not terminal after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`);
+}

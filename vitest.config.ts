@@ -1,0 +1,48 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/** Demo credentials shared by the simulator (simulator/wrangler.toml) and the Worker under test. */
+export const SIM = {
+  appId: "demo-app-id-0000000000000000000000000000000000000000000000000000",
+  appSecret: "demo-app-secret-change-me",
+  adminToken: "demo-sim-admin-token",
+};
+
+// Tests run inside workerd with the bindings from wrangler.toml. The KooDrive simulator runs beside the
+// Worker as an auxiliary Worker (built by `pretest`), and every outbound fetch of the Worker under test,
+// and of the tests themselves, is routed to it: the client code path is the production one.
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          KOODRIVE_BASE_URL: "https://intl.myhuaweicloud-koodrive.com",
+          KOODRIVE_APP_ID: SIM.appId,
+          KOODRIVE_APP_SECRET: SIM.appSecret,
+          ADMIN_TOKEN: "test-admin-token",
+          HR_WEBHOOK_SECRETS: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_dGVzdC1zZWNvbmQtc2VjcmV0LXJvdGF0aW9u",
+          SIM_ADMIN_TOKEN: SIM.adminToken,
+          // Directory calls act as the demo tenant's admin; fast backoff keeps fault tests quick.
+          KOODRIVE_DIRECTORY_USER_ID: "1505084218764547200",
+          KOODRIVE_RETRY_BASE_MS: "5",
+        },
+        outboundService: "koodrive-simulator",
+        workers: [
+          {
+            name: "koodrive-simulator",
+            modules: true,
+            scriptPath: "./simulator/dist/index.js",
+            compatibilityDate: "2026-11-01",
+            durableObjects: { TENANT: { className: "Tenant", useSQLite: true } },
+            bindings: { SIM_APP_ID: SIM.appId, SIM_APP_SECRET: SIM.appSecret, SIM_ADMIN_TOKEN: SIM.adminToken },
+          },
+        ],
+      },
+    }),
+  ],
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+  },
+});
