@@ -4,18 +4,11 @@
  * @see ../../../shared/koodrive-api.md
  */
 import type { Endpoint, FaultEngine } from "./faults";
-import { Code, MAX_IDS_PER_CALL, MAX_USER_LIST_LIMIT, SHARE_ID_PATTERN, SIM_ORG_ID } from "./limits";
+import { Code, MAX_IDS_PER_CALL, SHARE_ID_PATTERN } from "./limits";
 import { cutPage, keysetClause, type PageRequest, parsePaging, type Quirks } from "./paging";
-import type { Recipients, ShareRow, Store, UserRow } from "./store";
-
-export interface ApiResult {
-  status: number;
-  body: Record<string, unknown>;
-  /** Ids named in the request body (cancel / exit), for the call log. */
-  ids?: number;
-  /** Per-share faults or paging quirks applied, for the call log. */
-  note?: string;
-}
+import { type ApiResult, fail, INNER_FAILURE, ok, SHARE_NOT_FOUND } from "./result";
+import type { Recipients, ShareRow, Store } from "./store";
+import { userGet, userList, userPut } from "./users";
 
 export interface Route {
   endpoint: Endpoint;
@@ -48,17 +41,6 @@ export function matchRoute(method: string, subPath: string): Route | null {
   return null;
 }
 
-export const ok = (fields: Record<string, unknown> = {}): ApiResult => ({
-  status: 200,
-  body: { code: Code.ok, msg: "success", ...fields },
-});
-
-export const fail = (code: number, msg: string): ApiResult => ({ status: 400, body: { code, msg } });
-
-const SHARE_NOT_FOUND = "share does not exist";
-const USER_NOT_FOUND = "user does not exist";
-const INNER_FAILURE = "inner server invoke failure";
-
 /** ShareByMeLink [api.md "List"]; `permission` is derived from the scope [inferred: not stored]. */
 function shareLink(row: ShareRow): Record<string, unknown> {
   return {
@@ -77,11 +59,6 @@ function shareLink(row: ShareRow): Record<string, unknown> {
     containerName: row.container_name,
     permission: { preview: true, edit: false, download: row.scope !== 1 },
   };
-}
-
-/** Mobile numbers come back masked, e.g. 138****0000 [api.md "Users": "mobile (masked)"]. */
-function maskMobile(mobile: string): string {
-  return mobile.length >= 7 ? `${mobile.slice(0, 3)}****${mobile.slice(-4)}` : "****";
 }
 
 /** Parses a `{"shareIds": [...]}` body: 1..100 strings [api.md "Cancel"]. */
@@ -120,11 +97,11 @@ export class Api {
       case "detail":
         return this.detail(userId, route.param ?? "");
       case "userList":
-        return this.userList(url.searchParams);
+        return userList(this.store, url.searchParams);
       case "userGet":
-        return this.userGet(route.param ?? "");
+        return userGet(this.store, route.param ?? "");
       case "userPut":
-        return this.userPut(route.param ?? "", body);
+        return userPut(this.store, route.param ?? "", body);
     }
   }
 
@@ -245,94 +222,5 @@ export class Api {
       return fail(Code.notFound, SHARE_NOT_FOUND);
     const recipients = JSON.parse(row.recipients) as Recipients;
     return ok({ shareLink: { ...shareLink(row), ...recipients } });
-  }
-
-  /**
-   * `GET /userList`: offset and limit required, limit 1..100, keyWord matches names only [api.md "Users"].
-   * The result nests under `data` [inferred: "Some endpoints nest under data (users)"].
-   * Any user may list users: the doc names no admin requirement for app authentication [inferred].
-   */
-  private userList(params: URLSearchParams): ApiResult {
-    const offset = params.get("offset");
-    const limit = params.get("limit");
-    if (offset === null || !/^\d{1,9}$/.test(offset))
-      return fail(Code.paramInvalid, "offset must be an integer >= 0");
-    if (
-      limit === null ||
-      !/^\d{1,4}$/.test(limit) ||
-      Number(limit) < 1 ||
-      Number(limit) > MAX_USER_LIST_LIMIT
-    ) {
-      return fail(Code.paramInvalid, `limit must be within 1..${MAX_USER_LIST_LIMIT}`);
-    }
-    const where = ["1 = 1"];
-    const bindings: string[] = [];
-    const deptId = params.get("deptId");
-    if (deptId) {
-      where.push("dept_id = ?");
-      bindings.push(deptId);
-    }
-    const keyWord = params.get("keyWord");
-    if (keyWord) {
-      where.push("instr(lower(name), lower(?)) > 0");
-      bindings.push(keyWord);
-    }
-    const clause = where.join(" AND ");
-    const total = this.store.sql
-      .exec<{ n: number }>(`SELECT count(*) AS n FROM users WHERE ${clause}`, ...bindings)
-      .one().n;
-    const rows = this.store.sql
-      .exec<UserRow>(
-        `SELECT * FROM users WHERE ${clause} ORDER BY user_id LIMIT ? OFFSET ?`,
-        ...bindings,
-        Number(limit),
-        Number(offset),
-      )
-      .toArray();
-    const list = rows.map((u) => ({
-      name: u.name,
-      userId: u.user_id,
-      deptId: u.dept_id,
-      deptName: u.dept_name,
-      mobile: maskMobile(u.mobile),
-      role: u.role,
-      status: u.status,
-      id: u.id,
-    }));
-    return ok({ data: { total, list } });
-  }
-
-  /** `GET /users/{userId}`: the path takes the KooDrive userId, not the third-party id [inferred; doc unknown]. */
-  private userGet(userId: string): ApiResult {
-    const u = this.store.user(userId);
-    if (!u) return fail(Code.notFound, USER_NOT_FOUND);
-    return ok({
-      data: {
-        id: u.id,
-        orgId: SIM_ORG_ID,
-        userId: u.user_id,
-        deptId: u.dept_id,
-        deptName: u.dept_name,
-        mobile: maskMobile(u.mobile),
-        name: u.name,
-        role: u.role,
-        status: u.status,
-      },
-    });
-  }
-
-  /** `PUT /users/{userId}` `{status: 0|1}` (0 enabled, 1 disabled) [api.md "Users"]. */
-  private userPut(userId: string, body: Uint8Array): ApiResult {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(new TextDecoder().decode(body));
-    } catch {
-      return fail(Code.badRequest, "request body is not valid JSON");
-    }
-    const status = (parsed as { status?: unknown } | null)?.status;
-    if (status !== 0 && status !== 1) return fail(Code.paramInvalid, "status must be 0 or 1");
-    if (!this.store.user(userId)) return fail(Code.notFound, USER_NOT_FOUND);
-    this.store.sql.exec("UPDATE users SET status = ? WHERE user_id = ?", status, userId);
-    return ok();
   }
 }

@@ -3,12 +3,13 @@
  * fault injection, quirks and the call log around the endpoint handlers.
  */
 import { DurableObject } from "cloudflare:workers";
-import { Api, type ApiResult, fail, matchRoute } from "./api";
+import { Api, matchRoute } from "./api";
 import { verifyAppAuth } from "./auth";
 import { handleControl, readQuirks } from "./control";
 import { FaultEngine } from "./faults";
 import { API_PREFIX, CONTROL_PREFIX, Code, GatewayCode, MAX_CALL_LOG_ROWS } from "./limits";
 import type { Quirks } from "./paging";
+import { type ApiResult, fail, INNER_FAILURE } from "./result";
 import { Store } from "./store";
 
 /** The simulator's bindings (declared here: the main Worker's global Env differs). */
@@ -88,7 +89,7 @@ export class Tenant extends DurableObject<SimEnv> {
         fault = `http${callFault.status}`;
         result = {
           status: callFault.status,
-          body: { code: String(Code.innerFailure), msg: "inner server invoke failure" },
+          body: { code: String(Code.innerFailure), msg: INNER_FAILURE },
         };
       } else {
         result = new Api(this.store, this.faults, readQuirks(this.store)).handle(

@@ -97,10 +97,14 @@ export class RunLedger extends DurableObject<Env> {
     if (!meta) return { refused: "run not found" };
     const retryable: RunStatus[] = ["partial", "failed", "unresolved"];
     if (!retryable.includes(meta.status)) return { refused: `run is ${meta.status}; only partial, failed or unresolved runs can be retried` };
-    const requeued = this.sql.exec(
+    const requeued =
+      this.sql
+        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM shares WHERE state IN ('failed', 'still_active')")
+        .one().n;
+    this.sql.exec(
       "UPDATE shares SET state = 'planned', reason = 'retry', updated_at = ? WHERE state IN ('failed', 'still_active')",
       new Date().toISOString(),
-    ).rowsWritten;
+    );
     const attempt = meta.attempt + 1;
     this.writeMeta({ ...meta, attempt, status: "accepted", updatedAt: new Date().toISOString() });
     return { attempt, requeued };

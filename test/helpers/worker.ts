@@ -30,7 +30,8 @@ export interface HrEventOptions {
 }
 
 let counter = 0;
-export const uniqueId = (prefix = "msg") => `${prefix}_${Date.now().toString(36)}_${(counter++).toString(36)}`;
+export const uniqueId = (prefix = "msg") =>
+  `${prefix}_${Date.now().toString(36)}_${(counter++).toString(36)}`;
 
 /** An `employee.offboarded` event. */
 export function offboardedEvent(employee: Record<string, unknown>, extra: Record<string, unknown> = {}) {
@@ -48,8 +49,14 @@ export async function sendHr(body: unknown, opts: HrEventOptions = {}): Promise<
   const id = opts.id ?? uniqueId();
   const ts = opts.timestamp ?? Math.floor(Date.now() / 1000);
   const signature =
-    opts.signature === undefined ? await signStandardWebhook(opts.secret ?? HR_SECRET, id, ts, raw) : opts.signature;
-  const headers = new Headers({ "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(ts) });
+    opts.signature === undefined
+      ? await signStandardWebhook(opts.secret ?? HR_SECRET, id, ts, raw)
+      : opts.signature;
+  const headers = new Headers({
+    "content-type": "application/json",
+    "webhook-id": id,
+    "webhook-timestamp": String(ts),
+  });
   if (signature !== null) headers.set("webhook-signature", signature);
   for (const [k, v] of Object.entries(opts.headers ?? {})) {
     if (v === null) headers.delete(k);
@@ -66,7 +73,14 @@ export interface RunView {
   koodriveUserId: string | null;
   resolvedBy: string | null;
   counts: Record<string, number>;
-  shares: Array<{ shareId: string; state: string; code: string; msg: string; scope: number; attempts: number }>;
+  shares: Array<{
+    shareId: string;
+    state: string;
+    code: string;
+    msg: string;
+    scope: number;
+    attempts: number;
+  }>;
   nextCursor?: string;
 }
 
