@@ -21,7 +21,8 @@ export default defineConfig({
           KOODRIVE_APP_ID: SIM.appId,
           KOODRIVE_APP_SECRET: SIM.appSecret,
           ADMIN_TOKEN: "test-admin-token",
-          HR_WEBHOOK_SECRETS: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_dGVzdC1zZWNvbmQtc2VjcmV0LXJvdGF0aW9u",
+          HR_WEBHOOK_SECRETS:
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_dGVzdC1zZWNvbmQtc2VjcmV0LXJvdGF0aW9u",
           SIM_ADMIN_TOKEN: SIM.adminToken,
           // Directory calls act as the demo tenant's admin; fast backoff keeps fault tests quick.
           KOODRIVE_DIRECTORY_USER_ID: "1505084218764547200",
@@ -35,7 +36,11 @@ export default defineConfig({
             scriptPath: "./simulator/dist/index.js",
             compatibilityDate: "2026-11-01",
             durableObjects: { TENANT: { className: "Tenant", useSQLite: true } },
-            bindings: { SIM_APP_ID: SIM.appId, SIM_APP_SECRET: SIM.appSecret, SIM_ADMIN_TOKEN: SIM.adminToken },
+            bindings: {
+              SIM_APP_ID: SIM.appId,
+              SIM_APP_SECRET: SIM.appSecret,
+              SIM_ADMIN_TOKEN: SIM.adminToken,
+            },
           },
         ],
       },

@@ -3,7 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import pkg from "../package.json";
 import { adminRoutes } from "./admin/routes";
-import { ConfigError, loadConfig, type AppEnv } from "./env";
+import { type AppEnv, ConfigError, loadConfig } from "./env";
 import { ApiError, errorBody } from "./errors";
 import { auditStore, koodriveClient } from "./services";
 import { hrRoutes } from "./sources/hr/route";
@@ -30,7 +30,9 @@ export function buildApp() {
   app.route("/webhooks/hr", hrRoutes());
   app.route("/", adminRoutes());
 
-  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`, c.var.requestId), 404));
+  app.notFound((c) =>
+    c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`, c.var.requestId), 404),
+  );
 
   app.onError((err, c) => {
     const id = c.var.requestId ?? "unknown";
@@ -44,9 +46,14 @@ export function buildApp() {
     if (err instanceof HTTPException) {
       const status = err.status;
       const code = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : "bad_request";
-      return c.json(errorBody(code, err.message || "bad request", id), status === 413 || status === 401 ? status : 400);
+      return c.json(
+        errorBody(code, err.message || "bad request", id),
+        status === 413 || status === 401 ? status : 400,
+      );
     }
-    console.error(JSON.stringify({ level: "error", requestId: id, msg: "unhandled error", error: String(err) }));
+    console.error(
+      JSON.stringify({ level: "error", requestId: id, msg: "unhandled error", error: String(err) }),
+    );
     return c.json(errorBody("internal", "internal error; quote the request id when reporting it", id), 500);
   });
 

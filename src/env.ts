@@ -57,7 +57,10 @@ const ConfigSchema = z.object({
   KOODRIVE_DIRECTORY_USER_ID: z
     .string()
     .optional()
-    .refine((v) => !v || /^\d{19}$/.test(v), "KOODRIVE_DIRECTORY_USER_ID must be a 19-digit KooDrive user id"),
+    .refine(
+      (v) => !v || /^\d{19}$/.test(v),
+      "KOODRIVE_DIRECTORY_USER_ID must be a 19-digit KooDrive user id",
+    ),
   KOODRIVE_RETRY_BASE_MS: intVar("KOODRIVE_RETRY_BASE_MS", 250, 1, 60_000),
   HR_WEBHOOK_SECRETS: webhookSecrets,
   ADMIN_TOKEN: secret("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),

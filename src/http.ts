@@ -1,7 +1,7 @@
+import { zValidator as zv } from "@hono/zod-validator";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ValidationTargets } from "hono/types";
-import { zValidator as zv } from "@hono/zod-validator";
 import type { z } from "zod";
 import type { AppEnv } from "./env";
 import { ApiError, fieldErrors } from "./errors";
@@ -10,7 +10,10 @@ import { ApiError, fieldErrors } from "./errors";
  * zod validation with one hook for every route: a failure is our envelope, never a raw zod result.
  * Bodies that fail are 422 (well-formed request, invalid content); query and params are 400.
  */
-export function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) {
+export function validate<T extends z.ZodType, Target extends keyof ValidationTargets>(
+  target: Target,
+  schema: T,
+) {
   return zv(target, schema, (result) => {
     if (!result.success) {
       const issues = result.error.issues;

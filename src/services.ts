@@ -20,5 +20,8 @@ export function auditStore(kv: KVNamespace, config: Config): AuditStore {
 
 /** A 58-character X-Traceid that starts with the correlation id (readable in KooDrive's logs), zero padded. */
 export function traceIdFor(correlation: string): string {
-  return correlation.replace(/[^A-Za-z0-9-]/g, "").slice(0, TRACE_ID_LENGTH).padEnd(TRACE_ID_LENGTH, "0");
+  return correlation
+    .replace(/[^A-Za-z0-9-]/g, "")
+    .slice(0, TRACE_ID_LENGTH)
+    .padEnd(TRACE_ID_LENGTH, "0");
 }

@@ -5,7 +5,8 @@ import { signStandardWebhook } from "../src/sources/standard-webhooks";
 import { DEMO, sim } from "./helpers/sim";
 import { admin, call, HR_SECRET_2, offboardedEvent, sendHr, uniqueId } from "./helpers/worker";
 
-const event = () => offboardedEvent({ id: "E-2001", koodriveUserId: DEMO.leaver }, { options: { dryRun: true } });
+const event = () =>
+  offboardedEvent({ id: "E-2001", koodriveUserId: DEMO.leaver }, { options: { dryRun: true } });
 const ROTATED_OUT = "whsec_cm90YXRlZC1vdXQtc2VjcmV0LW5vLWxvbmdlci11c2Vk";
 
 /** No ledger, and no Workflow instance, for the run this delivery would have started. */
@@ -32,20 +33,37 @@ beforeEach(async () => {
 
 describe("POST /webhooks/hr rejects what is not signed by a configured secret", () => {
   const cases: Array<[string, (id: string) => Promise<Response>]> = [
-    ["a forged signature", (id) => sendHr(event(), { id, signature: "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=" })],
+    [
+      "a forged signature",
+      (id) => sendHr(event(), { id, signature: "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=" }),
+    ],
     ["a garbage signature", (id) => sendHr(event(), { id, signature: "v1,dawfeoifkpqwoekfpqoekf" })],
     ["an empty v1 signature", (id) => sendHr(event(), { id, signature: "v1," })],
-    ["a stale timestamp (301 s old)", (id) => sendHr(event(), { id, timestamp: Math.floor(Date.now() / 1000) - 301 })],
-    ["a future timestamp (301 s ahead)", (id) => sendHr(event(), { id, timestamp: Math.floor(Date.now() / 1000) + 301 })],
+    [
+      "a stale timestamp (301 s old)",
+      (id) => sendHr(event(), { id, timestamp: Math.floor(Date.now() / 1000) - 301 }),
+    ],
+    [
+      "a future timestamp (301 s ahead)",
+      (id) => sendHr(event(), { id, timestamp: Math.floor(Date.now() / 1000) + 301 }),
+    ],
     ["a missing signature header", (id) => sendHr(event(), { id, signature: null })],
     ["a missing timestamp header", (id) => sendHr(event(), { id, headers: { "webhook-timestamp": null } })],
-    ["a non-integer timestamp", (id) => sendHr(event(), { id, headers: { "webhook-timestamp": "16142653a0" } })],
+    [
+      "a non-integer timestamp",
+      (id) => sendHr(event(), { id, headers: { "webhook-timestamp": "16142653a0" } }),
+    ],
     ["a rotated-out secret", (id) => sendHr(event(), { id, secret: ROTATED_OUT })],
     [
       "a body changed after signing",
       async (id) => {
         const ts = Math.floor(Date.now() / 1000);
-        const sig = await signStandardWebhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id, ts, JSON.stringify(event()));
+        const sig = await signStandardWebhook(
+          "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+          id,
+          ts,
+          JSON.stringify(event()),
+        );
         return sendHr({ ...event(), options: { dryRun: false } }, { id, timestamp: ts, signature: sig });
       },
     ],
@@ -79,13 +97,20 @@ describe("POST /webhooks/hr rejects what is not signed by a configured secret", 
     const ts = Math.floor(Date.now() / 1000);
     const raw = JSON.stringify(event());
     const good = await signStandardWebhook(HR_SECRET_2, id, ts, raw);
-    const res = await sendHr(raw, { id, timestamp: ts, signature: `v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= ${good}` });
+    const res = await sendHr(raw, {
+      id,
+      timestamp: ts,
+      signature: `v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= ${good}`,
+    });
     expect(res.status).toBe(202);
   });
 
   it("caps security records so a flood cannot fill KV", async () => {
-    for (let i = 0; i < 40; i++) await sendHr(event(), { signature: "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=" });
-    const audit = (await (await admin("/audit?limit=100")).json()) as { records: Array<{ type: string; source?: string }> };
+    for (let i = 0; i < 40; i++)
+      await sendHr(event(), { signature: "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=" });
+    const audit = (await (await admin("/audit?limit=100")).json()) as {
+      records: Array<{ type: string; source?: string }>;
+    };
     const rejected = audit.records.filter((r) => r.type === "request.rejected" && r.source === "hr");
     expect(rejected.length).toBeGreaterThan(0);
     expect(rejected.length).toBeLessThanOrEqual(20);
@@ -95,7 +120,10 @@ describe("POST /webhooks/hr rejects what is not signed by a configured secret", 
 describe("POST /webhooks/hr validates the body after the signature", () => {
   it("answers 422 listing the invalid fields", async () => {
     const id = uniqueId();
-    const res = await sendHr({ type: "employee.offboarded", timestamp: "yesterday", data: { employee: {} } }, { id });
+    const res = await sendHr(
+      { type: "employee.offboarded", timestamp: "yesterday", data: { employee: {} } },
+      { id },
+    );
     const body = await expectEnvelope(res, 422, "invalid_body");
     const details = (body.error as unknown as { details: Array<{ path: string }> }).details;
     expect(details.map((d) => d.path).sort()).toEqual(["data.employee.id", "timestamp"]);
@@ -116,13 +144,20 @@ describe("POST /webhooks/hr validates the body after the signature", () => {
   });
 
   it("tolerates unknown extra fields", async () => {
-    const res = await sendHr({ ...event(), extra: { nested: true }, data: { ...event().data, department: "Sales" } });
+    const res = await sendHr({
+      ...event(),
+      extra: { nested: true },
+      data: { ...event().data, department: "Sales" },
+    });
     expect(res.status).toBe(202);
   });
 
   it("acknowledges other event types with 2xx and ignored, starting nothing", async () => {
     const id = uniqueId();
-    const res = await sendHr({ type: "employee.hired", timestamp: new Date().toISOString(), data: {} }, { id });
+    const res = await sendHr(
+      { type: "employee.hired", timestamp: new Date().toISOString(), data: {} },
+      { id },
+    );
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ignored: true, type: "employee.hired" });
     await expectNoRun(id);
@@ -149,7 +184,11 @@ describe("admin API", () => {
   ] as const) {
     it(`${method} ${path} without the token is 401`, async () => {
       await expectEnvelope(await call(path, { method }), 401, "unauthorized");
-      await expectEnvelope(await call(path, { method, headers: { authorization: "Bearer wrong-token-123456" } }), 401, "unauthorized");
+      await expectEnvelope(
+        await call(path, { method, headers: { authorization: "Bearer wrong-token-123456" } }),
+        401,
+        "unauthorized",
+      );
     });
   }
 

@@ -21,7 +21,9 @@ describe("POST /webhooks/hr: the demo leaver", () => {
     const before = await sim.shares(DEMO.leaver, "active");
     expect(before.length).toBeGreaterThan(20);
 
-    const res = await sendHr(offboardedEvent({ id: "E-1001", koodriveUserId: DEMO.leaver, email: "dana@example.com" }));
+    const res = await sendHr(
+      offboardedEvent({ id: "E-1001", koodriveUserId: DEMO.leaver, email: "dana@example.com" }),
+    );
     expect(res.status).toBe(202);
     const { runId, status } = (await res.json()) as { runId: string; status: string };
     expect(status).toBe("accepted");
@@ -37,8 +39,9 @@ describe("POST /webhooks/hr: the demo leaver", () => {
     expect(all.every((s) => s.cancelSuccesses === 1 && s.cancelAfterCancelled === 0)).toBe(true);
 
     const audit = await admin(`/audit?user=${DEMO.leaver}&limit=100`);
-    const records = ((await audit.json()) as { records: Array<{ type: string; shares?: Array<{ shareId: string }> }> })
-      .records;
+    const records = (
+      (await audit.json()) as { records: Array<{ type: string; shares?: Array<{ shareId: string }> }> }
+    ).records;
     const audited = records.filter((r) => r.type === "shares.cancelled").flatMap((r) => r.shares ?? []);
     expect(new Set(audited.map((s) => s.shareId))).toEqual(new Set(before.map((s) => s.shareId)));
     expect(records.some((r) => r.type === "request.received")).toBe(true);
@@ -46,7 +49,9 @@ describe("POST /webhooks/hr: the demo leaver", () => {
 
   it("a dry run cancels nothing and returns the plan", async () => {
     const before = await sim.shares(DEMO.leaver, "active");
-    const res = await sendHr(offboardedEvent({ id: "E-1002", koodriveUserId: DEMO.leaver }, { options: { dryRun: true } }));
+    const res = await sendHr(
+      offboardedEvent({ id: "E-1002", koodriveUserId: DEMO.leaver }, { options: { dryRun: true } }),
+    );
     const { runId } = (await res.json()) as { runId: string };
     const run = await waitForRun(runId);
     expect(run.status).toBe("dry_run");
@@ -59,7 +64,10 @@ describe("POST /webhooks/hr: the demo leaver", () => {
 
   it("the same webhook-id twice starts one run", async () => {
     const id = uniqueId();
-    const event = offboardedEvent({ id: "E-1003", koodriveUserId: DEMO.leaver }, { options: { dryRun: true } });
+    const event = offboardedEvent(
+      { id: "E-1003", koodriveUserId: DEMO.leaver },
+      { options: { dryRun: true } },
+    );
     const first = (await (await sendHr(event, { id })).json()) as { runId: string; duplicate?: boolean };
     const second = await sendHr(event, { id });
     expect(second.status).toBe(202);

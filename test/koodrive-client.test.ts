@@ -38,7 +38,9 @@ describe("KooDrive client: listing", () => {
     expect(listed).toHaveLength(450);
     expect(new Set(listed)).toEqual(new Set(ids));
     expect(pages.some((p) => p.shareLinks.length === 0 && p.nextCursor !== undefined)).toBe(true);
-    expect(pages.some((p) => p.shareLinks.length > 0 && p.shareLinks.length < 100 && p.nextCursor !== undefined)).toBe(true);
+    expect(
+      pages.some((p) => p.shareLinks.length > 0 && p.shareLinks.length < 100 && p.nextCursor !== undefined),
+    ).toBe(true);
     expect(pages.at(-1)?.nextCursor).toBeUndefined();
   });
 
@@ -108,7 +110,13 @@ describe("KooDrive client: resilience", () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KooDriveError);
     const e = err as KooDriveError;
-    expect(e).toMatchObject({ call: "share.list", userId: LEAVER, httpStatus: 503, retryable: true, attempts: 3 });
+    expect(e).toMatchObject({
+      call: "share.list",
+      userId: LEAVER,
+      httpStatus: 503,
+      retryable: true,
+      attempts: 3,
+    });
     expect(e.message).toContain("share.list");
     expect(e.message).toContain(LEAVER);
     expect(sleeps).toHaveLength(2);
@@ -127,7 +135,12 @@ describe("KooDrive client: resilience", () => {
 
   it("fails with 401 and no retry when the app secret is wrong", async () => {
     await seedLeaver(1);
-    const bad = new KooDriveClient({ baseUrl: KOODRIVE_BASE, appId: SIM.appId, appSecret: "wrong", sleep: async () => {} });
+    const bad = new KooDriveClient({
+      baseUrl: KOODRIVE_BASE,
+      appId: SIM.appId,
+      appSecret: "wrong",
+      sleep: async () => {},
+    });
     const err = (await bad.listAllShares(LEAVER).catch((e: unknown) => e)) as KooDriveError;
     expect(err).toMatchObject({ httpStatus: 401, retryable: false });
   });

@@ -7,10 +7,18 @@ const LEAVER = "1505084218764549100";
 beforeEach(async () => {
   await sim.reset();
   await sim.seed({ demo: true });
-  await admin("/holds", { method: "PUT", headers: { "content-type": "application/json" }, body: '{"holds":[]}' });
+  await admin("/holds", {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: '{"holds":[]}',
+  });
 });
 
-async function start(employee: Record<string, unknown>, extra: Record<string, unknown> = {}, id = uniqueId()) {
+async function start(
+  employee: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+  id = uniqueId(),
+) {
   const res = await sendHr(offboardedEvent(employee, extra), { id });
   expect(res.status).toBe(202);
   return ((await res.json()) as { runId: string }).runId;
@@ -38,20 +46,29 @@ describe("a run under faults", () => {
     const stillOpen = run.shares.filter((s) => s.state === "failed" || s.state === "still_active");
     expect(new Set(stillOpen.map((s) => s.shareId))).toEqual(active);
     expect(run.status).toBe(active.size === 0 ? "completed" : "partial");
-    for (const s of run.shares.filter((s) => s.state === "cancelled")) expect(active.has(s.shareId)).toBe(false);
+    for (const s of run.shares.filter((s) => s.state === "cancelled"))
+      expect(active.has(s.shareId)).toBe(false);
     const stats = await sim.stats();
     expect(stats.statuses["429"] ?? 0).toBeGreaterThan(0);
     expect(stats.statuses["503"] ?? 0).toBeGreaterThan(0);
   });
 
   it("ends partial, naming exactly the shares KooDrive keeps refusing, and a retry finishes the job", async () => {
-    const { users } = await sim.seed({ users: [{ userId: LEAVER, name: "Pat Partial", shares: 30 }], seed: 3 });
+    const { users } = await sim.seed({
+      users: [{ userId: LEAVER, name: "Pat Partial", shares: 30 }],
+      seed: 3,
+    });
     const stubborn = (users[0]?.shareIds ?? []).slice(0, 4);
     await sim.faults({ rules: [{ endpoint: "cancel", kind: "shareFailure", shareIds: stubborn, rate: 1 }] });
     const runId = await start({ id: "E-3002", koodriveUserId: LEAVER });
     const run = await waitForRun(runId);
     expect(run.status).toBe("partial");
-    expect(run.shares.filter((s) => s.state === "failed").map((s) => s.shareId).sort()).toEqual([...stubborn].sort());
+    expect(
+      run.shares
+        .filter((s) => s.state === "failed")
+        .map((s) => s.shareId)
+        .sort(),
+    ).toEqual([...stubborn].sort());
     expect(run.shares.find((s) => s.state === "failed")).toMatchObject({ code: "13000201" });
 
     await sim.clearFaults();
@@ -72,8 +89,15 @@ describe("idempotency", () => {
   it("two concurrent deliveries of one webhook-id start one run", async () => {
     const id = uniqueId();
     const event = offboardedEvent({ id: "E-3003", koodriveUserId: DEMO.leaver });
-    const responses = await Promise.all([sendHr(event, { id }), sendHr(event, { id }), sendHr(event, { id })]);
-    const bodies = (await Promise.all(responses.map((r) => r.json()))) as Array<{ runId: string; duplicate?: boolean }>;
+    const responses = await Promise.all([
+      sendHr(event, { id }),
+      sendHr(event, { id }),
+      sendHr(event, { id }),
+    ]);
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as Array<{
+      runId: string;
+      duplicate?: boolean;
+    }>;
     expect(responses.map((r) => r.status)).toEqual([202, 202, 202]);
     expect(new Set(bodies.map((b) => b.runId)).size).toBe(1);
     expect(bodies.filter((b) => !b.duplicate)).toHaveLength(1);
@@ -100,7 +124,12 @@ describe("holds", () => {
 
     const run = await waitForRun(await start({ id: "E-3004", koodriveUserId: DEMO.leaver }));
     expect(run.status).toBe("completed");
-    expect(run.shares.filter((s) => s.state === "skipped_hold").map((s) => s.shareId).sort()).toEqual(held.sort());
+    expect(
+      run.shares
+        .filter((s) => s.state === "skipped_hold")
+        .map((s) => s.shareId)
+        .sort(),
+    ).toEqual(held.sort());
     expect((await sim.shares(DEMO.leaver, "active")).map((s) => s.shareId).sort()).toEqual(held.sort());
   });
 
@@ -134,7 +163,9 @@ describe("resolving the leaver", () => {
     const run = await waitForRun(runId);
     expect(run.status).toBe("unresolved");
     expect(run.detail).toContain("no identity map entry");
-    expect((await sim.calls(0)).calls.filter((c) => c.endpoint === "list" || c.endpoint === "cancel")).toHaveLength(0);
+    expect(
+      (await sim.calls(0)).calls.filter((c) => c.endpoint === "list" || c.endpoint === "cancel"),
+    ).toHaveLength(0);
 
     const put = await admin("/identities", {
       method: "PUT",
@@ -149,12 +180,18 @@ describe("resolving the leaver", () => {
 
     expect((await admin(`/runs/${runId}/retry`, { method: "POST" })).status).toBe(202);
     const again = await waitForRun(runId, 60_000, 2);
-    expect(again).toMatchObject({ status: "completed", koodriveUserId: DEMO.leaver, resolvedBy: "identity_map" });
+    expect(again).toMatchObject({
+      status: "completed",
+      koodriveUserId: DEMO.leaver,
+      resolvedBy: "identity_map",
+    });
     expect(await sim.shares(DEMO.leaver, "active")).toHaveLength(0);
   });
 
   it("resolves by a unique exact name match in KooDrive's user list", async () => {
-    const run = await waitForRun(await start({ id: "E-3007", name: "Dana Leaver" }, { options: { dryRun: true } }));
+    const run = await waitForRun(
+      await start({ id: "E-3007", name: "Dana Leaver" }, { options: { dryRun: true } }),
+    );
     expect(run).toMatchObject({ status: "dry_run", koodriveUserId: DEMO.leaver, resolvedBy: "name_match" });
   });
 
@@ -198,10 +235,14 @@ describe("scopes, report and export", () => {
     const csv = await admin(`/runs/${runId}/export?format=csv`);
     expect(csv.headers.get("content-type")).toContain("text/csv");
     const lines = (await csv.text()).trim().split("\r\n");
-    expect(lines[0]).toBe("runId,shareId,scope,displayName,linkUrl,shortUrl,expireTime,shareStatus,state,reason,code,msg,attempts,updatedAt");
+    expect(lines[0]).toBe(
+      "runId,shareId,scope,displayName,linkUrl,shortUrl,expireTime,shareStatus,state,reason,code,msg,attempts,updatedAt",
+    );
     expect(lines).toHaveLength(before.length + 1);
     const nd = (await (await admin(`/runs/${runId}/export?format=ndjson`)).text()).trim().split("\n");
-    expect(nd.map((l) => (JSON.parse(l) as { shareId: string }).shareId).sort()).toEqual(before.map((s) => s.shareId).sort());
+    expect(nd.map((l) => (JSON.parse(l) as { shareId: string }).shareId).sort()).toEqual(
+      before.map((s) => s.shareId).sort(),
+    );
     expect((await admin(`/runs/${runId}/export?format=xml`)).status).toBe(400);
   });
 });

@@ -36,7 +36,9 @@ describe("app-auth signer: the worked examples of koodrive-api.md", () => {
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
       ].join("\n"),
     );
-    expect(s.stringToSign).toBe("HMAC-SHA256\nd2534900d032a07c8638da8eb142fc3e294381d1a1172e7bad592eaf20ee6a17");
+    expect(s.stringToSign).toBe(
+      "HMAC-SHA256\nd2534900d032a07c8638da8eb142fc3e294381d1a1172e7bad592eaf20ee6a17",
+    );
     expect(authorizationHeader(APP_ID, s)).toBe(
       `HMAC-SHA256 AppId=${APP_ID},SignedHeaders=host;x-date;x-user-id,Signature=031fef8ade2a3751f2474ac547874ed249f500a128ce3d96540b8b6ba996b78d`,
     );
@@ -54,7 +56,9 @@ describe("app-auth signer: the worked examples of koodrive-api.md", () => {
       },
       SECRET,
     );
-    expect(s.stringToSign).toBe("HMAC-SHA256\n4e9190a940425513aedf95084d50e4622f0f65a45663a986854cc7d53862bebe");
+    expect(s.stringToSign).toBe(
+      "HMAC-SHA256\n4e9190a940425513aedf95084d50e4622f0f65a45663a986854cc7d53862bebe",
+    );
     expect(s.signature).toBe("680e8f54a0110af845d31e2910cbf97daceb2f5c03ef4f90c98dff15a5dd2490");
   });
 });
@@ -110,7 +114,11 @@ describe("app-auth signer: edge cases", () => {
 
   it("parses only well-formed Authorization headers", () => {
     const ok = `HMAC-SHA256 AppId=${APP_ID},SignedHeaders=host;x-date;x-user-id,Signature=${"a".repeat(64)}`;
-    expect(parseAuthorization(ok)).toEqual({ appId: APP_ID, signedHeaders: ["host", "x-date", "x-user-id"], signature: "a".repeat(64) });
+    expect(parseAuthorization(ok)).toEqual({
+      appId: APP_ID,
+      signedHeaders: ["host", "x-date", "x-user-id"],
+      signature: "a".repeat(64),
+    });
     expect(parseAuthorization(ok.replace(",SignedHeaders", ", SignedHeaders"))).toBeNull();
     expect(parseAuthorization(`Bearer ${"a".repeat(64)}`)).toBeNull();
     expect(parseAuthorization(undefined)).toBeNull();

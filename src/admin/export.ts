@@ -32,7 +32,11 @@ export function csvField(value: unknown): string {
 }
 
 /** Streams every share of a run as CSV or NDJSON, page by page from the ledger (constant memory). */
-export function exportRun(ledger: DurableObjectStub<RunLedger>, runId: string, format: "csv" | "ndjson"): Response {
+export function exportRun(
+  ledger: DurableObjectStub<RunLedger>,
+  runId: string,
+  format: "csv" | "ndjson",
+): Response {
   const encoder = new TextEncoder();
   let after = "";
   let headerSent = false;

@@ -50,13 +50,16 @@ export function identityRoutes() {
       try {
         raw = JSON.parse(text);
       } catch {
-        throw new ApiError("invalid_body", "the body is not valid JSON", [{ path: "(root)", message: "not valid JSON" }]);
+        throw new ApiError("invalid_body", "the body is not valid JSON", [
+          { path: "(root)", message: "not valid JSON" },
+        ]);
       }
       if (Array.isArray(raw)) raw = { identities: raw };
     } else throw new ApiError("unsupported_media_type", "send application/json or text/csv");
     // Validate everything before writing anything: a bad row leaves no partial state.
     const parsed = Body.safeParse(raw);
-    if (!parsed.success) throw new ApiError("invalid_body", "invalid identities", fieldErrors(parsed.error.issues));
+    if (!parsed.success)
+      throw new ApiError("invalid_body", "invalid identities", fieldErrors(parsed.error.issues));
     const actor = adminActor(c.req.header("x-audit-actor"));
     const now = new Date().toISOString();
     const writes: Array<[string, IdentityEntry]> = [];
@@ -84,7 +87,8 @@ export function identityRoutes() {
       ? identityHrKey(key.slice(3))
       : identityEmailKey(key.startsWith("email:") ? key.slice(6) : key);
     const entry = await c.env.AUDIT.get<IdentityEntry>(kvKey, "json");
-    if (!entry) throw new ApiError("not_found", "no identity for that key (use an e-mail, email:<e-mail> or hr:<id>)");
+    if (!entry)
+      throw new ApiError("not_found", "no identity for that key (use an e-mail, email:<e-mail> or hr:<id>)");
     return c.json(entry);
   });
 

@@ -27,7 +27,10 @@ export function requireAdmin(): MiddlewareHandler<AppEnv> {
 
 /** Who did it, as the admin says (`X-Audit-Actor`), prefixed so it is never mistaken for a system actor. */
 export function adminActor(header: string | undefined): string {
-  const name = (header ?? "").replace(/[^\w.@ -]/g, "").trim().slice(0, 100);
+  const name = (header ?? "")
+    .replace(/[^\w.@ -]/g, "")
+    .trim()
+    .slice(0, 100);
   return name ? `admin:${name}` : "admin";
 }
 
@@ -44,7 +47,10 @@ const STATES = [
 
 const RunQuery = z.object({
   limit: z.coerce.number().int().min(1).max(5000).default(1000),
-  cursor: z.string().regex(/^\d{1,30}$/).optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{1,30}$/)
+    .optional(),
   state: z.enum(STATES).optional(),
 });
 
@@ -75,7 +81,8 @@ function runLedger(env: AppEnv["Bindings"], runId: string) {
 /** The admin API: runs, exports, audit, retries, identities, holds. */
 export function adminRoutes() {
   const app = new Hono<AppEnv>();
-  for (const path of ["/runs/*", "/audit", "/identities", "/identities/*", "/holds"]) app.use(path, requireAdmin());
+  for (const path of ["/runs/*", "/audit", "/identities", "/identities/*", "/holds"])
+    app.use(path, requireAdmin());
 
   app.get("/runs/:runId", validate("query", RunQuery), async (c) => {
     const runId = c.req.param("runId");

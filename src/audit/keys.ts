@@ -38,8 +38,10 @@ export function subjectKeyFor(value: string): SubjectKey {
 export const auditKey = (ms: number, id: string) => `${PREFIX.audit}${invertedTs(ms)}:${id}`;
 export const auditSubjectKey = (subject: SubjectKey, ms: number, id: string) =>
   `${PREFIX.auditSubject}${encodeURIComponent(subject)}:${invertedTs(ms)}:${id}`;
-export const auditSubjectPrefix = (subject: SubjectKey) => `${PREFIX.auditSubject}${encodeURIComponent(subject)}:`;
-export const auditRunKey = (runId: string, ms: number, id: string) => `${PREFIX.auditRun}${runId}:${forwardTs(ms)}:${id}`;
+export const auditSubjectPrefix = (subject: SubjectKey) =>
+  `${PREFIX.auditSubject}${encodeURIComponent(subject)}:`;
+export const auditRunKey = (runId: string, ms: number, id: string) =>
+  `${PREFIX.auditRun}${runId}:${forwardTs(ms)}:${id}`;
 export const auditRunPrefix = (runId: string) => `${PREFIX.auditRun}${runId}:`;
 
 export const identityEmailKey = (email: string) => `${PREFIX.identity}email:${email.trim().toLowerCase()}`;

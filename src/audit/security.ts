@@ -7,12 +7,28 @@ import { clientIp } from "../http";
  * time and client IP, nothing from the request's credentials. Rate-limited per source+IP and per source
  * (Workers Rate Limiting binding) so a flood cannot fill KV; what is dropped is still counted in the log.
  */
-export async function recordRejection(c: Context<AppEnv>, source: string, reason: string, eventId?: string): Promise<void> {
+export async function recordRejection(
+  c: Context<AppEnv>,
+  source: string,
+  reason: string,
+  eventId?: string,
+): Promise<void> {
   const ip = clientIp(c);
   const limiter = c.env.SECURITY_AUDIT_LIMITER;
   const allowed =
-    (await limiter.limit({ key: `${source}:${ip}` })).success && (await limiter.limit({ key: `${source}:*` })).success;
-  console.warn(JSON.stringify({ level: "warn", msg: "request rejected", source, reason, ip, requestId: c.var.requestId, audited: allowed }));
+    (await limiter.limit({ key: `${source}:${ip}` })).success &&
+    (await limiter.limit({ key: `${source}:*` })).success;
+  console.warn(
+    JSON.stringify({
+      level: "warn",
+      msg: "request rejected",
+      source,
+      reason,
+      ip,
+      requestId: c.var.requestId,
+      audited: allowed,
+    }),
+  );
   if (!allowed) return;
   await c.var.audit.write({
     type: "request.rejected",

@@ -83,7 +83,11 @@ export class AuditStore {
     let skip = resume?.s ?? 0;
     const wanted: string[] = [];
     for (let pages = 0; pages < MAX_PAGES_PER_QUERY; pages++) {
-      const listed = await this.kv.list({ prefix, limit: 1000, ...(pageCursor ? { cursor: pageCursor } : {}) });
+      const listed = await this.kv.list({
+        prefix,
+        limit: 1000,
+        ...(pageCursor ? { cursor: pageCursor } : {}),
+      });
       for (let i = skip; i < listed.keys.length; i++) {
         const name = listed.keys[i]?.name ?? "";
         const at = fromInvertedTs(name.slice(prefix.length).split(":")[0] ?? "");
@@ -140,7 +144,8 @@ export function decodeCursor(cursor: string | undefined): ResumePoint | undefine
   if (!cursor) return undefined;
   try {
     const raw = JSON.parse(atob(cursor)) as ResumePoint;
-    if ((raw.c === undefined || typeof raw.c === "string") && Number.isInteger(raw.s) && raw.s >= 0) return raw;
+    if ((raw.c === undefined || typeof raw.c === "string") && Number.isInteger(raw.s) && raw.s >= 0)
+      return raw;
   } catch {
     // fall through
   }

@@ -50,7 +50,9 @@ export class KooDriveError extends Error {
     readonly attempts: number,
   ) {
     const answered =
-      httpStatus === undefined ? msg : `HTTP ${httpStatus}${code !== undefined ? ` code ${code}` : ""}: ${msg}`;
+      httpStatus === undefined
+        ? msg
+        : `HTTP ${httpStatus}${code !== undefined ? ` code ${code}` : ""}: ${msg}`;
     super(`KooDrive ${call} as user ${userId} failed after ${attempts} attempt(s): ${answered}`);
   }
 }
@@ -258,7 +260,12 @@ export class KooDriveClient {
       method: "GET",
       path: "/koodrive/ose/v1/userList",
       userId: actingUserId,
-      query: { offset: opts.offset, limit: opts.limit ?? USER_PAGE_SIZE, keyWord: opts.keyWord, deptId: opts.deptId },
+      query: {
+        offset: opts.offset,
+        limit: opts.limit ?? USER_PAGE_SIZE,
+        keyWord: opts.keyWord,
+        deptId: opts.deptId,
+      },
       schema: UserListResponse,
     });
     return { total: res.total, list: res.list };
@@ -346,13 +353,21 @@ export class KooDriveClient {
     { ok: true; value: z.output<S> } | { ok: false; error: KooDriveError; retryAfterMs?: number | undefined }
   > {
     const url = new URL(this.opts.baseUrl + spec.path);
-    for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(spec.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
     const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
     const now = this.opts.now();
     const headers: Record<string, string> = { "x-date": formatXDate(now), "x-user-id": spec.userId };
-    const signed = await sign({ method: spec.method, url: url.toString(), headers, body: body ?? "" }, this.opts.appSecret);
-    const fail = (httpStatus: number | undefined, code: string | undefined, msg: string, retryable: boolean) =>
-      new KooDriveError(spec.call, spec.userId, httpStatus, code, msg, retryable, attempt);
+    const signed = await sign(
+      { method: spec.method, url: url.toString(), headers, body: body ?? "" },
+      this.opts.appSecret,
+    );
+    const fail = (
+      httpStatus: number | undefined,
+      code: string | undefined,
+      msg: string,
+      retryable: boolean,
+    ) => new KooDriveError(spec.call, spec.userId, httpStatus, code, msg, retryable, attempt);
 
     let response: Response;
     try {
@@ -372,7 +387,12 @@ export class KooDriveClient {
       const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
       return {
         ok: false,
-        error: fail(undefined, undefined, timedOut ? `timed out after ${this.opts.timeoutMs} ms` : `network error: ${String(err)}`, true),
+        error: fail(
+          undefined,
+          undefined,
+          timedOut ? `timed out after ${this.opts.timeoutMs} ms` : `network error: ${String(err)}`,
+          true,
+        ),
       };
     }
 
@@ -395,14 +415,20 @@ export class KooDriveClient {
       };
     }
     if (!response.ok) return { ok: false, error: fail(response.status, code, msg, false) };
-    if (!envelope.success) return { ok: false, error: fail(response.status, undefined, `unparseable response: ${msg}`, false) };
+    if (!envelope.success)
+      return { ok: false, error: fail(response.status, undefined, `unparseable response: ${msg}`, false) };
     if (code !== SUCCESS) return { ok: false, error: fail(response.status, code, msg, false) };
     const parsed = spec.schema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       return {
         ok: false,
-        error: fail(response.status, code, `unexpected response shape at ${issue?.path.join(".") ?? "?"}: ${issue?.message ?? ""}`, false),
+        error: fail(
+          response.status,
+          code,
+          `unexpected response shape at ${issue?.path.join(".") ?? "?"}: ${issue?.message ?? ""}`,
+          false,
+        ),
       };
     }
     return { ok: true, value: parsed.data };

@@ -44,9 +44,11 @@ export type ShareLink = z.infer<typeof ShareLink>;
 export const ShareListResponse = Envelope.extend({
   shareLinks: z.array(ShareLink).optional().default([]),
   /** Absent on the last page; a page may be short or empty before the end [doc]. */
-  nextCursor: z.union([z.string(), z.number()]).optional().nullable().transform((v) =>
-    v === undefined || v === null || v === "" ? undefined : String(v),
-  ),
+  nextCursor: z
+    .union([z.string(), z.number()])
+    .optional()
+    .nullable()
+    .transform((v) => (v === undefined || v === null || v === "" ? undefined : String(v))),
 });
 
 const Named = z.looseObject({ id: IdString, name: z.string().optional() });
@@ -59,7 +61,10 @@ export const ShareDetailResponse = Envelope.extend({
   }),
 });
 
-export const ReceivedShare = ShareLink.extend({ ownerId: IdString.optional(), ownerName: z.string().optional() });
+export const ReceivedShare = ShareLink.extend({
+  ownerId: IdString.optional(),
+  ownerName: z.string().optional(),
+});
 export const ReceivedListResponse = ShareListResponse.extend({
   shareLinks: z.array(ReceivedShare).optional().default([]),
 });
@@ -71,7 +76,9 @@ export const SubResponse = z.looseObject({
 });
 export type SubResponse = z.infer<typeof SubResponse>;
 
-export const BatchResponse = Envelope.extend({ subResponseList: z.array(SubResponse).optional().default([]) });
+export const BatchResponse = Envelope.extend({
+  subResponseList: z.array(SubResponse).optional().default([]),
+});
 
 export const User = z.looseObject({
   userId: IdString,

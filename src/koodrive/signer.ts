@@ -129,7 +129,10 @@ export async function sign(input: SignInput, appSecret: string): Promise<Signed>
 }
 
 /** The `Authorization` header value: one space after the algorithm, commas, no other spaces. */
-export function authorizationHeader(appId: string, signed: Pick<Signed, "signedHeaders" | "signature">): string {
+export function authorizationHeader(
+  appId: string,
+  signed: Pick<Signed, "signedHeaders" | "signature">,
+): string {
   return `${SIGNING_ALGORITHM} AppId=${appId},SignedHeaders=${signed.signedHeaders},Signature=${signed.signature}`;
 }
 
@@ -142,7 +145,9 @@ export interface ParsedAuthorization {
 /** Parses an `Authorization` header; returns null when it is not well formed. */
 export function parseAuthorization(header: string | null | undefined): ParsedAuthorization | null {
   if (!header) return null;
-  const match = /^HMAC-SHA256 AppId=([^,\s]+),SignedHeaders=([a-z0-9;-]+),Signature=([0-9a-f]{64})$/.exec(header);
+  const match = /^HMAC-SHA256 AppId=([^,\s]+),SignedHeaders=([a-z0-9;-]+),Signature=([0-9a-f]{64})$/.exec(
+    header,
+  );
   if (!match) return null;
   const [, appId, signedHeaders, signature] = match;
   if (!appId || !signedHeaders || !signature) return null;

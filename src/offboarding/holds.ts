@@ -55,7 +55,13 @@ export class HoldsStore extends DurableObject<Env> {
         "SELECT * FROM holds ORDER BY type, id",
       )
       .toArray()
-      .map((r) => ({ type: r.type, id: r.id, reason: r.reason, createdBy: r.created_by, createdAt: r.created_at }));
+      .map((r) => ({
+        type: r.type,
+        id: r.id,
+        reason: r.reason,
+        createdBy: r.created_by,
+        createdAt: r.created_at,
+      }));
   }
 
   /** The id sets the planner checks. */

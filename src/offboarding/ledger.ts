@@ -96,11 +96,11 @@ export class RunLedger extends DurableObject<Env> {
     const meta = this.readMeta();
     if (!meta) return { refused: "run not found" };
     const retryable: RunStatus[] = ["partial", "failed", "unresolved"];
-    if (!retryable.includes(meta.status)) return { refused: `run is ${meta.status}; only partial, failed or unresolved runs can be retried` };
-    const requeued =
-      this.sql
-        .exec<{ n: number }>("SELECT COUNT(*) AS n FROM shares WHERE state IN ('failed', 'still_active')")
-        .one().n;
+    if (!retryable.includes(meta.status))
+      return { refused: `run is ${meta.status}; only partial, failed or unresolved runs can be retried` };
+    const requeued = this.sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM shares WHERE state IN ('failed', 'still_active')")
+      .one().n;
     this.sql.exec(
       "UPDATE shares SET state = 'planned', reason = 'retry', updated_at = ? WHERE state IN ('failed', 'still_active')",
       new Date().toISOString(),
@@ -147,7 +147,13 @@ export class RunLedger extends DurableObject<Env> {
         limit,
       )
       .toArray()
-      .map((r) => ({ shareId: r.share_id, state: r.state, attempts: r.attempts, scope: r.scope, displayName: r.display_name }));
+      .map((r) => ({
+        shareId: r.share_id,
+        state: r.state,
+        attempts: r.attempts,
+        scope: r.scope,
+        displayName: r.display_name,
+      }));
   }
 
   /** Marks shares as sent, before the call, so a crash leaves a trace that the cancel may have happened. */
@@ -227,7 +233,9 @@ export class RunLedger extends DurableObject<Env> {
   counts(): Counts {
     const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as Counts;
     counts.total = 0;
-    for (const row of this.sql.exec<{ state: ShareState; n: number }>("SELECT state, COUNT(*) AS n FROM shares GROUP BY state")) {
+    for (const row of this.sql.exec<{ state: ShareState; n: number }>(
+      "SELECT state, COUNT(*) AS n FROM shares GROUP BY state",
+    )) {
       counts[row.state] = row.n;
       counts.total += row.n;
     }

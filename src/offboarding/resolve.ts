@@ -30,10 +30,7 @@ export async function resolveLeaver(subject: RunRequest["subject"], deps: Resolv
   if (subject.koodriveUserId) {
     return { ok: true, userId: subject.koodriveUserId, by: "event", detail: "koodriveUserId in the event" };
   }
-  const keys = [
-    ...(subject.email ? [identityEmailKey(subject.email)] : []),
-    identityHrKey(subject.hrId),
-  ];
+  const keys = [...(subject.email ? [identityEmailKey(subject.email)] : []), identityHrKey(subject.hrId)];
   for (const key of keys) {
     const entry = await deps.kv.get<IdentityEntry>(key, "json");
     if (entry?.koodriveUserId) {
@@ -43,13 +40,21 @@ export async function resolveLeaver(subject: RunRequest["subject"], deps: Resolv
   const name = subject.name?.trim();
   if (!name) return { ok: false, detail: "no koodriveUserId, no identity map entry, and no name to match" };
   if (!deps.directoryUserId) {
-    return { ok: false, detail: "no identity map entry; name matching is off (KOODRIVE_DIRECTORY_USER_ID not set)" };
+    return {
+      ok: false,
+      detail: "no identity map entry; name matching is off (KOODRIVE_DIRECTORY_USER_ID not set)",
+    };
   }
   const candidates = await deps.client.findUsersByName(deps.directoryUserId, name);
   const exact = candidates.filter((u) => u.name.trim().toLowerCase() === name.toLowerCase());
   const unique = [...new Map(exact.map((u) => [u.userId, u])).values()];
   if (unique.length === 1 && unique[0]) {
-    return { ok: true, userId: unique[0].userId, by: "name_match", detail: `unique exact name match "${name}"` };
+    return {
+      ok: true,
+      userId: unique[0].userId,
+      by: "name_match",
+      detail: `unique exact name match "${name}"`,
+    };
   }
   return {
     ok: false,

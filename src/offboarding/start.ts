@@ -13,12 +13,15 @@ export const isRunId = (value: string) => RUN_ID.test(value);
  */
 export async function runIdFor(source: string, eventId: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${source}\n${eventId}`));
-  const hex = Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  const hex = Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join(
+    "",
+  );
   return `${source}-${hex}`;
 }
 
 /** The Workflow instance of a run's n-th attempt. */
-export const instanceId = (runId: string, attempt: number) => (attempt === 1 ? runId : `${runId}-r${attempt}`);
+export const instanceId = (runId: string, attempt: number) =>
+  attempt === 1 ? runId : `${runId}-r${attempt}`;
 
 function alreadyExists(err: unknown): boolean {
   return err instanceof Error && /already.exists/i.test(err.message);
@@ -73,7 +76,9 @@ export async function startRun(
     requestId: request.requestId,
     subject: request.subject,
     status: duplicate ? meta.status : "accepted",
-    reason: duplicate ? "same event id as an earlier delivery; no new run" : (request.reason ?? "offboarding requested"),
+    reason: duplicate
+      ? "same event id as an earlier delivery; no new run"
+      : (request.reason ?? "offboarding requested"),
     details: { verified: true, dryRun: request.dryRun, scopes: request.scopes.join(",") },
   });
   return { runId: request.runId, duplicate };

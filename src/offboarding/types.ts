@@ -27,8 +27,21 @@ export interface RunParams {
   attempt: number;
 }
 
-export type RunStatus = "accepted" | "running" | "completed" | "partial" | "failed" | "unresolved" | "dry_run";
-export const TERMINAL: ReadonlySet<RunStatus> = new Set(["completed", "partial", "failed", "unresolved", "dry_run"]);
+export type RunStatus =
+  | "accepted"
+  | "running"
+  | "completed"
+  | "partial"
+  | "failed"
+  | "unresolved"
+  | "dry_run";
+export const TERMINAL: ReadonlySet<RunStatus> = new Set([
+  "completed",
+  "partial",
+  "failed",
+  "unresolved",
+  "dry_run",
+]);
 
 /**
  * Where one share stands in a run.

@@ -3,7 +3,13 @@ import { NonRetryableError } from "cloudflare:workflows";
 import type { AuditShare } from "../audit/schema";
 import { AuditStore } from "../audit/store";
 import { type Bindings, loadConfig } from "../env";
-import { CODE_INNER_FAILURE, CODE_NOT_FOUND, chunk, KooDriveError, MAX_IDS_PER_CANCEL } from "../koodrive/client";
+import {
+  CODE_INNER_FAILURE,
+  CODE_NOT_FOUND,
+  chunk,
+  KooDriveError,
+  MAX_IDS_PER_CANCEL,
+} from "../koodrive/client";
 import { koodriveClient } from "../services";
 import { currentHolds } from "./holds";
 import type { Outcome } from "./ledger";
@@ -36,7 +42,10 @@ type Snapshot = Pick<ShareRow, "shareId" | "scope" | "displayName">;
  * the run's ledger (a Durable Object), so a replayed or retried step never redoes finished work.
  */
 export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams> {
-  override async run(event: WorkflowEvent<RunParams>, step: WorkflowStep): Promise<{ status: RunStatus; counts: Counts }> {
+  override async run(
+    event: WorkflowEvent<RunParams>,
+    step: WorkflowStep,
+  ): Promise<{ status: RunStatus; counts: Counts }> {
     const { runId, attempt } = event.payload;
     const ledger = this.env.RUNS.getByName(runId);
     const config = loadConfig(this.env);
@@ -87,9 +96,19 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
             const planned = planShares(page.shareLinks, userId, request.scopes, holds);
             const added = new Set(await ledger.addPlanned(planned));
             const skipped = planned.filter((s) => added.has(s.shareId) && s.state !== "planned");
-            await this.auditShares(audit, meta, subject, "shares.skipped", skipped.map((s) => ({
-              shareId: s.shareId, outcome: s.state, scope: s.scope, displayName: s.displayName, msg: s.reason,
-            })));
+            await this.auditShares(
+              audit,
+              meta,
+              subject,
+              "shares.skipped",
+              skipped.map((s) => ({
+                shareId: s.shareId,
+                outcome: s.state,
+                scope: s.scope,
+                displayName: s.displayName,
+                msg: s.reason,
+              })),
+            );
             listed += page.shareLinks.length;
             next = page.nextCursor;
           }
@@ -105,7 +124,9 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
 
       // Execute: cancel what is pending, CANCEL_IDS_PER_STEP a step, until nothing is pending.
       for (let k = 0; ; k++) {
-        const r = await step.do(`cancel ${k}`, STEP, () => this.cancelChunk(ledger, client, audit, meta, subject, userId, config.CANCEL_PARALLELISM));
+        const r = await step.do(`cancel ${k}`, STEP, () =>
+          this.cancelChunk(ledger, client, audit, meta, subject, userId, config.CANCEL_PARALLELISM),
+        );
         if (r.done) break;
       }
 
@@ -126,9 +147,17 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       await step.do("verify done", STEP, async () => {
         const changed = await ledger.finishVerify();
         const still = changed.filter((c) => c.state === "still_active");
-        await this.auditShares(audit, meta, subject, "shares.failed", still.map((c) => ({
-          shareId: c.shareId, outcome: c.state, msg: "still listed by KooDrive after cancel",
-        })));
+        await this.auditShares(
+          audit,
+          meta,
+          subject,
+          "shares.failed",
+          still.map((c) => ({
+            shareId: c.shareId,
+            outcome: c.state,
+            msg: "still listed by KooDrive after cancel",
+          })),
+        );
         return changed.length;
       });
 
@@ -162,7 +191,9 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
     const snap = (o: Outcome): AuditShare => ({
       shareId: o.shareId,
       outcome: o.state,
-      ...(byId.get(o.shareId) ? { scope: byId.get(o.shareId)?.scope, displayName: byId.get(o.shareId)?.displayName } : {}),
+      ...(byId.get(o.shareId)
+        ? { scope: byId.get(o.shareId)?.scope, displayName: byId.get(o.shareId)?.displayName }
+        : {}),
       ...(o.code ? { code: o.code } : {}),
       ...(o.msg ? { msg: o.msg } : {}),
     });
@@ -193,13 +224,10 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         while (next < batches.length) {
           const ids = batches[next++] ?? [];
           await ledger.markInFlight(ids);
-          let outcomes;
-          try {
-            outcomes = await client.cancelBatch(userId, ids);
-          } catch (err) {
-            if (err instanceof KooDriveError && !err.retryable) throw new NonRetryableError(err.message);
-            throw err;
-          }
+          const outcomes = await client.cancelBatch(userId, ids).catch((err: unknown) => {
+            // A refusal that retrying cannot fix (bad credentials, parameter error) fails the run now.
+            throw err instanceof KooDriveError && !err.retryable ? new NonRetryableError(err.message) : err;
+          });
           const settled: Outcome[] = [];
           for (const o of outcomes) {
             if (o.ok) settled.push({ shareId: o.shareId, state: "cancelled", code: o.code, msg: o.msg });
@@ -267,7 +295,10 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       eventId: meta.request.eventId,
       runId: meta.request.runId,
       requestId: meta.request.requestId,
-      subject: { ...meta.request.subject, ...(meta.koodriveUserId ? { koodriveUserId: meta.koodriveUserId } : {}) },
+      subject: {
+        ...meta.request.subject,
+        ...(meta.koodriveUserId ? { koodriveUserId: meta.koodriveUserId } : {}),
+      },
       status: meta.status,
       reason: detail,
       ...(counts ? { details: { ...counts } } : {}),

@@ -48,7 +48,8 @@ export function hrRoutes() {
 
     const json = parseJson(body);
     const envelope = HrEnvelope.safeParse(json);
-    if (!envelope.success) throw new ApiError("invalid_body", "the event is invalid", fieldErrors(envelope.error.issues));
+    if (!envelope.success)
+      throw new ApiError("invalid_body", "the event is invalid", fieldErrors(envelope.error.issues));
     if (envelope.data.type !== OFFBOARDED) {
       await c.var.audit.write({
         type: "request.received",
@@ -62,7 +63,8 @@ export function hrRoutes() {
       return c.json({ ignored: true, type: envelope.data.type }, 200);
     }
     const parsed = HrOffboardedEvent.safeParse(json);
-    if (!parsed.success) throw new ApiError("invalid_body", "the event is invalid", fieldErrors(parsed.error.issues));
+    if (!parsed.success)
+      throw new ApiError("invalid_body", "the event is invalid", fieldErrors(parsed.error.issues));
     const event = parsed.data;
     const employee = event.data.employee;
 

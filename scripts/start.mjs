@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// `npm start`: the KooDrive simulator on 127.0.0.1:8788 (seeded with the demo tenant) and the service on
+// 127.0.0.1:8787 talking to it over HTTP, exactly as it would talk to KooDrive. Ctrl-C stops both.
+import { spawn } from "node:child_process";
+import { ensureDevVars, SERVICE_URL, SIM_ADMIN_TOKEN, SIMULATOR_URL } from "./dev-vars.mjs";
+
+const vars = ensureDevVars();
+const children = [];
+
+function run(name, args) {
+  const child = spawn("wrangler", args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  const prefix = (line) => (line ? `[${name}] ${line}` : line);
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk) => process.stdout.write(chunk.split("\n").map(prefix).join("\n")));
+  }
+  child.on("exit", (code) => {
+    console.log(`[${name}] exited with code ${code}`);
+    shutdown(code ?? 1);
+  });
+  children.push(child);
+  return child;
+}
+
+let stopping = false;
+function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+  setTimeout(() => process.exit(code), 500);
+}
+process.on("SIGINT", () => shutdown(0));
+process.on("SIGTERM", () => shutdown(0));
+
+async function waitFor(url, init, what, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url, init);
+      if (res.ok) return res;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${what} did not start within ${timeoutMs / 1000} s (${url})`);
+}
+
+const common = ["--ip", "127.0.0.1", "--show-interactive-dev-session=false"];
+run("simulator", [
+  "dev",
+  "-c",
+  "simulator/wrangler.toml",
+  "--port",
+  "8788",
+  "--inspector-port",
+  "9230",
+  "--persist-to",
+  ".wrangler/state/simulator",
+  ...common,
+]);
+run("service", [
+  "dev",
+  "--port",
+  "8787",
+  "--inspector-port",
+  "9229",
+  "--persist-to",
+  ".wrangler/state/service",
+  ...common,
+]);
+
+try {
+  const auth = { authorization: `Bearer ${SIM_ADMIN_TOKEN}` };
+  await waitFor(`${SIMULATOR_URL}/__sim/stats`, { headers: auth }, "the simulator");
+  const seeded = await (
+    await fetch(`${SIMULATOR_URL}/__sim/seed`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ demo: true }),
+    })
+  ).json();
+  const health = await (await waitFor(`${SERVICE_URL}/healthz`, {}, "the service")).json();
+  const users = (seeded.users ?? [])
+    .map((u) => `    ${u.userId}  ${u.name.padEnd(16)} ${u.shareCount} share(s)`)
+    .join("\n");
+  console.log(`
+KooDrive Offboard ${health.version} is running.
+
+  service    ${SERVICE_URL}   (GET /healthz, POST /webhooks/hr, admin API)
+  simulator  ${SIMULATOR_URL}   (KooDrive stand-in; control plane under /__sim/, token ${SIM_ADMIN_TOKEN})
+
+  Demo tenant:
+${users}
+
+  Demo secrets (from .dev.vars; local only):
+    ADMIN_TOKEN         ${vars.ADMIN_TOKEN}
+    HR_WEBHOOK_SECRETS  ${vars.HR_WEBHOOK_SECRETS}
+
+  Try it:  npm run demo          (signed HR event for Dana Leaver, then the run's result)
+           curl -H "Authorization: Bearer ${vars.ADMIN_TOKEN}" ${SERVICE_URL}/audit
+`);
+} catch (err) {
+  console.error(String(err));
+  shutdown(1);
+}
