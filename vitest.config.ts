@@ -48,6 +48,8 @@ export default defineConfig({
   ],
   test: {
     include: ["test/**/*.test.ts"],
-    testTimeout: 30_000,
+    testTimeout: 60_000,
+    // Test files share one simulator (an auxiliary Worker): run them one after another.
+    fileParallelism: false,
   },
 });

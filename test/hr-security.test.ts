@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { runIdFor } from "../src/offboarding/start";
 import { signStandardWebhook } from "../src/sources/standard-webhooks";
 import { DEMO, sim } from "./helpers/sim";
-import { admin, call, HR_SECRET_2, offboardedEvent, sendHr, uniqueId } from "./helpers/worker";
+import { admin, call, HR_SECRET_2, offboardedEvent, sendHr, uniqueId, waitForRun } from "./helpers/worker";
 
 const event = () =>
   offboardedEvent({ id: "E-2001", koodriveUserId: DEMO.leaver }, { options: { dryRun: true } });
@@ -90,6 +90,7 @@ describe("POST /webhooks/hr rejects what is not signed by a configured secret", 
   it("accepts a delivery signed with the second configured secret (rotation)", async () => {
     const res = await sendHr(event(), { secret: HR_SECRET_2 });
     expect(res.status).toBe(202);
+    await waitForRun(((await res.json()) as { runId: string }).runId);
   });
 
   it("accepts a header listing several signatures of which one is valid", async () => {
@@ -103,6 +104,7 @@ describe("POST /webhooks/hr rejects what is not signed by a configured secret", 
       signature: `v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= ${good}`,
     });
     expect(res.status).toBe(202);
+    await waitForRun(((await res.json()) as { runId: string }).runId);
   });
 
   it("caps security records so a flood cannot fill KV", async () => {
@@ -150,6 +152,7 @@ describe("POST /webhooks/hr validates the body after the signature", () => {
       data: { ...event().data, department: "Sales" },
     });
     expect(res.status).toBe(202);
+    await waitForRun(((await res.json()) as { runId: string }).runId);
   });
 
   it("acknowledges other event types with 2xx and ignored, starting nothing", async () => {
