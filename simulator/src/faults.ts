@@ -18,7 +18,12 @@ export const ENDPOINTS = [
 ] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
 
-export const FAULT_KINDS = ["http429", "http5xx", "latency", "shareFailure"] as const;
+/**
+ * `lostResponse` applies the call's side effects and then answers 5xx, as when KooDrive processed a
+ * request but the answer never reached us (a crash or timeout between the two): the case that makes a
+ * naive retry cancel a share twice.
+ */
+export const FAULT_KINDS = ["http429", "http5xx", "latency", "shareFailure", "lostResponse"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Statuses an http5xx rule may answer with. */
@@ -52,6 +57,7 @@ export const NO_FAULTS: FaultConfig = { seed: 1, latencyMs: 0, rules: [] };
 export type CallFault =
   | { kind: "http429"; retryAfter: number }
   | { kind: "http5xx"; status: number }
+  | { kind: "lostResponse"; status: number }
   | { kind: "none" };
 
 /** mulberry32: tiny, fast, deterministic; good enough to pick which calls fail. */
@@ -169,6 +175,8 @@ export class FaultEngine {
         return { kind: "http429", retryAfter: rule.retryAfter };
       if (rule.kind === "http5xx" && this.fires(config, rule))
         return { kind: "http5xx", status: rule.status };
+      if (rule.kind === "lostResponse" && this.fires(config, rule))
+        return { kind: "lostResponse", status: rule.status };
     }
     return { kind: "none" };
   }

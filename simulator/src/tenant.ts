@@ -50,7 +50,8 @@ export class Tenant extends DurableObject<SimEnv> {
 
   /**
    * One API call: auth (always first: an unsigned call is 401 whatever the faults), user, route, faults,
-   * latency, handler. A call answered by a fault has no side effects. Every call is logged.
+   * latency, handler. A call answered by a fault has no side effects, except `lostResponse`, whose whole
+   * point is that it has them. Every call is logged.
    */
   private async api(request: Request, url: URL): Promise<Response> {
     // Raw bytes first: the signature covers exactly what was received.
@@ -98,6 +99,15 @@ export class Tenant extends DurableObject<SimEnv> {
           url,
           body,
         );
+        if (callFault.kind === "lostResponse") {
+          // The work is done (and logged below as such), but the caller only sees a server error.
+          fault = `lostResponse:${result.status}`;
+          result = {
+            status: callFault.status,
+            body: { code: String(Code.innerFailure), msg: INNER_FAILURE },
+            ...(result.ids ? { ids: result.ids } : {}),
+          };
+        }
       }
       if (delay > 0) fault = [fault, `latency:${delay}`].filter(Boolean).join(",");
     }

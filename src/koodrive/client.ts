@@ -84,6 +84,11 @@ export interface ShareOutcome {
   code: string;
   msg: string;
   ok: boolean;
+  /**
+   * An earlier attempt of this call may have been processed (it failed with 5xx, a timeout or a network
+   * error, not a 429), so "not found" now may mean that attempt cancelled the share.
+   */
+  afterUncertainAttempt: boolean;
 }
 
 export interface SharePage {
@@ -314,7 +319,7 @@ export class KooDriveClient {
     if (shareIds.length < 1 || shareIds.length > MAX_IDS_PER_CANCEL) {
       throw new RangeError(`${call} takes 1 to ${MAX_IDS_PER_CANCEL} ids, got ${shareIds.length}`);
     }
-    const res = await this.request({
+    const { value: res, uncertain } = await this.requestWithMeta({
       call,
       method: "POST",
       path,
@@ -325,18 +330,42 @@ export class KooDriveClient {
     const byId = new Map<string, SubResponse>(res.subResponseList.map((s) => [s.shareId, s]));
     return shareIds.map((shareId) => {
       const sub = byId.get(shareId);
-      if (!sub) return { shareId, code: "missing", msg: "KooDrive did not report on this share", ok: false };
-      return { shareId, code: sub.code, msg: sub.msg, ok: sub.code === SUCCESS };
+      if (!sub) {
+        return {
+          shareId,
+          code: "missing",
+          msg: "KooDrive did not report on this share",
+          ok: false,
+          afterUncertainAttempt: uncertain,
+        };
+      }
+      return {
+        shareId,
+        code: sub.code,
+        msg: sub.msg,
+        ok: sub.code === SUCCESS,
+        afterUncertainAttempt: uncertain,
+      };
     });
   }
 
   private async request<S extends z.ZodType>(spec: RequestSpec<S>): Promise<z.output<S>> {
+    return (await this.requestWithMeta(spec)).value;
+  }
+
+  /** Sends with retries; `uncertain` says whether a failed earlier attempt may have been processed. */
+  private async requestWithMeta<S extends z.ZodType>(
+    spec: RequestSpec<S>,
+  ): Promise<{ value: z.output<S>; uncertain: boolean }> {
     const { maxAttempts } = this.opts;
     let lastError: KooDriveError | undefined;
+    let uncertain = false;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const result = await this.attempt(spec, attempt);
-      if (result.ok) return result.value;
+      if (result.ok) return { value: result.value, uncertain };
       lastError = result.error;
+      // A 429 is the gateway refusing before any work; anything else retryable may have been processed.
+      if (result.error.httpStatus !== 429) uncertain = true;
       if (!result.error.retryable || attempt === maxAttempts) break;
       const backoff = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (attempt - 1));
       const jittered = Math.floor(this.opts.random() * backoff);

@@ -214,17 +214,30 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
 
     const wasInFlight = new Set(pending.filter((p) => p.state === "in_flight").map((p) => p.shareId));
     const final: Outcome[] = [];
+    // Record, then audit, each batch as soon as it is answered: if the step dies later, the replay no
+    // longer sees these shares as pending, so this is the only chance to write their audit records.
+    const settle = async (outcomes: Outcome[]) => {
+      if (outcomes.length === 0) return;
+      await ledger.record(outcomes);
+      final.push(...outcomes);
+      const done = outcomes.filter((o) => o.state === "cancelled" || o.state === "already_gone");
+      const failed = outcomes.filter((o) => o.state === "failed");
+      await this.auditShares(audit, meta, subject, "shares.cancelled", done.map(snap));
+      await this.auditShares(audit, meta, subject, "shares.failed", failed.map(snap));
+    };
     let retry = toSend;
     for (let round = 0; round <= TRANSIENT_ROUNDS && retry.length > 0; round++) {
       if (round > 0) await sleep(Math.min(5_000, 250 * 2 ** round));
       const transient: Outcome[] = [];
       const batches = chunk(retry, MAX_IDS_PER_CANCEL);
       let next = 0;
+      let aborted = false;
       const worker = async () => {
-        while (next < batches.length) {
+        while (!aborted && next < batches.length) {
           const ids = batches[next++] ?? [];
           await ledger.markInFlight(ids);
           const outcomes = await client.cancelBatch(userId, ids).catch((err: unknown) => {
+            aborted = true; // no new batches; the ones in flight finish and are recorded
             // A refusal that retrying cannot fix (bad credentials, parameter error) fails the run now.
             throw err instanceof KooDriveError && !err.retryable ? new NonRetryableError(err.message) : err;
           });
@@ -233,7 +246,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
             if (o.ok) settled.push({ shareId: o.shareId, state: "cancelled", code: o.code, msg: o.msg });
             else if (o.code === CODE_NOT_FOUND) {
               // Not found after our own earlier attempt means that attempt worked [koodrive-api.md: Cancel].
-              const ours = wasInFlight.has(o.shareId);
+              const ours = wasInFlight.has(o.shareId) || o.afterUncertainAttempt;
               settled.push({
                 shareId: o.shareId,
                 state: ours ? "cancelled" : "already_gone",
@@ -245,23 +258,21 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
               wasInFlight.add(o.shareId);
             } else settled.push({ shareId: o.shareId, state: "failed", code: o.code, msg: o.msg });
           }
-          await ledger.record(settled);
-          final.push(...settled);
+          await settle(settled);
         }
       };
-      await Promise.all(Array.from({ length: Math.min(parallelism, batches.length) }, worker));
+      // allSettled: every batch in flight is recorded before the step fails and is retried.
+      const settledWorkers = await Promise.allSettled(
+        Array.from({ length: Math.min(parallelism, batches.length) }, worker),
+      );
+      const failure = settledWorkers.find((r) => r.status === "rejected");
+      if (failure) throw failure.reason;
       retry = transient.map((t) => t.shareId);
-      if (round === TRANSIENT_ROUNDS && transient.length) {
-        await ledger.record(transient);
-        final.push(...transient);
-      }
+      if (round === TRANSIENT_ROUNDS) await settle(transient);
     }
 
-    const cancelled = final.filter((o) => o.state === "cancelled" || o.state === "already_gone");
-    const failed = final.filter((o) => o.state === "failed");
-    await this.auditShares(audit, meta, subject, "shares.cancelled", cancelled.map(snap));
-    await this.auditShares(audit, meta, subject, "shares.failed", failed.map(snap));
-    return { done: false, cancelled: cancelled.length, failed: failed.length };
+    const failed = final.filter((o) => o.state === "failed").length;
+    return { done: false, cancelled: final.length - failed, failed };
   }
 
   private async auditShares(

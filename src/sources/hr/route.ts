@@ -10,6 +10,8 @@ import { HrEnvelope, HrOffboardedEvent, OFFBOARDED } from "./schema";
 
 /** A request body over 256 KiB is refused before any work. */
 export const MAX_HR_BODY_BYTES = 256 * 1024;
+/** Standard Webhooks ids are short (e.g. `msg_<ksuid>`); a longer one is refused rather than stored. */
+export const MAX_EVENT_ID_LENGTH = 256;
 const SOURCE = "hr";
 
 function parseJson(bytes: Uint8Array): unknown {
@@ -45,6 +47,9 @@ export function hrRoutes() {
       throw new ApiError("unauthorized", "invalid or missing webhook signature");
     }
     const eventId = webhookId as string;
+    if (eventId.length > MAX_EVENT_ID_LENGTH) {
+      throw new ApiError("bad_request", `webhook-id is longer than ${MAX_EVENT_ID_LENGTH} characters`);
+    }
 
     const json = parseJson(body);
     const envelope = HrEnvelope.safeParse(json);

@@ -1,0 +1,67 @@
+import { introspectWorkflowInstance } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeEach, describe, expect, it } from "vitest";
+import { runIdFor } from "../src/offboarding/start";
+import { sim } from "./helpers/sim";
+import { admin, offboardedEvent, sendHr, uniqueId, waitForRun } from "./helpers/worker";
+
+const LEAVER = "1505084218764549300";
+
+beforeEach(async () => {
+  await sim.reset();
+  await admin("/holds", {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: '{"holds":[]}',
+  });
+});
+
+describe("durability: nothing lost, nothing done twice", () => {
+  it("a cancel whose answer is lost is confirmed on retry, not reported as someone else's doing", async () => {
+    await sim.seed({ users: [{ userId: LEAVER, name: "Lou Lost", shares: 150 }], seed: 21 });
+    // The first cancel call is processed by KooDrive but its answer never arrives.
+    await sim.faults({ rules: [{ endpoint: "cancel", kind: "lostResponse", next: 1, status: 502 }] });
+    const res = await sendHr(offboardedEvent({ id: "E-4001", koodriveUserId: LEAVER }));
+    const run = await waitForRun(((await res.json()) as { runId: string }).runId);
+    expect(run.status).toBe("completed");
+    expect(run.counts.cancelled).toBe(150);
+    expect(run.counts.already_gone).toBe(0);
+    const all = await sim.shares(LEAVER, "all");
+    expect(all.every((s) => s.cancelSuccesses === 1)).toBe(true);
+    // Only the lost batch was re-sent (100 ids), and each of those shares exactly once more.
+    expect(all.filter((s) => s.cancelRequests === 2)).toHaveLength(100);
+    expect(all.filter((s) => s.cancelRequests > 2)).toHaveLength(0);
+  });
+
+  it("a Workflow step that fails mid-way is retried without losing or repeating work", async () => {
+    await sim.seed({ users: [{ userId: LEAVER, name: "Stu Step", shares: 250 }], seed: 22 });
+    // Every attempt of the first 12 cancel calls is processed but answered 503: each of the 3 batches
+    // exhausts the client's 4 attempts, so the step itself fails and the Workflow retries it.
+    await sim.faults({ rules: [{ endpoint: "cancel", kind: "lostResponse", next: 12, status: 503 }] });
+    const id = uniqueId();
+    const runId = await runIdFor("hr", id);
+    await using instance = await introspectWorkflowInstance(env.OFFBOARDING, runId);
+    await instance.modify(async (m) => {
+      await m.disableRetryDelays();
+    });
+    const res = await sendHr(offboardedEvent({ id: "E-4002", koodriveUserId: LEAVER }), { id });
+    expect(((await res.json()) as { runId: string }).runId).toBe(runId);
+    const run = await waitForRun(runId);
+    expect(run.status).toBe("completed");
+    expect(run.counts.cancelled).toBe(250);
+    expect(run.shares.every((s) => s.state === "cancelled")).toBe(true);
+    const all = await sim.shares(LEAVER, "all");
+    expect(all.every((s) => s.cancelSuccesses === 1)).toBe(true);
+    const cancels = (await sim.calls(0)).calls.filter((c) => c.endpoint === "cancel");
+    // 12 lost calls, then one replay per batch: nothing beyond what the failure forced.
+    expect(cancels).toHaveLength(15);
+    const audited = (
+      (await (await admin(`/audit?user=${LEAVER}&limit=100`)).json()) as {
+        records: Array<{ type: string; shares?: Array<{ shareId: string }> }>;
+      }
+    ).records
+      .filter((r) => r.type === "shares.cancelled")
+      .flatMap((r) => r.shares ?? []);
+    expect(new Set(audited.map((s) => s.shareId)).size).toBe(250);
+  });
+});
