@@ -145,3 +145,63 @@ describe("KooDrive client: resilience", () => {
     expect(err).toMatchObject({ httpStatus: 401, retryable: false });
   });
 });
+
+describe("KooDrive client: the other typed calls", () => {
+  const DANA = "1505084218764547201";
+  const ADMIN = "1505084218764547200";
+
+  it("gets a share's detail with its recipients", async () => {
+    await sim.seed({ demo: true });
+    const scope3 = (await sim.shares(DANA, "active")).find((s) => s.scope === 3);
+    const detail = await client().getShare(DANA, scope3?.shareId ?? "");
+    expect(detail.shareId).toBe(scope3?.shareId);
+    expect((detail.users?.length ?? 0) + (detail.groups?.length ?? 0)).toBeGreaterThan(0);
+  });
+
+  it("lists, finds and gets users, and disables one", async () => {
+    await sim.seed({ demo: true });
+    const page = await client().listUsers(ADMIN, { offset: 0, limit: 2 });
+    expect(page.total).toBe(5);
+    expect(page.list).toHaveLength(2);
+    const found = await client().findUsersByName(ADMIN, "dana");
+    expect(found.map((u) => u.userId)).toEqual([DANA]);
+    await client().updateUserStatus(ADMIN, DANA, 1);
+    expect((await client().getUser(ADMIN, DANA)).status).toBe(1);
+  });
+
+  it("lists shares received and exits them", async () => {
+    await sim.seed({ demo: true });
+    const received = [];
+    for await (const page of client().listReceivedPages(DANA)) received.push(...page);
+    expect(received.length).toBeGreaterThan(0);
+    expect(received[0]?.ownerId).toEqual(expect.any(String));
+    const outcomes = await client().exitShares(
+      DANA,
+      received.map((s) => s.shareId),
+    );
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    const after = [];
+    for await (const page of client().listReceivedPages(DANA)) after.push(...page);
+    expect(after).toHaveLength(0);
+  });
+
+  it("times out a slow call and retries it", async () => {
+    await seedLeaver(2);
+    await sim.faults({ rules: [{ endpoint: "list", kind: "latency", ms: 400, next: 1 }] });
+    const slow = new KooDriveClient({
+      baseUrl: KOODRIVE_BASE,
+      appId: SIM.appId,
+      appSecret: SIM.appSecret,
+      timeoutMs: 100,
+      sleep: async () => {},
+    });
+    expect(await slow.listAllShares(LEAVER)).toHaveLength(2);
+  });
+
+  it("refuses more than 100 ids in one cancel call before sending anything", async () => {
+    await seedLeaver(1);
+    const ids = Array.from({ length: 101 }, (_, i) => String(1600000000000000000 + i));
+    await expect(client().cancelBatch(LEAVER, ids)).rejects.toThrow(RangeError);
+    expect((await sim.calls(0)).calls.filter((c) => c.endpoint === "cancel")).toHaveLength(0);
+  });
+});
