@@ -40,7 +40,7 @@ describe("durability: nothing lost, nothing done twice", () => {
     await sim.faults({ rules: [{ endpoint: "cancel", kind: "lostResponse", next: 12, status: 503 }] });
     const id = uniqueId();
     const runId = await runIdFor("hr", id);
-    await using instance = await introspectWorkflowInstance(env.OFFBOARDING, runId);
+    const instance = await introspectWorkflowInstance(env.OFFBOARDING, runId);
     await instance.modify(async (m) => {
       await m.disableRetryDelays();
     });
