@@ -1,0 +1,199 @@
+import { env } from "cloudflare:workers";
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { signStandardWebhook } from "../src/sources/standard-webhooks";
+import { sim } from "./helpers/sim";
+import { call, HR_SECRET } from "./helpers/worker";
+
+/** Deterministic: the same seed explores the same inputs on every run. */
+const FC = { seed: 20261125, numRuns: 120 };
+
+const PATHS = [
+  "/webhooks/hr",
+  "/healthz",
+  "/runs/hr-00000000000000000000000000000000",
+  "/runs/hr-00000000000000000000000000000000/export?format=csv",
+  "/runs/hr-00000000000000000000000000000000/retry",
+  "/audit?limit=5",
+  "/identities",
+  "/identities/someone@example.com",
+  "/holds",
+];
+
+const method = fc.constantFrom("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS");
+const path = fc.oneof(
+  fc.constantFrom(...PATHS),
+  fc.webPath().map((p) => p || "/"),
+  fc
+    .constantFrom(...PATHS)
+    .chain((p) => fc.webQueryParameters().map((q) => `${p}${p.includes("?") ? "&" : "?"}${q}`)),
+);
+const contentType = fc.option(
+  fc.constantFrom(
+    "application/json",
+    "application/json; charset=utf-16",
+    "text/csv",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/scim+json",
+  ),
+);
+const headerValue = fc.string({ maxLength: 120 }).map((s) => s.replace(/[\r\n\0]/g, ""));
+const signature = fc.oneof(
+  headerValue,
+  fc.base64String({ maxLength: 60 }).map((b) => `v1,${b}`),
+  fc
+    .array(fc.base64String({ minLength: 44, maxLength: 44 }), { maxLength: 3 })
+    .map((a) => a.map((b) => `v1,${b}`).join(" ")),
+);
+const eventLike = fc.record(
+  {
+    type: fc.oneof(fc.constant("employee.offboarded"), fc.string()),
+    timestamp: fc.oneof(
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.string(),
+    ),
+    data: fc.record(
+      {
+        employee: fc.record(
+          { id: fc.oneof(fc.string(), fc.integer()), koodriveUserId: fc.string() },
+          { requiredKeys: [] },
+        ),
+      },
+      { requiredKeys: [] },
+    ),
+    options: fc.anything(),
+  },
+  { requiredKeys: [] },
+);
+const body = fc.oneof(
+  fc.constant(undefined),
+  fc.string({ maxLength: 500 }),
+  fc.json({ maxDepth: 3 }),
+  eventLike.map((e) => JSON.stringify(e)),
+  fc.uint8Array({ maxLength: 2048 }),
+  fc.integer({ min: 0, max: 300 * 1024 }).map((n) => "x".repeat(n)),
+);
+const headers = fc.record(
+  {
+    "content-type": contentType,
+    "webhook-id": headerValue,
+    "webhook-timestamp": fc.oneof(headerValue, fc.integer({ min: 0, max: 4_000_000_000 }).map(String)),
+    "webhook-signature": signature,
+    authorization: fc.oneof(
+      headerValue,
+      headerValue.map((t) => `Bearer ${t}`),
+    ),
+    "content-length": fc.nat({ max: 10_000_000 }).map(String),
+  },
+  { requiredKeys: [] },
+);
+
+interface Snapshot {
+  keys: Set<string>;
+  simCalls: number;
+  holds: number;
+}
+
+async function snapshot(): Promise<Snapshot> {
+  const keys = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const page = await env.AUDIT.list(cursor ? { cursor } : {});
+    for (const k of page.keys) keys.add(k.name);
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  const holds = await env.HOLDS.getByName("holds").list();
+  return { keys, simCalls: (await sim.calls(0)).last, holds: holds.length };
+}
+
+/** What every answer must satisfy, whatever was sent: no 5xx, no stack trace, our envelope on errors. */
+async function expectWellBehaved(res: Response, methodName: string): Promise<void> {
+  expect(res.status).toBeLessThan(500);
+  const text = methodName === "HEAD" ? "" : await res.text();
+  expect(text).not.toMatch(/\bat .+:\d+:\d+|Error: |whsec_|test-admin-token/);
+  if (res.status >= 400 && methodName !== "HEAD") {
+    const parsed = JSON.parse(text) as { error?: { code?: string; message?: string; requestId?: string } };
+    expect(parsed.error).toMatchObject({
+      code: expect.any(String),
+      message: expect.any(String),
+      requestId: expect.any(String),
+    });
+  }
+}
+
+function buildInit(m: string, h: Record<string, string | null>, b: unknown): RequestInit {
+  const hdrs = new Headers();
+  for (const [k, v] of Object.entries(h)) {
+    if (v === null || v === undefined || k === "content-length") continue;
+    try {
+      hdrs.set(k, v);
+    } catch {
+      // a value Headers itself refuses never reaches a server either
+    }
+  }
+  const init: RequestInit = { method: m, headers: hdrs };
+  if (b !== undefined && m !== "GET" && m !== "HEAD") init.body = b as BodyInit;
+  return init;
+}
+
+beforeAll(async () => {
+  await sim.reset();
+  await sim.seed({ demo: true });
+});
+
+describe("every public endpoint, random input without valid credentials", () => {
+  it("never answers 5xx or a stack trace, and changes no state but security records", async () => {
+    const before = await snapshot();
+    await fc.assert(
+      fc.asyncProperty(method, path, headers, body, async (m, p, h, b) => {
+        const res = await call(p, buildInit(m, h, b));
+        await expectWellBehaved(res, m);
+      }),
+      FC,
+    );
+    const after = await snapshot();
+    expect(after.simCalls).toBe(before.simCalls);
+    expect(after.holds).toBe(before.holds);
+    const added = [...after.keys].filter((k) => !before.keys.has(k));
+    for (const key of added) {
+      expect(key.startsWith("audit")).toBe(true);
+      const record = await env.AUDIT.get<{ type: string }>(key, "json");
+      expect(record?.type).toBe("request.rejected");
+    }
+    const runs = await env.AUDIT.list({ prefix: "audit-run:" });
+    expect(runs.keys.filter((k) => !before.keys.has(k.name))).toHaveLength(0);
+  });
+});
+
+describe("POST /webhooks/hr with a valid signature over random bytes", () => {
+  it("answers 2xx or a clear 4xx, never 5xx", async () => {
+    await fc.assert(
+      fc.asyncProperty(body, contentType, async (b, ct) => {
+        const bytes =
+          b === undefined
+            ? new Uint8Array()
+            : typeof b === "string"
+              ? new TextEncoder().encode(b)
+              : (b as Uint8Array);
+        const id = `prop_${crypto.randomUUID()}`;
+        const ts = Math.floor(Date.now() / 1000);
+        const sig = await signStandardWebhook(HR_SECRET, id, ts, bytes);
+        const res = await call("/webhooks/hr", {
+          method: "POST",
+          headers: {
+            "webhook-id": id,
+            "webhook-timestamp": String(ts),
+            "webhook-signature": sig,
+            ...(ct ? { "content-type": ct } : {}),
+          },
+          body: bytes,
+        });
+        await expectWellBehaved(res, "POST");
+        expect([200, 202, 400, 413, 422]).toContain(res.status);
+      }),
+      { ...FC, numRuns: 80 },
+    );
+  });
+});
