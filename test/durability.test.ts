@@ -65,3 +65,23 @@ describe("durability: nothing lost, nothing done twice", () => {
     expect(new Set(audited.map((s) => s.shareId)).size).toBe(250);
   });
 });
+
+describe("verification catches what the plan never saw", () => {
+  it("plans and cancels shares that appear after planning, in another pass", async () => {
+    await sim.seed({ users: [{ userId: LEAVER, name: "Nia New", shares: 120 }], seed: 23 });
+    // Slow cancels leave a window between planning and verification.
+    await sim.faults({ rules: [{ endpoint: "cancel", kind: "latency", rate: 1, ms: 1000 }] });
+    const res = await sendHr(offboardedEvent({ id: "E-4003", koodriveUserId: LEAVER }));
+    const runId = ((await res.json()) as { runId: string }).runId;
+    const deadline = Date.now() + 20_000;
+    while ((await sim.calls(0)).calls.every((c) => c.endpoint !== "cancel") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // Planning is over (a cancel has been sent): the leaver shares 5 more files.
+    await sim.seed({ users: [{ userId: LEAVER, name: "Nia New", shares: 5 }], seed: 24 });
+    const run = await waitForRun(runId, 60_000);
+    expect(run.status).toBe("completed");
+    expect(run.counts.cancelled).toBe(125);
+    expect(await sim.shares(LEAVER, "active")).toHaveLength(0);
+  });
+});

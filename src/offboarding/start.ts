@@ -1,3 +1,4 @@
+import type { AuditInput } from "../audit/schema";
 import type { AuditStore } from "../audit/store";
 import type { Bindings } from "../env";
 import type { RunParams, RunRequest } from "./types";
@@ -22,6 +23,25 @@ export async function runIdFor(source: string, eventId: string): Promise<string>
 /** The Workflow instance of a run's n-th attempt. */
 export const instanceId = (runId: string, attempt: number) =>
   attempt === 1 ? runId : `${runId}-r${attempt}`;
+
+/** The audit record of a verified request to offboard (`request.received` or `request.duplicate`). */
+export function receivedRecord(request: RunRequest, duplicate: boolean, status: string): AuditInput {
+  return {
+    type: duplicate ? "request.duplicate" : "request.received",
+    at: duplicate ? new Date().toISOString() : request.receivedAt,
+    actor: request.actor,
+    source: request.source,
+    eventId: request.eventId,
+    runId: request.runId,
+    requestId: request.requestId,
+    subject: request.subject,
+    status,
+    reason: duplicate
+      ? "same event id as an earlier delivery; no new run"
+      : (request.reason ?? "offboarding requested"),
+    details: { verified: true, dryRun: request.dryRun, scopes: request.scopes.join(",") },
+  };
+}
 
 function alreadyExists(err: unknown): boolean {
   return err instanceof Error && /already.exists/i.test(err.message);
@@ -67,19 +87,8 @@ export async function startRun(
     // Accepted but no Workflow: an earlier delivery crashed between the two writes. Start it now.
     await createOnce(env, id, params);
   }
-  await audit.write({
-    type: duplicate ? "request.duplicate" : "request.received",
-    actor: request.actor,
-    source: request.source,
-    eventId: request.eventId,
-    runId: request.runId,
-    requestId: request.requestId,
-    subject: request.subject,
-    status: duplicate ? meta.status : "accepted",
-    reason: duplicate
-      ? "same event id as an earlier delivery; no new run"
-      : (request.reason ?? "offboarding requested"),
-    details: { verified: true, dryRun: request.dryRun, scopes: request.scopes.join(",") },
-  });
+  // A new run's "request received" record is written by the run's first (durable, retried) step, which
+  // keeps the webhook's answer fast; a duplicate is recorded here, since no run will.
+  if (duplicate) await audit.write(receivedRecord(request, true, meta.status));
   return { runId: request.runId, duplicate };
 }

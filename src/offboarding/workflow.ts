@@ -1,45 +1,29 @@
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
-import { NonRetryableError } from "cloudflare:workflows";
-import type { AuditShare } from "../audit/schema";
 import { AuditStore } from "../audit/store";
 import { type Bindings, loadConfig } from "../env";
-import {
-  CODE_INNER_FAILURE,
-  CODE_NOT_FOUND,
-  chunk,
-  KooDriveError,
-  MAX_IDS_PER_CANCEL,
-} from "../koodrive/client";
 import { koodriveClient } from "../services";
 import { currentHolds } from "./holds";
-import type { Outcome } from "./ledger";
-import { holdReason, planShares } from "./plan";
 import { resolveLeaver } from "./resolve";
-import type { Counts, RunMeta, RunParams, RunStatus, ShareRow } from "./types";
+import { receivedRecord } from "./start";
+import { auditShares, cancelPending, listPages, planPage, type RunContext } from "./steps";
+import type { Counts, RunMeta, RunParams, RunStatus } from "./types";
 
-/** KooDrive list pages handled per step: bounds each step's subrequests and its result size. */
-export const PAGES_PER_STEP = 10;
-/** Shares cancelled per step (10 calls of 100 ids). */
-export const CANCEL_IDS_PER_STEP = 1000;
-/** Rounds of re-sending shares that failed transiently within one cancel step. */
-export const TRANSIENT_ROUNDS = 3;
-/** Audit records hold at most this many shares each, so a record stays small. */
-const AUDIT_SHARES_PER_RECORD = 100;
+/**
+ * Execute + verify passes at most. A verify listing that finds shares the plan never saw (created after
+ * planning, or missed by a cursor that drifted while shares disappeared) plans them and runs another pass.
+ */
+export const MAX_PASSES = 3;
 
 const STEP = {
   retries: { limit: 5, delay: "2 seconds", backoff: "exponential" },
   timeout: "10 minutes",
 } as const;
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Share id -> what the ledger knows of it, for audit snapshots. */
-type Snapshot = Pick<ShareRow, "shareId" | "scope" | "displayName">;
-
 /**
  * The durable revocation run: resolve the leaver, plan (list every share they created), execute (cancel
  * in batches), verify (list again), report. Each stage is a sequence of retried steps; all state lives in
- * the run's ledger (a Durable Object), so a replayed or retried step never redoes finished work.
+ * the run's ledger (a Durable Object), so a replayed or retried step never redoes finished work. The work
+ * inside the steps is in steps.ts.
  */
 export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams> {
   override async run(
@@ -54,7 +38,8 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
 
     const meta = await step.do(`start (attempt ${attempt})`, STEP, async () => {
       const m = await ledger.update({ status: "running" });
-      await this.auditState(audit, m, `attempt ${attempt} started`);
+      if (attempt === 1) await audit.write(receivedRecord(m.request, false, "accepted"));
+      await auditState(audit, m, `attempt ${attempt} started`);
       return m;
     });
     const request = meta.request;
@@ -63,7 +48,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       step.do(`finish ${status}`, STEP, async () => {
         const m = await ledger.update({ status, detail });
         const counts = await ledger.counts();
-        await this.auditState(audit, m, detail, counts);
+        await auditState(audit, m, detail, counts);
         return { status, counts };
       });
 
@@ -80,86 +65,64 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         return { ok: true as const, userId: r.userId };
       });
       if (!resolved.ok) return await finish("unresolved", resolved.detail);
-      const userId = resolved.userId;
-      const subject = { ...request.subject, koodriveUserId: userId };
 
-      // Plan: page through every share the leaver created, PAGES_PER_STEP pages a step.
-      let cursor: string | undefined = "0";
-      for (let i = 0; cursor !== undefined; i++) {
-        const from: string = cursor;
-        const r: { next: string | undefined; listed: number } = await step.do(`plan ${i}`, STEP, async () => {
-          const holds = await currentHolds(this.env.HOLDS);
-          let next: string | undefined = from;
-          let listed = 0;
-          for (let p = 0; p < PAGES_PER_STEP && next !== undefined; p++) {
-            const page = await client.listSharePage(userId, next);
-            const planned = planShares(page.shareLinks, userId, request.scopes, holds);
-            const added = new Set(await ledger.addPlanned(planned));
-            const skipped = planned.filter((s) => added.has(s.shareId) && s.state !== "planned");
-            await this.auditShares(
-              audit,
-              meta,
-              subject,
-              "shares.skipped",
-              skipped.map((s) => ({
-                shareId: s.shareId,
-                outcome: s.state,
-                scope: s.scope,
-                displayName: s.displayName,
-                msg: s.reason,
-              })),
-            );
-            listed += page.shareLinks.length;
-            next = page.nextCursor;
-          }
-          return { next, listed };
+      const ctx: RunContext = {
+        ledger,
+        holds: this.env.HOLDS,
+        client,
+        audit,
+        meta,
+        subject: { ...request.subject, koodriveUserId: resolved.userId },
+        userId: resolved.userId,
+        parallelism: config.CANCEL_PARALLELISM,
+      };
+
+      // Plan: page through every share the leaver created, PAGES_PER_STEP pages a step. Paging is finished
+      // before any cancel: how KooDrive's cursor behaves while shares disappear is not documented.
+      await this.pageThrough(step, "plan", async (from) => {
+        const holds = await currentHolds(ctx.holds);
+        return listPages(ctx, from, async (links) => {
+          await planPage(ctx, links, holds);
         });
-        cursor = r.next;
-      }
+      });
 
       if (request.dryRun) {
         const counts = await step.do("dry run report", STEP, () => ledger.counts());
         return await finish("dry_run", `dry run: ${counts.planned} share(s) would be cancelled`);
       }
 
-      // Execute: cancel what is pending, CANCEL_IDS_PER_STEP a step, until nothing is pending.
-      for (let k = 0; ; k++) {
-        const r = await step.do(`cancel ${k}`, STEP, () =>
-          this.cancelChunk(ledger, client, audit, meta, subject, userId, config.CANCEL_PARALLELISM),
-        );
-        if (r.done) break;
-      }
-
-      // Verify: list again; anything we cancelled that is still listed is reported.
-      cursor = "0";
-      for (let i = 0; cursor !== undefined; i++) {
-        const from: string = cursor;
-        cursor = await step.do(`verify ${i}`, STEP, async () => {
-          let next: string | undefined = from;
-          for (let p = 0; p < PAGES_PER_STEP && next !== undefined; p++) {
-            const page = await client.listSharePage(userId, next);
-            await ledger.markSeen(page.shareLinks.map((s) => s.shareId));
-            next = page.nextCursor;
-          }
-          return next;
+      for (let pass = 1; pass <= MAX_PASSES; pass++) {
+        // Execute: cancel what is pending, one step per few rounds of batches, until nothing is pending.
+        for (let k = 0; ; k++) {
+          const r = await step.do(`cancel ${pass}.${k}`, STEP, () => cancelPending(ctx));
+          if (r.done) break;
+        }
+        // Verify: list again. Planned shares still listed are reported; shares never planned are planned now.
+        await this.pageThrough(step, `verify ${pass}`, async (from) => {
+          const holds = await currentHolds(ctx.holds);
+          return listPages(ctx, from, async (links) => {
+            await ledger.markSeen(links.map((s) => s.shareId));
+            await planPage(ctx, links, holds);
+          });
         });
+        await step.do(`verify ${pass} done`, STEP, async () => {
+          const changed = await ledger.finishVerify();
+          const still = changed.filter((c) => c.state === "still_active");
+          await auditShares(
+            ctx,
+            "shares.failed",
+            still.map((c) => ({
+              shareId: c.shareId,
+              outcome: c.state,
+              msg: "still listed by KooDrive after cancel",
+            })),
+          );
+          return changed.length;
+        });
+        const counts = await step.do(`tally ${pass}`, STEP, () => ledger.counts());
+        // Execute drained everything pending, so anything planned now was discovered by this verify.
+        if (counts.planned === 0) break;
       }
-      await step.do("verify done", STEP, async () => {
-        const changed = await ledger.finishVerify();
-        const still = changed.filter((c) => c.state === "still_active");
-        await this.auditShares(
-          audit,
-          meta,
-          subject,
-          "shares.failed",
-          still.map((c) => ({
-            shareId: c.shareId,
-            outcome: c.state,
-            msg: "still listed by KooDrive after cancel",
-          })),
-        );
-        return changed.length;
-      });
 
       const counts = await step.do("tally", STEP, () => ledger.counts());
       const open = counts.failed + counts.still_active + counts.planned + counts.in_flight;
@@ -175,144 +138,35 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
     }
   }
 
-  /** One cancel step: re-check holds, send batches, record every outcome, retry transient failures. */
-  private async cancelChunk(
-    ledger: DurableObjectStub<import("./ledger").RunLedger>,
-    client: ReturnType<typeof koodriveClient>,
-    audit: AuditStore,
-    meta: RunMeta,
-    subject: RunMeta["request"]["subject"],
-    userId: string,
-    parallelism: number,
-  ): Promise<{ done: boolean; cancelled: number; failed: number }> {
-    const pending = await ledger.pending(CANCEL_IDS_PER_STEP);
-    if (pending.length === 0) return { done: true, cancelled: 0, failed: 0 };
-    const byId = new Map<string, Snapshot>(pending.map((p) => [p.shareId, p]));
-    const snap = (o: Outcome): AuditShare => ({
-      shareId: o.shareId,
-      outcome: o.state,
-      ...(byId.get(o.shareId)
-        ? { scope: byId.get(o.shareId)?.scope, displayName: byId.get(o.shareId)?.displayName }
-        : {}),
-      ...(o.code ? { code: o.code } : {}),
-      ...(o.msg ? { msg: o.msg } : {}),
-    });
-
-    // Holds are checked again just before the cancel: one placed since planning still wins.
-    const holds = await currentHolds(this.env.HOLDS);
-    const held: Outcome[] = [];
-    const toSend: string[] = [];
-    for (const p of pending) {
-      const reason = holdReason(holds, userId, p.shareId);
-      if (reason) held.push({ shareId: p.shareId, state: "skipped_hold", msg: reason });
-      else toSend.push(p.shareId);
-    }
-    if (held.length) {
-      await ledger.record(held);
-      await this.auditShares(audit, meta, subject, "shares.skipped", held.map(snap));
-    }
-
-    const wasInFlight = new Set(pending.filter((p) => p.state === "in_flight").map((p) => p.shareId));
-    const final: Outcome[] = [];
-    // Record, then audit, each batch as soon as it is answered: if the step dies later, the replay no
-    // longer sees these shares as pending, so this is the only chance to write their audit records.
-    const settle = async (outcomes: Outcome[]) => {
-      if (outcomes.length === 0) return;
-      await ledger.record(outcomes);
-      final.push(...outcomes);
-      const done = outcomes.filter((o) => o.state === "cancelled" || o.state === "already_gone");
-      const failed = outcomes.filter((o) => o.state === "failed");
-      await this.auditShares(audit, meta, subject, "shares.cancelled", done.map(snap));
-      await this.auditShares(audit, meta, subject, "shares.failed", failed.map(snap));
-    };
-    let retry = toSend;
-    for (let round = 0; round <= TRANSIENT_ROUNDS && retry.length > 0; round++) {
-      if (round > 0) await sleep(Math.min(5_000, 250 * 2 ** round));
-      const transient: Outcome[] = [];
-      const batches = chunk(retry, MAX_IDS_PER_CANCEL);
-      let next = 0;
-      let aborted = false;
-      const worker = async () => {
-        while (!aborted && next < batches.length) {
-          const ids = batches[next++] ?? [];
-          await ledger.markInFlight(ids);
-          const outcomes = await client.cancelBatch(userId, ids).catch((err: unknown) => {
-            aborted = true; // no new batches; the ones in flight finish and are recorded
-            // A refusal that retrying cannot fix (bad credentials, parameter error) fails the run now.
-            throw err instanceof KooDriveError && !err.retryable ? new NonRetryableError(err.message) : err;
-          });
-          const settled: Outcome[] = [];
-          for (const o of outcomes) {
-            if (o.ok) settled.push({ shareId: o.shareId, state: "cancelled", code: o.code, msg: o.msg });
-            else if (o.code === CODE_NOT_FOUND) {
-              // Not found after our own earlier attempt means that attempt worked [koodrive-api.md: Cancel].
-              const ours = wasInFlight.has(o.shareId) || o.afterUncertainAttempt;
-              settled.push({
-                shareId: o.shareId,
-                state: ours ? "cancelled" : "already_gone",
-                code: o.code,
-                msg: ours ? "confirmed: not found after our earlier attempt" : o.msg,
-              });
-            } else if (o.code === CODE_INNER_FAILURE || o.code === "missing") {
-              transient.push({ shareId: o.shareId, state: "failed", code: o.code, msg: o.msg });
-              wasInFlight.add(o.shareId);
-            } else settled.push({ shareId: o.shareId, state: "failed", code: o.code, msg: o.msg });
-          }
-          await settle(settled);
-        }
-      };
-      // allSettled: every batch in flight is recorded before the step fails and is retried.
-      const settledWorkers = await Promise.allSettled(
-        Array.from({ length: Math.min(parallelism, batches.length) }, worker),
-      );
-      const failure = settledWorkers.find((r) => r.status === "rejected");
-      if (failure) throw failure.reason;
-      retry = transient.map((t) => t.shareId);
-      if (round === TRANSIENT_ROUNDS) await settle(transient);
-    }
-
-    const failed = final.filter((o) => o.state === "failed").length;
-    return { done: false, cancelled: final.length - failed, failed };
-  }
-
-  private async auditShares(
-    audit: AuditStore,
-    meta: RunMeta,
-    subject: RunMeta["request"]["subject"],
-    type: "shares.skipped" | "shares.cancelled" | "shares.failed",
-    shares: AuditShare[],
-  ): Promise<void> {
-    for (const part of chunk(shares, AUDIT_SHARES_PER_RECORD)) {
-      await audit.write({
-        type,
-        actor: "workflow",
-        source: meta.request.source,
-        eventId: meta.request.eventId,
-        runId: meta.request.runId,
-        requestId: meta.request.requestId,
-        subject,
-        ...(meta.request.reason ? { reason: meta.request.reason } : {}),
-        shares: part,
-        details: { count: part.length },
-      });
+  /** Runs `page` as steps named `<name> 0`, `<name> 1`, ... from cursor "0" until it returns no cursor. */
+  private async pageThrough(
+    step: WorkflowStep,
+    name: string,
+    page: (from: string) => Promise<string | undefined>,
+  ) {
+    let cursor: string | undefined = "0";
+    for (let i = 0; cursor !== undefined; i++) {
+      const from: string = cursor;
+      const next: string | null = await step.do(`${name} ${i}`, STEP, async () => (await page(from)) ?? null);
+      cursor = next ?? undefined;
     }
   }
+}
 
-  private async auditState(audit: AuditStore, meta: RunMeta, detail: string, counts?: Counts): Promise<void> {
-    await audit.write({
-      type: "run.state",
-      actor: "workflow",
-      source: meta.request.source,
-      eventId: meta.request.eventId,
-      runId: meta.request.runId,
-      requestId: meta.request.requestId,
-      subject: {
-        ...meta.request.subject,
-        ...(meta.koodriveUserId ? { koodriveUserId: meta.koodriveUserId } : {}),
-      },
-      status: meta.status,
-      reason: detail,
-      ...(counts ? { details: { ...counts } } : {}),
-    });
-  }
+async function auditState(audit: AuditStore, meta: RunMeta, detail: string, counts?: Counts): Promise<void> {
+  await audit.write({
+    type: "run.state",
+    actor: "workflow",
+    source: meta.request.source,
+    eventId: meta.request.eventId,
+    runId: meta.request.runId,
+    requestId: meta.request.requestId,
+    subject: {
+      ...meta.request.subject,
+      ...(meta.koodriveUserId ? { koodriveUserId: meta.koodriveUserId } : {}),
+    },
+    status: meta.status,
+    reason: detail,
+    ...(counts ? { details: { ...counts } } : {}),
+  });
 }

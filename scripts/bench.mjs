@@ -1,0 +1,427 @@
+#!/usr/bin/env node
+// `npm run bench`: speed and scale of the real Worker against the KooDrive simulator, both under
+// `wrangler dev` on 127.0.0.1, with numbers compared to their lower bounds. Writes docs/benchmarks.md.
+//   npm run bench                          all phases, scale 1,000 / 10,000 / 100,000 shares
+//   npm run bench -- --only ingress,bundle --sizes 1000,10000 --burst 200 --no-write
+// Bounded: every phase has a deadline and the script stops both servers when it ends.
+import { execFileSync, spawn } from "node:child_process";
+import { createHmac, randomUUID } from "node:crypto";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { gzipSync } from "node:zlib";
+import autocannon from "autocannon";
+
+const args = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? fallback : args[i + 1];
+};
+const ONLY = new Set((arg("only", "ingress,scale,burst,bundle") ?? "").split(","));
+const SIZES = arg("sizes", "1000,10000,100000").split(",").map(Number);
+const BURST = Number(arg("burst", "1000"));
+const WRITE = !args.includes("--no-write");
+const INGRESS_SECONDS = Number(arg("seconds", "8"));
+
+const SVC = "http://127.0.0.1:8797";
+const SIM = "http://127.0.0.1:8798";
+const SIM_TOKEN = "demo-sim-admin-token";
+const LATENCY_MS = 50;
+const PARALLELISM = 4;
+const PAGE = 100;
+const VARS = {
+  KOODRIVE_BASE_URL: SIM,
+  KOODRIVE_APP_ID: "demo-app-id-0000000000000000000000000000000000000000000000000000",
+  KOODRIVE_APP_SECRET: "demo-app-secret-change-me",
+  KOODRIVE_DIRECTORY_USER_ID: "1505084218764547200",
+  HR_WEBHOOK_SECRETS: "whsec_YmVuY2gtaHItd2ViaG9vay1zZWNyZXQtMTIzNDU2Nzg=",
+  ADMIN_TOKEN: "bench-admin-token-0123456789",
+  CANCEL_PARALLELISM: String(PARALLELISM),
+};
+const HR_KEY = Buffer.from(VARS.HR_WEBHOOK_SECRETS.slice("whsec_".length), "base64");
+const ADMIN = { authorization: `Bearer ${VARS.ADMIN_TOKEN}` };
+const SIMAUTH = { authorization: `Bearer ${SIM_TOKEN}` };
+const TERMINAL = new Set(["completed", "partial", "failed", "unresolved", "dry_run"]);
+
+const children = [];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function start(name, argv) {
+  const child = spawn("wrangler", argv, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  let log = "";
+  child.stdout.on("data", (d) => (log = (log + d).slice(-4000)));
+  child.stderr.on("data", (d) => (log = (log + d).slice(-4000)));
+  child.on("exit", (code) => {
+    if (!stopping) console.error(`[${name}] exited (${code}):\n${log}`);
+  });
+  children.push(child);
+  return child;
+}
+let stopping = false;
+function stopAll() {
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+}
+process.on("exit", stopAll);
+process.on("SIGINT", () => process.exit(130));
+
+async function waitUp(url, headers = {}) {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(url, { headers })).ok) return;
+    } catch {}
+    await sleep(300);
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+async function simCall(method, path, body) {
+  const res = await fetch(`${SIM}/__sim${path}`, {
+    method,
+    headers: SIMAUTH,
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  if (!res.ok) throw new Error(`sim ${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+function signed(body, id = `msg_${randomUUID()}`) {
+  const ts = Math.floor(Date.now() / 1000);
+  const sig = createHmac("sha256", HR_KEY).update(`${id}.${ts}.${body}`).digest("base64");
+  return {
+    "content-type": "application/json",
+    "webhook-id": id,
+    "webhook-timestamp": String(ts),
+    "webhook-signature": `v1,${sig}`,
+  };
+}
+
+const offboarded = (employee, options = {}) =>
+  JSON.stringify({
+    type: "employee.offboarded",
+    timestamp: new Date().toISOString(),
+    data: { employee },
+    options,
+  });
+
+async function sendEvent(body, id) {
+  const res = await fetch(`${SVC}/webhooks/hr`, { method: "POST", headers: signed(body, id), body });
+  return { status: res.status, body: await res.json() };
+}
+
+async function getRun(runId) {
+  return (await fetch(`${SVC}/runs/${runId}?limit=1`, { headers: ADMIN })).json();
+}
+
+/** Sums the resident memory of the service's workerd processes (Linux /proc). */
+function descendants(pid) {
+  const out = [];
+  for (const dir of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const ppid = Number(readFileSync(`/proc/${dir}/stat`, "utf8").split(") ")[1].split(" ")[1]);
+      if (ppid === pid) out.push(Number(dir), ...descendants(Number(dir)));
+    } catch {}
+  }
+  return out;
+}
+function rssMiB(rootPid) {
+  let kb = 0;
+  for (const pid of descendants(rootPid)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      if (!/Name:\s*workerd/.test(status)) continue;
+      kb += Number(/VmRSS:\s*(\d+)/.exec(status)?.[1] ?? 0);
+    } catch {}
+  }
+  return kb / 1024;
+}
+
+async function pool(items, concurrency, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i], i);
+      }
+    }),
+  );
+  return results;
+}
+
+const rows = { ingress: [], scale: [], burst: [], bundle: [] };
+
+/**
+ * Ingress: the signed webhook and the trivial route are loaded side by side in the same run (two
+ * autocannon instances at once, 5 connections each), so both see the same machine, including the runs the
+ * webhook starts executing in the same workerd.
+ */
+async function ingress() {
+  const common = { url: SVC, connections: 5, duration: INGRESS_SECONDS };
+  const trivial = () => autocannon({ ...common, requests: [{ method: "GET", path: "/healthz" }] });
+  const webhook = (type) =>
+    autocannon({
+      ...common,
+      requests: [
+        {
+          method: "POST",
+          path: "/webhooks/hr",
+          setupRequest: (req) => {
+            const body =
+              type === "offboarded"
+                ? offboarded({ id: "E-bench", koodriveUserId: "1505084218764547200" }, { dryRun: true })
+                : JSON.stringify({ type: "employee.updated", timestamp: new Date().toISOString(), data: {} });
+            return { ...req, headers: signed(body), body };
+          },
+        },
+      ],
+    });
+  const row = (name, r, base) => ({
+    name,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    non2xx: r.non2xx + r.errors,
+    vsTrivial: base ? r.requests.average / base.requests.average : 1,
+    p99x: base ? r.latency.p99 / Math.max(1, base.latency.p99) : 1,
+  });
+  for (const [type, label] of [
+    ["offboarded", "employee.offboarded, dry run (verify + ledger + Workflow start)"],
+    ["ignored", "other event type (verify + parse + audit record)"],
+  ]) {
+    const [base, hook] = await Promise.all([trivial(), webhook(type)]);
+    rows.ingress.push(
+      row(`GET /healthz, beside the next row`, base),
+      row(`POST /webhooks/hr: ${label}`, hook, base),
+    );
+    await sleep(3000); // let the runs started above settle before the next pair
+  }
+}
+
+async function scale(serviceWrangler) {
+  for (const n of SIZES) {
+    await simCall("POST", "/reset");
+    await simCall("PUT", "/quirks", { shortPages: false, emptyPages: false, codeAsString: "alternate" });
+    const userId = String(1505084218764600000n + BigInt(n));
+    await simCall("POST", "/seed", { users: [{ userId, name: `Scale ${n}`, shares: n }], seed: n });
+    await simCall("PUT", "/faults", { latencyMs: LATENCY_MS, rules: [] });
+    const t0 = Date.now();
+    let peak = rssMiB(serviceWrangler.pid);
+    const { body } = await sendEvent(offboarded({ id: `E-scale-${n}`, koodriveUserId: userId }));
+    let run;
+    const deadline = Date.now() + 15 * 60_000;
+    while (Date.now() < deadline) {
+      run = await getRun(body.runId);
+      peak = Math.max(peak, rssMiB(serviceWrangler.pid));
+      if (TERMINAL.has(run.status)) break;
+      await sleep(250);
+    }
+    const wall = (Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.createdAt)) / 1000;
+    const stats = await simCall("GET", "/stats");
+    const summary = await simCall("GET", `/summary?owner=${userId}`);
+    const pages = Math.ceil(n / PAGE);
+    const batches = Math.ceil(n / PAGE);
+    const tightBound = pages + batches + 1; // verify of an emptied list is one page
+    const issueBound = 3 * pages;
+    const wallBound = ((pages + Math.ceil(batches / PARALLELISM) + 1) * LATENCY_MS) / 1000;
+    rows.scale.push({
+      n,
+      status: run.status,
+      cancelled: run.counts?.cancelled,
+      active: summary.active,
+      list: stats.endpoints.list,
+      cancel: stats.endpoints.cancel,
+      calls: stats.endpoints.list + stats.endpoints.cancel,
+      tightBound,
+      issueBound,
+      wall,
+      wallBound,
+      client: (Date.now() - t0) / 1000,
+      peak,
+    });
+    console.log(JSON.stringify(rows.scale.at(-1)));
+  }
+}
+
+async function burst() {
+  await simCall("POST", "/reset");
+  await simCall("PUT", "/quirks", { shortPages: false, emptyPages: false });
+  const gen = await simCall("POST", "/seed", { generate: { users: BURST, sharesPerUser: 3, seed: 7 } });
+  const users = gen.users.map((u) => u.userId);
+  const ids = users.map((u) => `msg_burst_${u}`);
+  const t0 = Date.now();
+  const first = await pool(users, 100, (u, i) =>
+    sendEvent(offboarded({ id: `E-${u}`, koodriveUserId: u }), ids[i]),
+  );
+  const accepted = first.filter((r) => r.status === 202 && !r.body.duplicate).length;
+  const sendSeconds = (Date.now() - t0) / 1000;
+  // Deliver every event again: all must be duplicates of the first run.
+  const again = await pool(users, 100, (u, i) =>
+    sendEvent(offboarded({ id: `E-${u}`, koodriveUserId: u }), ids[i]),
+  );
+  const dupes = again.filter(
+    (r, i) => r.status === 202 && r.body.duplicate && r.body.runId === first[i].body.runId,
+  ).length;
+  let pending = first.map((r) => r.body.runId);
+  const statuses = {};
+  const deadline = Date.now() + 10 * 60_000;
+  while (pending.length && Date.now() < deadline) {
+    const views = await pool(pending, 50, (id) => getRun(id));
+    pending = pending.filter((_, i) => {
+      const done = TERMINAL.has(views[i].status);
+      if (done) statuses[views[i].status] = (statuses[views[i].status] ?? 0) + 1;
+      return !done;
+    });
+    if (pending.length) await sleep(1000);
+  }
+  const drain = (Date.now() - t0) / 1000;
+  const summary = await simCall("GET", "/summary");
+  rows.burst.push({
+    events: BURST,
+    accepted,
+    dupes,
+    sendSeconds,
+    drain,
+    statuses,
+    notTerminal: pending.length,
+    ...summary,
+  });
+  console.log(JSON.stringify(rows.burst.at(-1)));
+}
+
+function bundle() {
+  const out = ".wrangler/bench/bundle";
+  rmSync(out, { recursive: true, force: true });
+  execFileSync("wrangler", ["deploy", "--dry-run", "--outdir", out], { stdio: "ignore" });
+  const code = readFileSync(`${out}/index.js`);
+  rows.bundle.push({
+    bytes: code.length,
+    gzip: gzipSync(code).length,
+    mapBytes: statSync(`${out}/index.js.map`, { throwIfNoEntry: false })?.size ?? 0,
+  });
+}
+
+const fmt = (n, d = 0) =>
+  typeof n === "number"
+    ? n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d })
+    : String(n);
+
+function report() {
+  const node = process.version;
+  const lines = [
+    "# Benchmarks",
+    "",
+    `Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${node},`,
+    "the service and the simulator each under `wrangler dev` (workerd) on 127.0.0.1, load from autocannon in the",
+    "same machine. Local numbers: they compare the routes and the bounds with each other, not with Cloudflare's edge.",
+    "",
+  ];
+  if (rows.ingress.length) {
+    lines.push(
+      `## Ingress (${INGRESS_SECONDS} s per pair; each pair loaded side by side, 5 connections each; unique webhook ids)`,
+      "",
+      "| route | req/s | p50 ms | p99 ms | non-2xx | throughput vs trivial | p99 vs trivial |",
+      "|---|---:|---:|---:|---:|---:|---:|",
+      ...rows.ingress.map(
+        (r) =>
+          `| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.non2xx} | ${fmt(r.vsTrivial, 2)}x | ${fmt(r.p99x, 2)}x |`,
+      ),
+      "",
+      "Target: at least 0.5x the trivial route's throughput, p99 within 3x.",
+      "",
+    );
+  }
+  if (rows.scale.length) {
+    lines.push(
+      `## Scale (simulator adds ${LATENCY_MS} ms to every KooDrive call; cancel parallelism ${PARALLELISM}; no faults, no paging quirks)`,
+      "",
+      "| shares | status | cancelled | still active | list calls | cancel calls | calls | tight bound | issue's bound 3*ceil(N/100) | wall s | wall bound s | wall / bound | peak RSS MiB (service workerd) |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...rows.scale.map(
+        (r) =>
+          `| ${fmt(r.n)} | ${r.status} | ${fmt(r.cancelled)} | ${fmt(r.active)} | ${fmt(r.list)} | ${fmt(r.cancel)} | ${fmt(r.calls)} | ${fmt(r.tightBound)} | ${fmt(r.issueBound)} | ${fmt(r.wall, 1)} | ${fmt(r.wallBound, 1)} | ${fmt(r.wall / r.wallBound, 2)}x | ${fmt(r.peak)} |`,
+      ),
+      "",
+      "Tight bound: ceil(N/100) list pages (paging is sequential) + ceil(N/100) cancel batches + 1 verify page (the",
+      "verify listing of an emptied account is one page). The issue's bound counts ceil(N/100) verify pages; the run",
+      "needs fewer. Wall bound: (list pages + ceil(batches / parallelism) + 1) x latency.",
+      "",
+    );
+  }
+  if (rows.burst.length) {
+    const b = rows.burst[0];
+    lines.push(
+      "## Burst (a layoff: distinct offboarding events sent at once, 100 in flight, each leaver has 3 shares)",
+      "",
+      "| events | accepted (new runs) | redelivered -> same run, duplicate | send s | drain s (all terminal) | terminal states | not terminal | shares active after | double-cancel attempts |",
+      "|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+      `| ${fmt(b.events)} | ${fmt(b.accepted)} | ${fmt(b.dupes)} | ${fmt(b.sendSeconds, 1)} | ${fmt(b.drain, 1)} | ${Object.entries(
+        b.statuses,
+      )
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(", ")} | ${b.notTerminal} | ${fmt(b.active)} | ${fmt(b.doubleCancelAttempts)} |`,
+      "",
+    );
+  }
+  if (rows.bundle.length) {
+    const b = rows.bundle[0];
+    lines.push(
+      "## Bundle (`wrangler deploy --dry-run --outdir`)",
+      "",
+      "| index.js bytes | gzip bytes |",
+      "|---:|---:|",
+      `| ${fmt(b.bytes)} | ${fmt(b.gzip)} |`,
+      "",
+    );
+  }
+  return lines.join("\n");
+}
+
+try {
+  const persist = ".wrangler/bench";
+  rmSync(persist, { recursive: true, force: true });
+  const base = ["--ip", "127.0.0.1", "--show-interactive-dev-session=false"];
+  start("simulator", [
+    "dev",
+    "-c",
+    "simulator/wrangler.toml",
+    "--port",
+    "8798",
+    "--inspector-port",
+    "9238",
+    "--persist-to",
+    `${persist}/sim`,
+    ...base,
+  ]);
+  const service = start("service", [
+    "dev",
+    "--port",
+    "8797",
+    "--inspector-port",
+    "9237",
+    "--persist-to",
+    `${persist}/svc`,
+    ...base,
+    ...Object.entries(VARS).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ]);
+  await waitUp(`${SIM}/__sim/stats`, SIMAUTH);
+  await waitUp(`${SVC}/healthz`);
+  await simCall("POST", "/seed", { demo: true });
+  if (ONLY.has("bundle")) bundle();
+  if (ONLY.has("ingress")) await ingress();
+  if (ONLY.has("scale")) await scale(service);
+  if (ONLY.has("burst")) await burst();
+  if (args.includes("--hold")) await sleep(20000);
+  const md = report();
+  console.log(`\n${md}`);
+  if (WRITE) writeFileSync("docs/benchmarks.md", `${md}\n`);
+} catch (err) {
+  console.error(err);
+  process.exitCode = 1;
+} finally {
+  stopAll();
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1000);
+}

@@ -1,0 +1,225 @@
+import { NonRetryableError } from "cloudflare:workflows";
+import type { AuditShare } from "../audit/schema";
+import type { AuditStore } from "../audit/store";
+import {
+  CODE_INNER_FAILURE,
+  CODE_NOT_FOUND,
+  chunk,
+  type KooDriveClient,
+  KooDriveError,
+  MAX_IDS_PER_CANCEL,
+} from "../koodrive/client";
+import type { ShareLink } from "../koodrive/schema";
+import type { HoldsStore } from "./holds";
+import { currentHolds } from "./holds";
+import type { Outcome, RunLedger } from "./ledger";
+import { holdReason, planShares } from "./plan";
+import type { RunMeta, ShareRow } from "./types";
+
+/** KooDrive list pages handled per step: bounds each step's subrequests (and its result stays tiny). */
+export const PAGES_PER_STEP = 10;
+/** Cancel batches per step, per unit of parallelism: keeps every slot busy until the step's last round. */
+export const BATCH_ROUNDS_PER_STEP = 3;
+/** Rounds of re-sending shares that failed transiently within one cancel step. */
+export const TRANSIENT_ROUNDS = 3;
+/** Audit records hold at most this many shares each, so a record stays small. */
+const AUDIT_SHARES_PER_RECORD = 100;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+type Subject = RunMeta["request"]["subject"];
+
+/** What the steps of one run share: its ledger, clients and the audit context. */
+export interface RunContext {
+  ledger: DurableObjectStub<RunLedger>;
+  holds: DurableObjectNamespace<HoldsStore>;
+  client: KooDriveClient;
+  audit: AuditStore;
+  meta: RunMeta;
+  subject: Subject;
+  userId: string;
+  parallelism: number;
+}
+
+/** Writes share outcomes as audit records of at most 100 shares each. */
+export async function auditShares(
+  ctx: Pick<RunContext, "audit" | "meta" | "subject">,
+  type: "shares.skipped" | "shares.cancelled" | "shares.failed",
+  shares: AuditShare[],
+): Promise<void> {
+  const { request } = ctx.meta;
+  for (const part of chunk(shares, AUDIT_SHARES_PER_RECORD)) {
+    await ctx.audit.write({
+      type,
+      actor: "workflow",
+      source: request.source,
+      eventId: request.eventId,
+      runId: request.runId,
+      requestId: request.requestId,
+      subject: ctx.subject,
+      ...(request.reason ? { reason: request.reason } : {}),
+      shares: part,
+      details: { count: part.length },
+    });
+  }
+}
+
+/**
+ * Lists up to PAGES_PER_STEP pages from `from`, handing each page to `handle` while the next one is already
+ * being fetched (paging itself is sequential: each cursor comes from the previous page). Returns the cursor
+ * to continue from, or undefined at the end.
+ */
+export async function listPages(
+  ctx: Pick<RunContext, "client" | "userId">,
+  from: string,
+  handle: (links: ShareLink[]) => Promise<void>,
+): Promise<string | undefined> {
+  let fetching = ctx.client.listSharePage(ctx.userId, from);
+  for (let p = 0; ; p++) {
+    const page = await fetching;
+    const last = page.nextCursor === undefined || p + 1 === PAGES_PER_STEP;
+    if (!last && page.nextCursor !== undefined) {
+      fetching = ctx.client.listSharePage(ctx.userId, page.nextCursor);
+      fetching.catch(() => {}); // awaited on the next turn; this only keeps a failure from going unobserved
+    }
+    await handle(page.shareLinks);
+    if (last) return page.nextCursor;
+  }
+}
+
+/**
+ * Plans one listed page: snapshots each share, applies scopes and holds, and stores it in the ledger.
+ * Shares already in the ledger keep their state. Returns how many new shares are to be cancelled.
+ */
+export async function planPage(
+  ctx: RunContext,
+  links: ShareLink[],
+  holds: Awaited<ReturnType<typeof currentHolds>>,
+): Promise<number> {
+  const planned = planShares(links, ctx.userId, ctx.meta.request.scopes, holds);
+  const added = new Set(await ctx.ledger.addPlanned(planned));
+  const fresh = planned.filter((s) => added.has(s.shareId));
+  await auditShares(
+    ctx,
+    "shares.skipped",
+    fresh
+      .filter((s) => s.state !== "planned")
+      .map((s) => ({
+        shareId: s.shareId,
+        outcome: s.state,
+        scope: s.scope,
+        displayName: s.displayName,
+        msg: s.reason,
+      })),
+  );
+  return fresh.filter((s) => s.state === "planned").length;
+}
+
+/**
+ * One cancel step: take what is pending, re-check holds, send batches of at most 100 ids `parallelism` at a
+ * time, record every share's outcome from `subResponseList`, and re-send only transient failures.
+ */
+export async function cancelPending(
+  ctx: RunContext,
+): Promise<{ done: boolean; cancelled: number; failed: number }> {
+  const { ledger, client, userId } = ctx;
+  const pending = await ledger.pending(ctx.parallelism * BATCH_ROUNDS_PER_STEP * MAX_IDS_PER_CANCEL);
+  if (pending.length === 0) return { done: true, cancelled: 0, failed: 0 };
+  const byId = new Map<string, Pick<ShareRow, "scope" | "displayName">>(pending.map((p) => [p.shareId, p]));
+  const snap = (o: Outcome): AuditShare => {
+    const s = byId.get(o.shareId);
+    return {
+      shareId: o.shareId,
+      outcome: o.state,
+      ...(s ? { scope: s.scope, displayName: s.displayName } : {}),
+      ...(o.code ? { code: o.code } : {}),
+      ...(o.msg ? { msg: o.msg } : {}),
+    };
+  };
+
+  // Holds are checked again just before the cancel: one placed since planning still wins.
+  const holds = await currentHolds(ctx.holds);
+  const held: Outcome[] = [];
+  const toSend: string[] = [];
+  for (const p of pending) {
+    const reason = holdReason(holds, userId, p.shareId);
+    if (reason) held.push({ shareId: p.shareId, state: "skipped_hold", msg: reason });
+    else toSend.push(p.shareId);
+  }
+  if (held.length) {
+    await ledger.record(held);
+    await auditShares(ctx, "shares.skipped", held.map(snap));
+  }
+
+  const wasInFlight = new Set(pending.filter((p) => p.state === "in_flight").map((p) => p.shareId));
+  let cancelled = 0;
+  let failed = 0;
+  // Each answered batch is recorded at once; its audit record is written while the next batch is on the
+  // wire, and every one is awaited before the step ends (a failed step waits for them too): once recorded,
+  // a replay no longer sees these shares as pending, so this is their only audit record.
+  const audits: Promise<void>[] = [];
+  const settle = async (outcomes: Outcome[]) => {
+    if (outcomes.length === 0) return;
+    await ledger.record(outcomes);
+    const done = outcomes.filter((o) => o.state === "cancelled" || o.state === "already_gone");
+    const bad = outcomes.filter((o) => o.state === "failed");
+    cancelled += done.length;
+    failed += bad.length;
+    audits.push(
+      auditShares(ctx, "shares.cancelled", done.map(snap)).then(() =>
+        auditShares(ctx, "shares.failed", bad.map(snap)),
+      ),
+    );
+  };
+
+  try {
+    let retry = toSend;
+    for (let round = 0; round <= TRANSIENT_ROUNDS && retry.length > 0; round++) {
+      if (round > 0) await sleep(Math.min(5_000, 250 * 2 ** round));
+      const transient: Outcome[] = [];
+      const batches = chunk(retry, MAX_IDS_PER_CANCEL);
+      let next = 0;
+      let aborted = false;
+      const worker = async () => {
+        while (!aborted && next < batches.length) {
+          const ids = batches[next++] ?? [];
+          await ledger.markInFlight(ids);
+          const outcomes = await client.cancelBatch(userId, ids).catch((err: unknown) => {
+            aborted = true; // no new batches; those in flight finish and are recorded
+            // A refusal that retrying cannot fix (bad credentials, parameter error) fails the run now.
+            throw err instanceof KooDriveError && !err.retryable ? new NonRetryableError(err.message) : err;
+          });
+          const settled: Outcome[] = [];
+          for (const o of outcomes) {
+            if (o.ok) settled.push({ shareId: o.shareId, state: "cancelled", code: o.code, msg: o.msg });
+            else if (o.code === CODE_NOT_FOUND) {
+              // Not found after our own earlier attempt means that attempt worked [koodrive-api.md: Cancel].
+              const ours = wasInFlight.has(o.shareId) || o.afterUncertainAttempt;
+              settled.push({
+                shareId: o.shareId,
+                state: ours ? "cancelled" : "already_gone",
+                code: o.code,
+                msg: ours ? "confirmed: not found after our earlier attempt" : o.msg,
+              });
+            } else if (o.code === CODE_INNER_FAILURE || o.code === "missing") {
+              transient.push({ shareId: o.shareId, state: "failed", code: o.code, msg: o.msg });
+              wasInFlight.add(o.shareId);
+            } else settled.push({ shareId: o.shareId, state: "failed", code: o.code, msg: o.msg });
+          }
+          await settle(settled);
+        }
+      };
+      // allSettled: every batch in flight is recorded before the step fails and is retried.
+      const results = await Promise.allSettled(
+        Array.from({ length: Math.min(ctx.parallelism, batches.length) }, worker),
+      );
+      const failure = results.find((r) => r.status === "rejected");
+      if (failure) throw failure.reason;
+      retry = transient.map((t) => t.shareId);
+      if (round === TRANSIENT_ROUNDS) await settle(transient);
+    }
+  } finally {
+    await Promise.all(audits);
+  }
+  return { done: false, cancelled, failed };
+}
