@@ -25,7 +25,7 @@ const INGRESS_SECONDS = Number(arg("seconds", "8"));
 const SVC = "http://127.0.0.1:8797";
 const SIM = "http://127.0.0.1:8798";
 const SIM_TOKEN = "demo-sim-admin-token";
-const LATENCY_MS = 50;
+const LATENCY_MS = Number(arg("latency", "50"));
 const PARALLELISM = 4;
 const PAGE = 100;
 const VARS = {
@@ -126,6 +126,18 @@ function descendants(pid) {
   }
   return out;
 }
+/** CPU seconds (user + system) used so far by the workerd processes under `rootPid`. */
+function cpuSeconds(rootPid) {
+  let ticks = 0;
+  for (const pid of descendants(rootPid)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      if (!readFileSync(`/proc/${pid}/comm`, "utf8").startsWith("workerd")) continue;
+      ticks += Number(stat[11]) + Number(stat[12]);
+    } catch {}
+  }
+  return ticks / 100;
+}
 function rssMiB(rootPid) {
   let kb = 0;
   for (const pid of descendants(rootPid)) {
@@ -201,7 +213,7 @@ async function ingress() {
   }
 }
 
-async function scale(serviceWrangler) {
+async function scale(serviceWrangler, simWrangler) {
   for (const n of SIZES) {
     await simCall("POST", "/reset");
     await simCall("PUT", "/quirks", { shortPages: false, emptyPages: false, codeAsString: "alternate" });
@@ -209,16 +221,20 @@ async function scale(serviceWrangler) {
     await simCall("POST", "/seed", { users: [{ userId, name: `Scale ${n}`, shares: n }], seed: n });
     await simCall("PUT", "/faults", { latencyMs: LATENCY_MS, rules: [] });
     const t0 = Date.now();
+    const cpu0 = [cpuSeconds(serviceWrangler.pid), cpuSeconds(simWrangler.pid)];
     let peak = rssMiB(serviceWrangler.pid);
-    const { body } = await sendEvent(offboarded({ id: `E-scale-${n}`, koodriveUserId: userId }));
+    const { body } = await sendEvent(
+      offboarded({ id: `E-scale-${n}`, koodriveUserId: userId }, { dryRun: args.includes("--dry") }),
+    );
     let run;
     const deadline = Date.now() + 15 * 60_000;
     while (Date.now() < deadline) {
       run = await getRun(body.runId);
       peak = Math.max(peak, rssMiB(serviceWrangler.pid));
       if (TERMINAL.has(run.status)) break;
-      await sleep(250);
+      await sleep(1000); // GET /runs counts every share of the run: poll gently
     }
+    const cpu = [cpuSeconds(serviceWrangler.pid) - cpu0[0], cpuSeconds(simWrangler.pid) - cpu0[1]];
     const wall = (Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.createdAt)) / 1000;
     const stats = await simCall("GET", "/stats");
     const summary = await simCall("GET", `/summary?owner=${userId}`);
@@ -241,6 +257,8 @@ async function scale(serviceWrangler) {
       wallBound,
       client: (Date.now() - t0) / 1000,
       peak,
+      serviceCpu: cpu[0],
+      simCpu: cpu[1],
     });
     console.log(JSON.stringify(rows.scale.at(-1)));
   }
@@ -384,7 +402,7 @@ try {
   const persist = ".wrangler/bench";
   rmSync(persist, { recursive: true, force: true });
   const base = ["--ip", "127.0.0.1", "--show-interactive-dev-session=false"];
-  start("simulator", [
+  const simulator = start("simulator", [
     "dev",
     "-c",
     "simulator/wrangler.toml",
@@ -412,7 +430,7 @@ try {
   await simCall("POST", "/seed", { demo: true });
   if (ONLY.has("bundle")) bundle();
   if (ONLY.has("ingress")) await ingress();
-  if (ONLY.has("scale")) await scale(service);
+  if (ONLY.has("scale")) await scale(service, simulator);
   if (ONLY.has("burst")) await burst();
   if (args.includes("--hold")) await sleep(20000);
   const md = report();

@@ -121,20 +121,31 @@ export function parseFaultConfig(body: unknown): FaultConfig | string {
 
 /** Evaluates fault rules against the store-held config; persists `next` countdowns and PRNG state. */
 export class FaultEngine {
+  /** In-memory copy: this Durable Object is the only writer, so it stays coherent; reloaded after eviction. */
+  private cached: FaultConfig | undefined;
+  private cachedAtWipe = -1;
+
   constructor(private readonly store: Store) {}
 
   config(): FaultConfig {
-    return this.store.getMeta<FaultConfig>("faults") ?? NO_FAULTS;
+    if (!this.cached || this.cachedAtWipe !== this.store.wipes) {
+      this.cached = this.store.getMeta<FaultConfig>("faults") ?? structuredClone(NO_FAULTS);
+      this.cachedAtWipe = this.store.wipes;
+    }
+    return this.cached;
   }
 
   replace(config: FaultConfig): void {
     this.store.setMeta("faults", config);
     this.store.setMeta("prng", config.seed);
+    this.cached = config;
+    this.cachedAtWipe = this.store.wipes;
   }
 
   clear(): void {
     this.store.deleteMeta("faults");
     this.store.deleteMeta("prng");
+    this.cached = undefined;
   }
 
   /** Draws one number from the persisted PRNG stream. */

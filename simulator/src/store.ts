@@ -102,7 +102,11 @@ export class Store {
   }
 
   /** Wipes every table (schema kept). */
+  /** Bumped by every wipe, so in-memory caches (the fault engine's) know to reload. */
+  wipes = 0;
+
   wipe(): void {
+    this.wipes += 1;
     this.transaction(() => {
       for (const table of ["users", "shares", "calls", "counters", "meta"])
         this.sql.exec(`DELETE FROM ${table}`);
