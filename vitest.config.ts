@@ -27,6 +27,8 @@ export default defineConfig({
           // Directory calls act as the demo tenant's admin; fast backoff keeps fault tests quick.
           KOODRIVE_DIRECTORY_USER_ID: "1505084218764547200",
           KOODRIVE_RETRY_BASE_MS: "5",
+          // The sweeper is only invoked explicitly in tests; with 0 it treats any unfinished run as stuck.
+          STUCK_RUN_MINUTES: "0",
         },
         outboundService: "koodrive-simulator",
         workers: [

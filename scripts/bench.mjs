@@ -16,7 +16,7 @@ const arg = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i === -1 ? fallback : args[i + 1];
 };
-const ONLY = new Set((arg("only", "ingress,scale,burst,bundle") ?? "").split(","));
+const ONLY = new Set((arg("only", "ingress,scale,burst,restart,bundle") ?? "").split(","));
 const SIZES = arg("sizes", "1000,10000,100000").split(",").map(Number);
 const BURST = Number(arg("burst", "1000"));
 const WRITE = !args.includes("--no-write");
@@ -36,6 +36,8 @@ const VARS = {
   HR_WEBHOOK_SECRETS: "whsec_YmVuY2gtaHItd2ViaG9vay1zZWNyZXQtMTIzNDU2Nzg=",
   ADMIN_TOKEN: "bench-admin-token-0123456789",
   CANCEL_PARALLELISM: String(PARALLELISM),
+  // The sweeper only runs when the bench triggers it (restart phase); then any unfinished run counts as stuck.
+  STUCK_RUN_MINUTES: "0",
 };
 const HR_KEY = Buffer.from(VARS.HR_WEBHOOK_SECRETS.slice("whsec_".length), "base64");
 const ADMIN = { authorization: `Bearer ${VARS.ADMIN_TOKEN}` };
@@ -54,7 +56,7 @@ function start(name, argv) {
   child.stdout.on("data", (d) => (log = (log + d).slice(-4000)));
   child.stderr.on("data", (d) => (log = (log + d).slice(-4000)));
   child.on("exit", (code) => {
-    if (!stopping) console.error(`[${name}] exited (${code}):\n${log}`);
+    if (!stopping && !child.killedOnPurpose) console.error(`[${name}] exited (${code}):\n${log}`);
   });
   children.push(child);
   return child;
@@ -164,7 +166,8 @@ async function pool(items, concurrency, fn) {
   return results;
 }
 
-const rows = { ingress: [], scale: [], burst: [], bundle: [] };
+const rows = { ingress: [], scale: [], burst: [], restart: [], bundle: [] };
+const state = { service: undefined };
 
 /**
  * Ingress: the signed webhook and the trivial route are loaded side by side in the same run (two
@@ -222,7 +225,8 @@ async function scale(serviceWrangler, simWrangler) {
     await simCall("PUT", "/faults", { latencyMs: LATENCY_MS, rules: [] });
     const t0 = Date.now();
     const cpu0 = [cpuSeconds(serviceWrangler.pid), cpuSeconds(simWrangler.pid)];
-    let peak = rssMiB(serviceWrangler.pid);
+    const rss0 = rssMiB(serviceWrangler.pid);
+    let peak = rss0;
     const { body } = await sendEvent(
       offboarded({ id: `E-scale-${n}`, koodriveUserId: userId }, { dryRun: args.includes("--dry") }),
     );
@@ -257,6 +261,7 @@ async function scale(serviceWrangler, simWrangler) {
       wallBound,
       client: (Date.now() - t0) / 1000,
       peak,
+      rss0,
       serviceCpu: cpu[0],
       simCpu: cpu[1],
     });
@@ -310,6 +315,61 @@ async function burst() {
   console.log(JSON.stringify(rows.burst.at(-1)));
 }
 
+/**
+ * Restart: kill the service (wrangler and its workerd, SIGKILL) in the middle of a run's cancels, start it
+ * again on the same local state, and check the run finishes with nothing lost and nothing cancelled twice
+ * beyond the batches that were on the wire when it died.
+ */
+async function restart(startService) {
+  const n = 5000;
+  await simCall("POST", "/reset");
+  await simCall("PUT", "/quirks", { shortPages: false, emptyPages: false });
+  const userId = "1505084218764699999";
+  await simCall("POST", "/seed", { users: [{ userId, name: "Rita Restart", shares: n }], seed: 9 });
+  await simCall("PUT", "/faults", { latencyMs: LATENCY_MS, rules: [] });
+  const { body } = await sendEvent(offboarded({ id: "E-restart", koodriveUserId: userId }));
+  let before;
+  for (let i = 0; i < 600; i++) {
+    before = await simCall("GET", `/summary?owner=${userId}`);
+    if (before.cancelled >= n * 0.3) break;
+    await sleep(100);
+  }
+  const victim = state.service;
+  victim.killedOnPurpose = true;
+  for (const pid of [...descendants(victim.pid), victim.pid].reverse()) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+  const killedAt = Date.now();
+  await sleep(1000);
+  state.service = startService();
+  await waitUp(`${SVC}/healthz`);
+  const upAfter = (Date.now() - killedAt) / 1000;
+  // Workflows resume by themselves on Cloudflare; the local engine does not after a kill, which is exactly
+  // what the sweeper (Cron Trigger, every 5 minutes) is for. Trigger it now instead of waiting.
+  await fetch(`${SVC}/__scheduled?cron=${encodeURIComponent("*/5 * * * *")}`);
+  let run;
+  const deadline = Date.now() + 5 * 60_000;
+  while (Date.now() < deadline) {
+    run = await getRun(body.runId);
+    if (TERMINAL.has(run.status)) break;
+    await sleep(1000);
+  }
+  const after = await simCall("GET", `/summary?owner=${userId}`);
+  rows.restart.push({
+    n,
+    cancelledAtKill: before.cancelled,
+    status: run?.status,
+    resumedIn: upAfter,
+    finishedAfterKill: (Date.now() - killedAt) / 1000,
+    active: after.active,
+    doubleCancelAttempts: after.doubleCancelAttempts,
+    maxCancelSuccesses: after.maxCancelSuccesses,
+  });
+  console.log(JSON.stringify(rows.restart.at(-1)));
+}
+
 function bundle() {
   const out = ".wrangler/bench/bundle";
   rmSync(out, { recursive: true, force: true });
@@ -356,11 +416,11 @@ function report() {
     lines.push(
       `## Scale (simulator adds ${LATENCY_MS} ms to every KooDrive call; cancel parallelism ${PARALLELISM}; no faults, no paging quirks)`,
       "",
-      "| shares | status | cancelled | still active | list calls | cancel calls | calls | tight bound | issue's bound 3*ceil(N/100) | wall s | wall bound s | wall / bound | peak RSS MiB (service workerd) |",
-      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      "| shares | status | cancelled | still active | list calls | cancel calls | calls | tight bound | issue's bound 3*ceil(N/100) | wall s | wall bound s | wall / bound | CPU s service / simulator | RSS MiB before -> peak (service workerd) |",
+      "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
       ...rows.scale.map(
         (r) =>
-          `| ${fmt(r.n)} | ${r.status} | ${fmt(r.cancelled)} | ${fmt(r.active)} | ${fmt(r.list)} | ${fmt(r.cancel)} | ${fmt(r.calls)} | ${fmt(r.tightBound)} | ${fmt(r.issueBound)} | ${fmt(r.wall, 1)} | ${fmt(r.wallBound, 1)} | ${fmt(r.wall / r.wallBound, 2)}x | ${fmt(r.peak)} |`,
+          `| ${fmt(r.n)} | ${r.status} | ${fmt(r.cancelled)} | ${fmt(r.active)} | ${fmt(r.list)} | ${fmt(r.cancel)} | ${fmt(r.calls)} | ${fmt(r.tightBound)} | ${fmt(r.issueBound)} | ${fmt(r.wall, 1)} | ${fmt(r.wallBound, 1)} | ${fmt(r.wall / r.wallBound, 2)}x | ${fmt(r.serviceCpu, 1)} / ${fmt(r.simCpu, 1)} | ${fmt(r.rss0)} -> ${fmt(r.peak)} |`,
       ),
       "",
       "Tight bound: ceil(N/100) list pages (paging is sequential) + ceil(N/100) cancel batches + 1 verify page (the",
@@ -381,6 +441,20 @@ function report() {
       )
         .map(([k, v]) => `${k}: ${v}`)
         .join(", ")} | ${b.notTerminal} | ${fmt(b.active)} | ${fmt(b.doubleCancelAttempts)} |`,
+      "",
+    );
+  }
+  if (rows.restart.length) {
+    const r = rows.restart[0];
+    lines.push(
+      "## Restart (the service is SIGKILLed in the middle of a run's cancels, then started again on the same state)",
+      "",
+      "| shares | cancelled when killed | final status | service up again after s | run finished after kill s | still active | double-cancel attempts | max successful cancels of one share |",
+      "|---:|---:|---|---:|---:|---:|---:|---:|",
+      `| ${fmt(r.n)} | ${fmt(r.cancelledAtKill)} | ${r.status} | ${fmt(r.resumedIn, 1)} | ${fmt(r.finishedAfterKill, 1)} | ${fmt(r.active)} | ${fmt(r.doubleCancelAttempts)} | ${fmt(r.maxCancelSuccesses)} |`,
+      "",
+      "A double-cancel attempt is a cancel sent for a share KooDrive had already cancelled: only shares of batches",
+      "that were on the wire when the process died can be re-sent, and the replay records them as cancelled by us.",
       "",
     );
   }
@@ -414,24 +488,28 @@ try {
     `${persist}/sim`,
     ...base,
   ]);
-  const service = start("service", [
-    "dev",
-    "--port",
-    "8797",
-    "--inspector-port",
-    "9237",
-    "--persist-to",
-    `${persist}/svc`,
-    ...base,
-    ...Object.entries(VARS).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-  ]);
+  const startService = () =>
+    start("service", [
+      "dev",
+      "--port",
+      "8797",
+      "--inspector-port",
+      "9237",
+      "--persist-to",
+      `${persist}/svc`,
+      "--test-scheduled",
+      ...base,
+      ...Object.entries(VARS).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ]);
+  state.service = startService();
   await waitUp(`${SIM}/__sim/stats`, SIMAUTH);
   await waitUp(`${SVC}/healthz`);
   await simCall("POST", "/seed", { demo: true });
   if (ONLY.has("bundle")) bundle();
   if (ONLY.has("ingress")) await ingress();
-  if (ONLY.has("scale")) await scale(service, simulator);
+  if (ONLY.has("scale")) await scale(state.service, simulator);
   if (ONLY.has("burst")) await burst();
+  if (ONLY.has("restart")) await restart(startService);
   if (args.includes("--hold")) await sleep(20000);
   const md = report();
   console.log(`\n${md}`);

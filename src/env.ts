@@ -66,6 +66,7 @@ const ConfigSchema = z.object({
   ADMIN_TOKEN: secret("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
   AUDIT_RETENTION_DAYS: intVar("AUDIT_RETENTION_DAYS", 400, 1, 3650),
   CANCEL_PARALLELISM: intVar("CANCEL_PARALLELISM", 4, 1, 16),
+  STUCK_RUN_MINUTES: intVar("STUCK_RUN_MINUTES", 15, 0, 1440),
 });
 
 export type Config = z.output<typeof ConfigSchema>;

@@ -1,4 +1,7 @@
 import { buildApp } from "./app";
+import { type Bindings, loadConfig } from "./env";
+import { sweepRuns } from "./offboarding/sweep";
+import { auditStore } from "./services";
 
 export { HoldsStore } from "./offboarding/holds";
 export { RunLedger } from "./offboarding/ledger";
@@ -6,7 +9,18 @@ export { OffboardingWorkflow } from "./offboarding/workflow";
 
 const app = buildApp();
 
-/** Worker entry: the Hono app answers HTTP; runs are Workflows (OffboardingWorkflow). */
+/**
+ * Worker entry: the Hono app answers HTTP; runs are Workflows (OffboardingWorkflow); the Cron Trigger
+ * sweeps for runs that stopped making progress.
+ */
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+  async scheduled(_controller, env, ctx) {
+    const config = loadConfig(env);
+    ctx.waitUntil(
+      sweepRuns(env, config, auditStore(env.AUDIT, config)).then((report) =>
+        console.log(JSON.stringify({ level: "info", msg: "sweep", ...report })),
+      ),
+    );
+  },
+} satisfies ExportedHandler<Bindings>;

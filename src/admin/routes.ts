@@ -7,6 +7,7 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { limitBody, secretEquals, validate } from "../http";
 import { instanceId, isRunId } from "../offboarding/start";
+import { watchRun } from "../offboarding/sweep";
 import type { ShareState } from "../offboarding/types";
 import { exportRun } from "./export";
 import { holdsRoutes } from "./holds";
@@ -146,6 +147,7 @@ export function adminRoutes() {
     if (!meta) throw new ApiError("not_found", `no run ${runId}`);
     const started = await ledger.beginRetry();
     if ("refused" in started) throw new ApiError("conflict", started.refused);
+    await watchRun(c.env.AUDIT, runId);
     await c.env.OFFBOARDING.create({
       id: instanceId(runId, started.attempt),
       params: { runId, attempt: started.attempt },

@@ -16,6 +16,8 @@ export const PREFIX = {
   auditRun: "audit-run:",
   /** `identity:email:<lower-case e-mail>` / `identity:hr:<HR id>`: HR identity -> KooDrive user id. */
   identity: "identity:",
+  /** `active-run:<runId>`: runs not yet terminal, for the sweeper (Cron Trigger) to check on. */
+  activeRun: "active-run:",
 } as const;
 
 export const invertedTs = (ms: number) => String(MAX_TS - ms).padStart(TS_WIDTH, "0");
@@ -46,3 +48,5 @@ export const auditRunPrefix = (runId: string) => `${PREFIX.auditRun}${runId}:`;
 
 export const identityEmailKey = (email: string) => `${PREFIX.identity}email:${email.trim().toLowerCase()}`;
 export const identityHrKey = (hrId: string) => `${PREFIX.identity}hr:${hrId.trim()}`;
+
+export const activeRunKey = (runId: string) => `${PREFIX.activeRun}${runId}`;

@@ -61,6 +61,18 @@ export class RunLedger extends DurableObject<Env> {
 
   private writeMeta(meta: RunMeta): void {
     this.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('run', ?)", JSON.stringify(meta));
+    this.touch();
+  }
+
+  /** Records that the run made progress now (the sweeper restarts runs that stop making any). */
+  private touch(): void {
+    this.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('progress', ?)", String(Date.now()));
+  }
+
+  /** When the run last made progress (epoch ms), for the sweeper. */
+  lastProgress(): number {
+    const row = this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'progress'").toArray()[0];
+    return row ? Number(row.v) : 0;
   }
 
   /** Records the request once. Returns whether this call created it, and the stored meta. */
@@ -92,6 +104,19 @@ export class RunLedger extends DurableObject<Env> {
    * Starts a retry: only from a terminal state with something left to do. Puts failed and still-active
    * shares back to planned and bumps the attempt; returns null when there is nothing to retry.
    */
+  /**
+   * Starts a new attempt of a run whose Workflow stopped without finishing it (the sweeper's way back).
+   * Pending and in-flight shares stay as they are; the new attempt picks them up.
+   */
+  beginResume(): { attempt: number } | { refused: string } {
+    const meta = this.readMeta();
+    if (!meta) return { refused: "run not found" };
+    if (meta.status !== "running" && meta.status !== "accepted") return { refused: `run is ${meta.status}` };
+    const attempt = meta.attempt + 1;
+    this.writeMeta({ ...meta, attempt, status: "accepted", updatedAt: new Date().toISOString() });
+    return { attempt };
+  }
+
   beginRetry(): { attempt: number; requeued: number } | { refused: string } {
     const meta = this.readMeta();
     if (!meta) return { refused: "run not found" };
@@ -136,6 +161,7 @@ export class RunLedger extends DurableObject<Env> {
         if (written > 0) added.push(s.shareId);
       }
     });
+    this.touch();
     return added;
   }
 
@@ -172,6 +198,7 @@ export class RunLedger extends DurableObject<Env> {
 
   /** Marks shares as sent, before the call, so a crash leaves a trace that the cancel may have happened. */
   markInFlight(shareIds: string[]): void {
+    this.touch();
     const now = new Date().toISOString();
     this.ctx.storage.transactionSync(() => {
       for (const id of shareIds) {
@@ -185,6 +212,7 @@ export class RunLedger extends DurableObject<Env> {
   }
 
   record(outcomes: Outcome[]): void {
+    this.touch();
     const now = new Date().toISOString();
     this.ctx.storage.transactionSync(() => {
       for (const o of outcomes) {
@@ -202,6 +230,7 @@ export class RunLedger extends DurableObject<Env> {
 
   /** Verify: marks which ledger shares KooDrive still lists. Returns how many of the ids are ours. */
   markSeen(shareIds: string[]): number {
+    this.touch();
     let seen = 0;
     this.ctx.storage.transactionSync(() => {
       for (const id of shareIds) {

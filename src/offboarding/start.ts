@@ -1,6 +1,7 @@
 import type { AuditInput } from "../audit/schema";
 import type { AuditStore } from "../audit/store";
 import type { Bindings } from "../env";
+import { watchRun } from "./sweep";
 import type { RunParams, RunRequest } from "./types";
 
 /** Workflow instance ids: [a-zA-Z0-9_-], at most 100 characters. */
@@ -82,6 +83,8 @@ export async function startRun(
   const id = instanceId(request.runId, meta.attempt);
   const params = { runId: request.runId, attempt: meta.attempt };
   if (created) {
+    // Watched before the Workflow exists: if anything below fails, the sweeper still finds the run.
+    await watchRun(env.AUDIT, request.runId);
     await createOnce(env, id, params);
   } else if (meta.status === "accepted" && !(await instanceExists(env, id))) {
     // Accepted but no Workflow: an earlier delivery crashed between the two writes. Start it now.

@@ -6,6 +6,7 @@ import { currentHolds } from "./holds";
 import { resolveLeaver } from "./resolve";
 import { receivedRecord } from "./start";
 import { auditShares, cancelPending, listPages, planPage, type RunContext } from "./steps";
+import { unwatchRun } from "./sweep";
 import type { Counts, RunMeta, RunParams, RunStatus } from "./types";
 
 /**
@@ -49,6 +50,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         const m = await ledger.update({ status, detail });
         const counts = await ledger.counts();
         await auditState(audit, m, detail, counts);
+        await unwatchRun(this.env.AUDIT, runId);
         return { status, counts };
       });
 
