@@ -1,17 +1,13 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { sim } from "./helpers/sim";
-import { admin, offboardedEvent, sendHr, waitForRun } from "./helpers/worker";
+import { clearHolds, offboardedEvent, sendHr, waitForRun } from "./helpers/worker";
 
 const LEAVER = "1505084218764549500";
 const SHARES = 120;
 
 beforeEach(async () => {
   await sim.reset();
-  await admin("/holds", {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: '{"holds":[]}',
-  });
+  await clearHolds();
 });
 
 /**

@@ -3,17 +3,13 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { runIdFor } from "../src/offboarding/start";
 import { sim } from "./helpers/sim";
-import { admin, offboardedEvent, sendHr, uniqueId, waitForRun } from "./helpers/worker";
+import { admin, clearHolds, offboardedEvent, sendHr, uniqueId, waitForRun } from "./helpers/worker";
 
 const LEAVER = "1505084218764549300";
 
 beforeEach(async () => {
   await sim.reset();
-  await admin("/holds", {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: '{"holds":[]}',
-  });
+  await clearHolds();
 });
 
 describe("durability: nothing lost, nothing done twice", () => {

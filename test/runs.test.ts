@@ -1,17 +1,21 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { DEMO, sim } from "./helpers/sim";
-import { admin, offboardedEvent, type RunView, sendHr, uniqueId, waitForRun } from "./helpers/worker";
+import {
+  admin,
+  clearHolds,
+  offboardedEvent,
+  type RunView,
+  sendHr,
+  uniqueId,
+  waitForRun,
+} from "./helpers/worker";
 
 const LEAVER = "1505084218764549100";
 
 beforeEach(async () => {
   await sim.reset();
   await sim.seed({ demo: true });
-  await admin("/holds", {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: '{"holds":[]}',
-  });
+  await clearHolds();
 });
 
 async function start(

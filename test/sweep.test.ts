@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import worker from "../src/index";
 import { sim } from "./helpers/sim";
-import { admin, offboardedEvent, sendHr, waitForRun } from "./helpers/worker";
+import { admin, clearHolds, offboardedEvent, sendHr, waitForRun } from "./helpers/worker";
 
 const LEAVER = "1505084218764549700";
 
@@ -19,11 +19,7 @@ async function activeRunKeys() {
 
 beforeEach(async () => {
   await sim.reset();
-  await admin("/holds", {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: '{"holds":[]}',
-  });
+  await clearHolds();
 });
 
 describe("the sweeper (Cron Trigger)", () => {

@@ -20,6 +20,16 @@ export function admin(path: string, init: RequestInit = {}): Promise<Response> {
   return call(path, { ...init, headers });
 }
 
+/** Holds live in a Durable Object that outlives a test: start each test with none. */
+export async function clearHolds(): Promise<void> {
+  const res = await admin("/holds", {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: '{"holds":[]}',
+  });
+  if (res.status !== 200) throw new Error(`clearing holds: ${res.status}`);
+}
+
 export interface HrEventOptions {
   id?: string;
   secret?: string;
