@@ -29,6 +29,9 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 type Subject = RunMeta["request"]["subject"];
 
+/** A share waiting to be cancelled, as the ledger or the planner hands it over. */
+export type PendingShare = Pick<ShareRow, "shareId" | "state" | "scope" | "displayName">;
+
 /** What the steps of one run share: its ledger, clients and the audit context. */
 export interface RunContext {
   ledger: DurableObjectStub<RunLedger>;
@@ -89,13 +92,13 @@ export async function listPages(
 
 /**
  * Plans one listed page: snapshots each share, applies scopes and holds, and stores it in the ledger.
- * Shares already in the ledger keep their state. Returns how many new shares are to be cancelled.
+ * Shares already in the ledger keep their state. Returns the new shares that are to be cancelled.
  */
 export async function planPage(
   ctx: RunContext,
   links: ShareLink[],
   holds: Awaited<ReturnType<typeof currentHolds>>,
-): Promise<number> {
+): Promise<PendingShare[]> {
   const planned = planShares(links, ctx.userId, ctx.meta.request.scopes, holds);
   const added = new Set(await ctx.ledger.addPlanned(planned));
   const fresh = planned.filter((s) => added.has(s.shareId));
@@ -112,19 +115,50 @@ export async function planPage(
         msg: s.reason,
       })),
   );
-  return fresh.filter((s) => s.state === "planned").length;
+  return fresh.filter((s) => s.state === "planned");
 }
 
-/**
- * One cancel step: take what is pending, re-check holds, send batches of at most 100 ids `parallelism` at a
- * time, record every share's outcome from `subResponseList`, and re-send only transient failures.
- */
+/** Runs at most `n` of the functions given to it at once. */
+export function limiter(n: number) {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    while (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+/** Waits for every promise; then throws the first failure, if any (nothing is left running unrecorded). */
+export async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failure = results.find((r) => r.status === "rejected");
+  if (failure) throw failure.reason;
+}
+
+/** One cancel step: takes up to `parallelism x BATCH_ROUNDS_PER_STEP` batches of pending shares. */
 export async function cancelPending(
   ctx: RunContext,
 ): Promise<{ done: boolean; cancelled: number; failed: number }> {
-  const { ledger, client, userId } = ctx;
-  const pending = await ledger.pending(ctx.parallelism * BATCH_ROUNDS_PER_STEP * MAX_IDS_PER_CANCEL);
+  const pending = await ctx.ledger.pending(ctx.parallelism * BATCH_ROUNDS_PER_STEP * MAX_IDS_PER_CANCEL);
   if (pending.length === 0) return { done: true, cancelled: 0, failed: 0 };
+  return { done: false, ...(await cancelShares(ctx, pending)) };
+}
+
+/**
+ * Cancels the given pending shares: re-checks holds, sends batches of at most 100 ids `parallelism` at a
+ * time, records every share's outcome from `subResponseList`, and re-sends only transient failures.
+ */
+export async function cancelShares(
+  ctx: RunContext,
+  pending: PendingShare[],
+): Promise<{ cancelled: number; failed: number }> {
+  const { ledger, client, userId } = ctx;
   const byId = new Map<string, Pick<ShareRow, "scope" | "displayName">>(pending.map((p) => [p.shareId, p]));
   const snap = (o: Outcome): AuditShare => {
     const s = byId.get(o.shareId);
@@ -209,17 +243,13 @@ export async function cancelPending(
           await settle(settled);
         }
       };
-      // allSettled: every batch in flight is recorded before the step fails and is retried.
-      const results = await Promise.allSettled(
-        Array.from({ length: Math.min(ctx.parallelism, batches.length) }, worker),
-      );
-      const failure = results.find((r) => r.status === "rejected");
-      if (failure) throw failure.reason;
+      // Every batch in flight is recorded before the step fails and is retried.
+      await settleAll(Array.from({ length: Math.min(ctx.parallelism, batches.length) }, worker));
       retry = transient.map((t) => t.shareId);
       if (round === TRANSIENT_ROUNDS) await settle(transient);
     }
   } finally {
     await Promise.all(audits);
   }
-  return { done: false, cancelled, failed };
+  return { cancelled, failed };
 }

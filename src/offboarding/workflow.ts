@@ -5,7 +5,16 @@ import { koodriveClient } from "../services";
 import { currentHolds } from "./holds";
 import { resolveLeaver } from "./resolve";
 import { receivedRecord } from "./start";
-import { auditShares, cancelPending, listPages, planPage, type RunContext } from "./steps";
+import {
+  auditShares,
+  cancelPending,
+  cancelShares,
+  limiter,
+  listPages,
+  planPage,
+  type RunContext,
+  settleAll,
+} from "./steps";
 import { unwatchRun } from "./sweep";
 import type { Counts, RunMeta, RunParams, RunStatus } from "./types";
 
@@ -79,13 +88,28 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         parallelism: config.CANCEL_PARALLELISM,
       };
 
-      // Plan: page through every share the leaver created, PAGES_PER_STEP pages a step. Paging is finished
-      // before any cancel: how KooDrive's cursor behaves while shares disappear is not documented.
+      // Plan: page through every share the leaver created, PAGES_PER_STEP pages a step. Unless this is a dry
+      // run, each page's shares are cancelled while the next page is listed (paging is sequential, so this
+      // hides the cancels behind it). How KooDrive's cursor behaves while shares disappear is not documented:
+      // if it drifts and hides some, the verify listing below (no cancels while it pages) finds them.
       await this.pageThrough(step, "plan", async (from) => {
         const holds = await currentHolds(ctx.holds);
-        return listPages(ctx, from, async (links) => {
-          await planPage(ctx, links, holds);
-        });
+        const limit = limiter(ctx.parallelism);
+        const cancels: Promise<unknown>[] = [];
+        let next: string | undefined;
+        try {
+          next = await listPages(ctx, from, async (links) => {
+            const fresh = await planPage(ctx, links, holds);
+            if (request.dryRun || fresh.length === 0) return;
+            const cancel = limit(() => cancelShares(ctx, fresh));
+            cancel.catch(() => {}); // observed by settleAll below; this only keeps it from being "unhandled"
+            cancels.push(cancel);
+          });
+        } finally {
+          await Promise.allSettled(cancels); // a failed listing still waits for the cancels it started
+        }
+        await settleAll(cancels);
+        return next;
       });
 
       if (request.dryRun) {
@@ -94,7 +118,8 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       }
 
       for (let pass = 1; pass <= MAX_PASSES; pass++) {
-        // Execute: cancel what is pending, one step per few rounds of batches, until nothing is pending.
+        // Execute: cancel whatever is still pending (left by an interrupted plan step, or discovered by the
+        // previous verify), a few rounds of batches per step, until nothing is pending.
         for (let k = 0; ; k++) {
           const r = await step.do(`cancel ${pass}.${k}`, STEP, () => cancelPending(ctx));
           if (r.done) break;
