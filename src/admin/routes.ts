@@ -8,7 +8,7 @@ import { ApiError } from "../errors";
 import { limitBody, secretEquals, validate } from "../http";
 import { instanceId, isRunId } from "../offboarding/start";
 import { watchRun } from "../offboarding/sweep";
-import type { ShareState } from "../offboarding/types";
+import { SHARE_STATES } from "../offboarding/types";
 import { exportRun } from "./export";
 import { holdsRoutes } from "./holds";
 import { identityRoutes } from "./identities";
@@ -35,24 +35,13 @@ export function adminActor(header: string | undefined): string {
   return name ? `admin:${name}` : "admin";
 }
 
-const STATES = [
-  "planned",
-  "in_flight",
-  "cancelled",
-  "already_gone",
-  "failed",
-  "still_active",
-  "skipped_hold",
-  "skipped_scope",
-] as const satisfies readonly ShareState[];
-
 const RunQuery = z.object({
   limit: z.coerce.number().int().min(1).max(5000).default(1000),
   cursor: z
     .string()
     .regex(/^\d{1,30}$/)
     .optional(),
-  state: z.enum(STATES).optional(),
+  state: z.enum(SHARE_STATES).optional(),
 });
 
 const AuditQuery = z
@@ -74,9 +63,13 @@ function safeCursor(cursor: string): boolean {
   }
 }
 
-function runLedger(env: AppEnv["Bindings"], runId: string) {
+/** The ledger and meta of a run, or a 404 for an unknown or malformed run id. */
+async function loadRun(env: AppEnv["Bindings"], runId: string) {
   if (!isRunId(runId)) throw new ApiError("not_found", `no run ${runId.slice(0, 80)}`);
-  return env.RUNS.getByName(runId);
+  const ledger = env.RUNS.getByName(runId);
+  const meta = await ledger.getMeta();
+  if (!meta) throw new ApiError("not_found", `no run ${runId}`);
+  return { ledger, meta };
 }
 
 /** The admin API: runs, exports, audit, retries, identities, holds. */
@@ -87,9 +80,7 @@ export function adminRoutes() {
 
   app.get("/runs/:runId", validate("query", RunQuery), async (c) => {
     const runId = c.req.param("runId");
-    const ledger = runLedger(c.env, runId);
-    const meta = await ledger.getMeta();
-    if (!meta) throw new ApiError("not_found", `no run ${runId}`);
+    const { ledger, meta } = await loadRun(c.env, runId);
     const q = c.req.valid("query");
     const [counts, shares] = await Promise.all([
       ledger.counts(),
@@ -124,9 +115,7 @@ export function adminRoutes() {
     validate("query", z.object({ format: z.enum(["csv", "ndjson"]).default("csv") })),
     async (c) => {
       const runId = c.req.param("runId");
-      const ledger = runLedger(c.env, runId);
-      const meta = await ledger.getMeta();
-      if (!meta) throw new ApiError("not_found", `no run ${runId}`);
+      const { ledger, meta } = await loadRun(c.env, runId);
       const { format } = c.req.valid("query");
       await c.var.audit.write({
         type: "admin.export",
@@ -142,9 +131,7 @@ export function adminRoutes() {
 
   app.post("/runs/:runId/retry", async (c) => {
     const runId = c.req.param("runId");
-    const ledger = runLedger(c.env, runId);
-    const meta = await ledger.getMeta();
-    if (!meta) throw new ApiError("not_found", `no run ${runId}`);
+    const { ledger, meta } = await loadRun(c.env, runId);
     const started = await ledger.beginRetry();
     if ("refused" in started) throw new ApiError("conflict", started.refused);
     await watchRun(c.env.AUDIT, runId);

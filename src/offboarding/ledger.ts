@@ -1,16 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Counts, PlannedShare, RunMeta, RunRequest, RunStatus, ShareRow, ShareState } from "./types";
-
-const STATES: ShareState[] = [
-  "planned",
-  "in_flight",
-  "cancelled",
-  "already_gone",
-  "failed",
-  "still_active",
-  "skipped_hold",
-  "skipped_scope",
-];
+import {
+  type Counts,
+  type PlannedShare,
+  type RunMeta,
+  type RunRequest,
+  type RunStatus,
+  SHARE_STATES,
+  type ShareRow,
+  type ShareState,
+} from "./types";
 
 /** One outcome to record for a share. */
 export interface Outcome {
@@ -274,7 +272,7 @@ export class RunLedger extends DurableObject<Env> {
   }
 
   counts(): Counts {
-    const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as Counts;
+    const counts = Object.fromEntries(SHARE_STATES.map((s) => [s, 0])) as Counts;
     counts.total = 0;
     for (const row of this.sql.exec<{ state: ShareState; n: number }>(
       "SELECT state, COUNT(*) AS n FROM shares GROUP BY state",

@@ -51,15 +51,17 @@ export const TERMINAL: ReadonlySet<RunStatus> = new Set([
  * - failed: KooDrive refused or kept failing; still_active: verify found it after a cancel;
  * - skipped_hold / skipped_scope: deliberately left alone; dry_run: would be cancelled.
  */
-export type ShareState =
-  | "planned"
-  | "in_flight"
-  | "cancelled"
-  | "already_gone"
-  | "failed"
-  | "still_active"
-  | "skipped_hold"
-  | "skipped_scope";
+export const SHARE_STATES = [
+  "planned",
+  "in_flight",
+  "cancelled",
+  "already_gone",
+  "failed",
+  "still_active",
+  "skipped_hold",
+  "skipped_scope",
+] as const;
+export type ShareState = (typeof SHARE_STATES)[number];
 
 /** A snapshot of a share as it was when planned. */
 export interface PlannedShare {
