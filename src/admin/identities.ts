@@ -6,8 +6,11 @@ import { ApiError, fieldErrors } from "../errors";
 import type { IdentityEntry } from "../offboarding/resolve";
 import { adminActor } from "./routes";
 
-/** Entries one `PUT /identities` may carry. */
-export const MAX_IDENTITIES_PER_PUT = 10_000;
+/**
+ * Entries one `PUT /identities` may carry: each writes up to two KV keys, and one Worker invocation may
+ * make at most 1,000 KV operations (Workers limits), so larger maps are loaded in several requests.
+ */
+export const MAX_IDENTITIES_PER_PUT = 450;
 
 const Identity = z
   .object({
@@ -65,8 +68,8 @@ export function identityRoutes() {
     const writes: Array<[string, IdentityEntry]> = [];
     for (const i of parsed.data.identities) {
       const entry: IdentityEntry = entryFor(i, now, actor);
-      if (i.email) writes.push([identityEmailKey(i.email), entry]);
-      if (i.hrId) writes.push([identityHrKey(i.hrId), entry]);
+      if (i.email) writes.push([await identityEmailKey(i.email), entry]);
+      if (i.hrId) writes.push([await identityHrKey(i.hrId), entry]);
     }
     for (let i = 0; i < writes.length; i += 50) {
       await Promise.all(writes.slice(i, i + 50).map(([k, v]) => c.env.AUDIT.put(k, JSON.stringify(v))));
@@ -82,10 +85,11 @@ export function identityRoutes() {
   });
 
   app.get("/:key", async (c) => {
-    const key = decodeURIComponent(c.req.param("key")).trim();
+    // Hono has already decoded the path parameter: decoding again would throw on a literal "%".
+    const key = c.req.param("key").trim();
     const kvKey = key.startsWith("hr:")
-      ? identityHrKey(key.slice(3))
-      : identityEmailKey(key.startsWith("email:") ? key.slice(6) : key);
+      ? await identityHrKey(key.slice(3))
+      : await identityEmailKey(key.startsWith("email:") ? key.slice(6) : key);
     const entry = await c.env.AUDIT.get<IdentityEntry>(kvKey, "json");
     if (!entry)
       throw new ApiError("not_found", "no identity for that key (use an e-mail, email:<e-mail> or hr:<id>)");

@@ -154,13 +154,18 @@ export function adminRoutes() {
 
   app.get("/audit", validate("query", AuditQuery), async (c) => {
     const q = c.req.valid("query");
-    const page = await c.var.audit.list({
-      limit: q.limit,
-      ...(q.user ? { subject: subjectKeyFor(q.user) } : {}),
-      ...(q.since ? { since: q.since } : {}),
-      ...(q.until ? { until: q.until } : {}),
-      ...(q.cursor ? { cursor: q.cursor } : {}),
-    });
+    const page = await c.var.audit
+      .list({
+        limit: q.limit,
+        ...(q.user ? { subject: subjectKeyFor(q.user) } : {}),
+        ...(q.since ? { since: q.since } : {}),
+        ...(q.until ? { until: q.until } : {}),
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+      })
+      .catch((err: unknown) => {
+        if (err instanceof RangeError) throw new ApiError("bad_request", "invalid cursor");
+        throw err;
+      });
     return c.json({ records: page.records, ...(page.cursor ? { nextCursor: page.cursor } : {}) });
   });
 

@@ -37,16 +37,32 @@ export function subjectKeyFor(value: string): SubjectKey {
   return `hr:${v}`;
 }
 
+/**
+ * Longest value segment kept readable. KV keys are at most 512 bytes; an HR id or e-mail can be long and
+ * grows up to 9x when percent-encoded, so a longer segment is replaced by a hash of it.
+ */
+const MAX_SEGMENT = 128;
+
+/** A value as one key segment: percent-encoded (no `:` inside), or `%00h<sha-256 hex>` when long. */
+export async function keySegment(value: string): Promise<string> {
+  const encoded = encodeURIComponent(value);
+  if (encoded.length <= MAX_SEGMENT) return encoded;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value)));
+  // A literal NUL never occurs in a real id, so this cannot collide with an encoded value.
+  return `%00h${Array.from(digest.slice(0, 20), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
 export const auditKey = (ms: number, id: string) => `${PREFIX.audit}${invertedTs(ms)}:${id}`;
-export const auditSubjectKey = (subject: SubjectKey, ms: number, id: string) =>
-  `${PREFIX.auditSubject}${encodeURIComponent(subject)}:${invertedTs(ms)}:${id}`;
-export const auditSubjectPrefix = (subject: SubjectKey) =>
-  `${PREFIX.auditSubject}${encodeURIComponent(subject)}:`;
+export const auditSubjectKey = async (subject: SubjectKey, ms: number, id: string) =>
+  `${PREFIX.auditSubject}${await keySegment(subject)}:${invertedTs(ms)}:${id}`;
+export const auditSubjectPrefix = async (subject: SubjectKey) =>
+  `${PREFIX.auditSubject}${await keySegment(subject)}:`;
 export const auditRunKey = (runId: string, ms: number, id: string) =>
   `${PREFIX.auditRun}${runId}:${forwardTs(ms)}:${id}`;
 export const auditRunPrefix = (runId: string) => `${PREFIX.auditRun}${runId}:`;
 
-export const identityEmailKey = (email: string) => `${PREFIX.identity}email:${email.trim().toLowerCase()}`;
-export const identityHrKey = (hrId: string) => `${PREFIX.identity}hr:${hrId.trim()}`;
+export const identityEmailKey = async (email: string) =>
+  `${PREFIX.identity}email:${await keySegment(email.trim().toLowerCase())}`;
+export const identityHrKey = async (hrId: string) => `${PREFIX.identity}hr:${await keySegment(hrId.trim())}`;
 
 export const activeRunKey = (runId: string) => `${PREFIX.activeRun}${runId}`;

@@ -63,7 +63,7 @@ export class AuditStore {
     const options = { expirationTtl: this.retentionDays * 86_400 };
     const keys = [
       auditKey(ms, record.id),
-      ...subjectKeys(record.subject).map((s) => auditSubjectKey(s, ms, record.id)),
+      ...(await Promise.all(subjectKeys(record.subject).map((s) => auditSubjectKey(s, ms, record.id)))),
       ...(record.runId ? [auditRunKey(record.runId, ms, record.id)] : []),
     ];
     await Promise.all(keys.map((key) => this.kv.put(key, value, options)));
@@ -75,36 +75,38 @@ export class AuditStore {
    * walks newest-first pages, skips records after `until` and stops at the first one before `since`.
    */
   async list(query: AuditQuery): Promise<AuditPage> {
-    const prefix = query.subject ? auditSubjectPrefix(query.subject) : PREFIX.audit;
+    const prefix = query.subject ? await auditSubjectPrefix(query.subject) : PREFIX.audit;
     const since = query.since ? Date.parse(query.since) : Number.NEGATIVE_INFINITY;
     const until = query.until ? Date.parse(query.until) : Number.POSITIVE_INFINITY;
     const resume = decodeCursor(query.cursor);
     let pageCursor = resume?.c;
-    let skip = resume?.s ?? 0;
     const wanted: string[] = [];
     for (let pages = 0; pages < MAX_PAGES_PER_QUERY; pages++) {
-      const listed = await this.kv.list({
-        prefix,
-        limit: 1000,
-        ...(pageCursor ? { cursor: pageCursor } : {}),
-      });
-      for (let i = skip; i < listed.keys.length; i++) {
-        const name = listed.keys[i]?.name ?? "";
-        const at = fromInvertedTs(name.slice(prefix.length).split(":")[0] ?? "");
+      let listed: KVNamespaceListResult<unknown>;
+      try {
+        listed = await this.kv.list({ prefix, limit: 1000, ...(pageCursor ? { cursor: pageCursor } : {}) });
+      } catch (err) {
+        if (resume) throw new RangeError("invalid cursor");
+        throw err;
+      }
+      for (const [i, k] of listed.keys.entries()) {
+        // Keys sort ascending: skip what an earlier page already returned (robust to new records).
+        if (resume && k.name <= resume.k) continue;
+        const at = fromInvertedTs(k.name.slice(prefix.length).split(":")[0] ?? "");
         if (at < since) return { records: await this.getMany(wanted) };
-        if (at <= until) wanted.push(name);
+        if (at <= until) wanted.push(k.name);
         if (wanted.length >= query.limit) {
           const more = i + 1 < listed.keys.length || !listed.list_complete;
           const records = await this.getMany(wanted);
-          return more ? { records, cursor: encodeCursor({ c: pageCursor, s: i + 1 }) } : { records };
+          return more ? { records, cursor: encodeCursor({ c: pageCursor, k: k.name }) } : { records };
         }
       }
       if (listed.list_complete) return { records: await this.getMany(wanted) };
       pageCursor = listed.cursor;
-      skip = 0;
     }
     // Scanned enough for one request: hand back a cursor so the caller can go on.
-    return { records: await this.getMany(wanted), cursor: encodeCursor({ c: pageCursor, s: 0 }) };
+    const last = wanted.at(-1) ?? resume?.k ?? "";
+    return { records: await this.getMany(wanted), cursor: encodeCursor({ c: pageCursor, k: last }) };
   }
 
   /** Every record of a run, oldest first. */
@@ -131,11 +133,11 @@ export class AuditStore {
 interface ResumePoint {
   /** The KV cursor of the page to resume in (undefined = first page). */
   c: string | undefined;
-  /** How many keys of that page were already returned. */
-  s: number;
+  /** The last key already returned; resuming skips every key up to it. */
+  k: string;
 }
 
-/** KV cursors point at page boundaries; ours adds how far into that page we got. Opaque to callers. */
+/** KV cursors point at page boundaries; ours adds the last key returned. Opaque to callers. */
 function encodeCursor(point: ResumePoint): string {
   return btoa(JSON.stringify(point)).replaceAll("=", "");
 }
@@ -144,8 +146,7 @@ export function decodeCursor(cursor: string | undefined): ResumePoint | undefine
   if (!cursor) return undefined;
   try {
     const raw = JSON.parse(atob(cursor)) as ResumePoint;
-    if ((raw.c === undefined || typeof raw.c === "string") && Number.isInteger(raw.s) && raw.s >= 0)
-      return raw;
+    if ((raw.c === undefined || typeof raw.c === "string") && typeof raw.k === "string") return raw;
   } catch {
     // fall through
   }

@@ -425,7 +425,16 @@ export class KooDriveClient {
       };
     }
 
-    const text = await response.text();
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (err) {
+      // The answer broke off (timeout or reset while reading): it may have been processed.
+      return {
+        ok: false,
+        error: fail(response.status, undefined, `network error reading the answer: ${String(err)}`, true),
+      };
+    }
     let json: unknown;
     try {
       json = text === "" ? undefined : JSON.parse(text);
@@ -443,10 +452,13 @@ export class KooDriveClient {
         retryAfterMs: retryAfterMs(response.headers.get("retry-after"), now),
       };
     }
-    if (!response.ok) return { ok: false, error: fail(response.status, code, msg, false) };
+    // 13000201 "inner server invoke failure" is KooDrive's own transient error, whatever the HTTP status
+    // (the reference answers errors with 400): retry it like a 5xx.
+    const transient = code === CODE_INNER_FAILURE;
+    if (!response.ok) return { ok: false, error: fail(response.status, code, msg, transient) };
     if (!envelope.success)
       return { ok: false, error: fail(response.status, undefined, `unparseable response: ${msg}`, false) };
-    if (code !== SUCCESS) return { ok: false, error: fail(response.status, code, msg, false) };
+    if (code !== SUCCESS) return { ok: false, error: fail(response.status, code, msg, transient) };
     const parsed = spec.schema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

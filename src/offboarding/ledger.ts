@@ -46,9 +46,11 @@ export class RunLedger extends DurableObject<Env> {
         msg TEXT NOT NULL DEFAULT '',
         attempts INTEGER NOT NULL DEFAULT 0,
         seen_in_verify INTEGER NOT NULL DEFAULT 0,
+        audit_pending INTEGER NOT NULL DEFAULT 0,
         updated_at TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS shares_by_state ON shares (state, share_id);
+      CREATE INDEX IF NOT EXISTS shares_audit_pending ON shares (share_id) WHERE audit_pending = 1;
     `);
   }
 
@@ -88,7 +90,9 @@ export class RunLedger extends DurableObject<Env> {
   }
 
   /** Updates status and resolution fields; returns the new meta. */
-  update(patch: Partial<Pick<RunMeta, "status" | "koodriveUserId" | "resolvedBy" | "detail">>): RunMeta {
+  update(
+    patch: Partial<Pick<RunMeta, "status" | "koodriveUserId" | "resolvedBy" | "detail" | "waitUntil">>,
+  ): RunMeta {
     const meta = this.readMeta();
     if (!meta) throw new Error("run not found");
     const now = new Date().toISOString();
@@ -143,8 +147,8 @@ export class RunLedger extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       for (const s of shares) {
         const written = this.sql.exec(
-          `INSERT OR IGNORE INTO shares (share_id, scope, display_name, link_url, short_url, expire_time, share_status, state, reason, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT OR IGNORE INTO shares (share_id, scope, display_name, link_url, short_url, expire_time, share_status, state, reason, audit_pending, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           s.shareId,
           s.scope,
           s.displayName,
@@ -154,6 +158,7 @@ export class RunLedger extends DurableObject<Env> {
           s.shareStatus,
           s.state,
           s.reason,
+          s.state === "planned" ? 0 : 1,
           now,
         ).rowsWritten;
         if (written > 0) added.push(s.shareId);
@@ -215,7 +220,7 @@ export class RunLedger extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       for (const o of outcomes) {
         this.sql.exec(
-          "UPDATE shares SET state = ?, code = ?, msg = ?, updated_at = ? WHERE share_id = ?",
+          "UPDATE shares SET state = ?, code = ?, msg = ?, audit_pending = 1, updated_at = ? WHERE share_id = ?",
           o.state,
           o.code ?? "",
           o.msg ?? "",
@@ -238,37 +243,89 @@ export class RunLedger extends DurableObject<Env> {
     return seen;
   }
 
+  /** Starts a verify listing from a clean slate (flags from an interrupted or earlier pass are dropped). */
+  resetSeen(): void {
+    this.sql.exec("UPDATE shares SET seen_in_verify = 0 WHERE seen_in_verify = 1");
+  }
+
   /**
-   * Ends verification: a share recorded as cancelled that is still listed is `still_active`; a share that
-   * failed but is no longer listed is gone after all (`already_gone`); a failed share still listed stays
-   * `failed` with KooDrive's reason. Returns the shares whose state changed.
+   * Ends verification. A share recorded as cancelled (or gone) but still listed is `still_active`; a share
+   * that failed, or was still active at an earlier verify, and is no longer listed is gone after all
+   * (`already_gone` / `cancelled`); a failed share still listed stays `failed` with KooDrive's reason.
+   * Every change is queued for the audit trail. Returns the changes.
    */
   finishVerify(): Outcome[] {
     const now = new Date().toISOString();
-    const stillActive = this.sql
-      .exec<{ share_id: string }>(
-        "SELECT share_id FROM shares WHERE seen_in_verify = 1 AND state IN ('cancelled', 'already_gone')",
+    const changes: Outcome[] = [];
+    const rows = this.sql
+      .exec<{ share_id: string; state: ShareState; seen_in_verify: number }>(
+        `SELECT share_id, state, seen_in_verify FROM shares
+         WHERE (seen_in_verify = 1 AND state IN ('cancelled', 'already_gone'))
+            OR (seen_in_verify = 0 AND state IN ('failed', 'still_active'))`,
       )
       .toArray();
-    const gone = this.sql
-      .exec<{ share_id: string }>("SELECT share_id FROM shares WHERE seen_in_verify = 0 AND state = 'failed'")
-      .toArray();
+    for (const r of rows) {
+      if (r.seen_in_verify === 1) {
+        changes.push({
+          shareId: r.share_id,
+          state: "still_active",
+          msg: "still listed by KooDrive after cancel",
+        });
+      } else if (r.state === "failed") {
+        changes.push({
+          shareId: r.share_id,
+          state: "already_gone",
+          msg: "failed, but no longer listed at verify",
+        });
+      } else {
+        changes.push({ shareId: r.share_id, state: "cancelled", msg: "no longer listed at a later verify" });
+      }
+    }
     this.ctx.storage.transactionSync(() => {
-      this.sql.exec(
-        `UPDATE shares SET state = 'still_active', msg = 'still listed by KooDrive after cancel', updated_at = ?
-         WHERE seen_in_verify = 1 AND state IN ('cancelled', 'already_gone')`,
-        now,
-      );
-      this.sql.exec(
-        "UPDATE shares SET state = 'already_gone', msg = msg || ' (no longer listed at verify)', updated_at = ? WHERE seen_in_verify = 0 AND state = 'failed'",
-        now,
-      );
-      this.sql.exec("UPDATE shares SET seen_in_verify = 0");
+      for (const c of changes) {
+        this.sql.exec(
+          "UPDATE shares SET state = ?, msg = ?, audit_pending = 1, updated_at = ? WHERE share_id = ?",
+          c.state,
+          c.msg ?? "",
+          now,
+          c.shareId,
+        );
+      }
+      this.sql.exec("UPDATE shares SET seen_in_verify = 0 WHERE seen_in_verify = 1");
     });
-    return [
-      ...stillActive.map((r) => ({ shareId: r.share_id, state: "still_active" as const })),
-      ...gone.map((r) => ({ shareId: r.share_id, state: "already_gone" as const })),
-    ];
+    this.touch();
+    return changes;
+  }
+
+  /**
+   * The audit outbox: shares whose latest outcome is not yet in the audit trail. The ledger commits an
+   * outcome first; the step then writes the audit records and marks them done. A failure in between leaves
+   * them here for the next flush, so no outcome goes unaudited.
+   */
+  unaudited(
+    limit: number,
+  ): Array<Pick<ShareRow, "shareId" | "state" | "scope" | "displayName" | "code" | "msg" | "reason">> {
+    return this.sql
+      .exec<Record<string, string | number>>(
+        "SELECT share_id, state, scope, display_name, code, msg, reason FROM shares WHERE audit_pending = 1 ORDER BY share_id LIMIT ?",
+        limit,
+      )
+      .toArray()
+      .map((r) => ({
+        shareId: String(r.share_id),
+        state: r.state as ShareState,
+        scope: Number(r.scope),
+        displayName: String(r.display_name),
+        code: String(r.code),
+        msg: String(r.msg),
+        reason: String(r.reason),
+      }));
+  }
+
+  markAudited(shareIds: string[]): void {
+    this.ctx.storage.transactionSync(() => {
+      for (const id of shareIds) this.sql.exec("UPDATE shares SET audit_pending = 0 WHERE share_id = ?", id);
+    });
   }
 
   counts(): Counts {

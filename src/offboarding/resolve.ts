@@ -30,7 +30,10 @@ export async function resolveLeaver(subject: RunRequest["subject"], deps: Resolv
   if (subject.koodriveUserId) {
     return { ok: true, userId: subject.koodriveUserId, by: "event", detail: "koodriveUserId in the event" };
   }
-  const keys = [...(subject.email ? [identityEmailKey(subject.email)] : []), identityHrKey(subject.hrId)];
+  const keys = [
+    ...(subject.email ? [await identityEmailKey(subject.email)] : []),
+    await identityHrKey(subject.hrId),
+  ];
   for (const key of keys) {
     const entry = await deps.kv.get<IdentityEntry>(key, "json");
     if (entry?.koodriveUserId) {

@@ -88,6 +88,7 @@ export async function startRun(
     await createOnce(env, id, params);
   } else if (meta.status === "accepted" && !(await instanceExists(env, id))) {
     // Accepted but no Workflow: an earlier delivery crashed between the two writes. Start it now.
+    await watchRun(env.AUDIT, request.runId);
     await createOnce(env, id, params);
   }
   // A new run's "request received" record is written by the run's first (durable, retried) step, which

@@ -24,6 +24,8 @@ export const BATCH_ROUNDS_PER_STEP = 3;
 export const TRANSIENT_ROUNDS = 3;
 /** Audit records hold at most this many shares each, so a record stays small. */
 const AUDIT_SHARES_PER_RECORD = 100;
+/** Outbox rows read per round of a flush. */
+const AUDIT_FLUSH_BATCH = 1000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -47,7 +49,7 @@ export interface RunContext {
 /** Writes share outcomes as audit records of at most 100 shares each. */
 export async function auditShares(
   ctx: Pick<RunContext, "audit" | "meta" | "subject">,
-  type: "shares.skipped" | "shares.cancelled" | "shares.failed",
+  type: AuditShareType,
   shares: AuditShare[],
 ): Promise<void> {
   const { request } = ctx.meta;
@@ -102,20 +104,52 @@ export async function planPage(
   const planned = planShares(links, ctx.userId, ctx.meta.request.scopes, holds);
   const added = new Set(await ctx.ledger.addPlanned(planned));
   const fresh = planned.filter((s) => added.has(s.shareId));
-  await auditShares(
-    ctx,
-    "shares.skipped",
-    fresh
-      .filter((s) => s.state !== "planned")
-      .map((s) => ({
-        shareId: s.shareId,
-        outcome: s.state,
-        scope: s.scope,
-        displayName: s.displayName,
-        msg: s.reason,
-      })),
-  );
+  // Skipped shares (hold, scope) are queued in the ledger's audit outbox; flushAudit writes them.
   return fresh.filter((s) => s.state === "planned");
+}
+
+/** Which audit record type a share state belongs to. */
+type AuditShareType = "shares.skipped" | "shares.cancelled" | "shares.failed";
+const AUDIT_TYPE: Partial<
+  Record<ShareRow["state"], "shares.skipped" | "shares.cancelled" | "shares.failed">
+> = {
+  cancelled: "shares.cancelled",
+  already_gone: "shares.cancelled",
+  failed: "shares.failed",
+  still_active: "shares.failed",
+  skipped_hold: "shares.skipped",
+  skipped_scope: "shares.skipped",
+};
+
+/**
+ * Writes the audit records of every outcome the ledger has queued (its outbox), then marks them written.
+ * Called at the end of every step that changes shares; a failure leaves them queued for the next flush.
+ */
+export async function flushAudit(
+  ctx: Pick<RunContext, "ledger" | "audit" | "meta" | "subject">,
+): Promise<number> {
+  let written = 0;
+  for (;;) {
+    const rows = await ctx.ledger.unaudited(AUDIT_FLUSH_BATCH);
+    if (rows.length === 0) return written;
+    const byType = new Map<AuditShareType, AuditShare[]>();
+    for (const r of rows) {
+      const type = AUDIT_TYPE[r.state];
+      if (!type) continue;
+      const share: AuditShare = {
+        shareId: r.shareId,
+        outcome: r.state,
+        scope: r.scope,
+        displayName: r.displayName,
+        ...(r.code ? { code: r.code } : {}),
+        ...(r.msg || r.reason ? { msg: r.msg || r.reason } : {}),
+      };
+      byType.set(type, [...(byType.get(type) ?? []), share]);
+    }
+    await Promise.all([...byType].map(([type, shares]) => auditShares(ctx, type, shares)));
+    await ctx.ledger.markAudited(rows.map((r) => r.shareId));
+    written += rows.length;
+  }
 }
 
 /** Runs at most `n` of the functions given to it at once. */
@@ -146,8 +180,13 @@ export async function cancelPending(
   ctx: RunContext,
 ): Promise<{ done: boolean; cancelled: number; failed: number }> {
   const pending = await ctx.ledger.pending(ctx.parallelism * BATCH_ROUNDS_PER_STEP * MAX_IDS_PER_CANCEL);
-  if (pending.length === 0) return { done: true, cancelled: 0, failed: 0 };
-  return { done: false, ...(await cancelShares(ctx, pending)) };
+  if (pending.length === 0) {
+    await flushAudit(ctx);
+    return { done: true, cancelled: 0, failed: 0 };
+  }
+  const result = await cancelShares(ctx, pending);
+  await flushAudit(ctx);
+  return { done: false, ...result };
 }
 
 /**
@@ -159,18 +198,6 @@ export async function cancelShares(
   pending: PendingShare[],
 ): Promise<{ cancelled: number; failed: number }> {
   const { ledger, client, userId } = ctx;
-  const byId = new Map<string, Pick<ShareRow, "scope" | "displayName">>(pending.map((p) => [p.shareId, p]));
-  const snap = (o: Outcome): AuditShare => {
-    const s = byId.get(o.shareId);
-    return {
-      shareId: o.shareId,
-      outcome: o.state,
-      ...(s ? { scope: s.scope, displayName: s.displayName } : {}),
-      ...(o.code ? { code: o.code } : {}),
-      ...(o.msg ? { msg: o.msg } : {}),
-    };
-  };
-
   // Holds are checked again just before the cancel: one placed since planning still wins.
   const holds = await currentHolds(ctx.holds);
   const held: Outcome[] = [];
@@ -180,33 +207,22 @@ export async function cancelShares(
     if (reason) held.push({ shareId: p.shareId, state: "skipped_hold", msg: reason });
     else toSend.push(p.shareId);
   }
-  if (held.length) {
-    await ledger.record(held);
-    await auditShares(ctx, "shares.skipped", held.map(snap));
-  }
+  if (held.length) await ledger.record(held);
 
   const wasInFlight = new Set(pending.filter((p) => p.state === "in_flight").map((p) => p.shareId));
   let cancelled = 0;
   let failed = 0;
-  // Each answered batch is recorded at once; its audit record is written while the next batch is on the
-  // wire, and every one is awaited before the step ends (a failed step waits for them too): once recorded,
-  // a replay no longer sees these shares as pending, so this is their only audit record.
-  const audits: Promise<void>[] = [];
+  // Each answered batch is recorded at once (and so queued in the ledger's audit outbox).
   const settle = async (outcomes: Outcome[]) => {
     if (outcomes.length === 0) return;
     await ledger.record(outcomes);
-    const done = outcomes.filter((o) => o.state === "cancelled" || o.state === "already_gone");
-    const bad = outcomes.filter((o) => o.state === "failed");
-    cancelled += done.length;
-    failed += bad.length;
-    audits.push(
-      auditShares(ctx, "shares.cancelled", done.map(snap)).then(() =>
-        auditShares(ctx, "shares.failed", bad.map(snap)),
-      ),
-    );
+    for (const o of outcomes) {
+      if (o.state === "failed") failed++;
+      else cancelled++;
+    }
   };
 
-  try {
+  {
     let retry = toSend;
     for (let round = 0; round <= TRANSIENT_ROUNDS && retry.length > 0; round++) {
       if (round > 0) await sleep(Math.min(5_000, 250 * 2 ** round));
@@ -248,8 +264,6 @@ export async function cancelShares(
       retry = transient.map((t) => t.shareId);
       if (round === TRANSIENT_ROUNDS) await settle(transient);
     }
-  } finally {
-    await Promise.all(audits);
   }
   return { cancelled, failed };
 }

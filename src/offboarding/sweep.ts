@@ -4,15 +4,19 @@ import type { Bindings, Config } from "../env";
 import { instanceId } from "./start";
 import { TERMINAL } from "./types";
 
-/** Runs checked per sweep at most; the rest wait for the next tick (every 5 minutes). */
-export const MAX_RUNS_PER_SWEEP = 500;
+/** Runs checked per sweep at most (each costs a few subrequests); the rest are reached on later ticks. */
+export const MAX_RUNS_PER_SWEEP = 100;
 
 export interface SweepReport {
   checked: number;
   restarted: string[];
   resumed: string[];
   cleaned: number;
+  errors: number;
 }
+
+/** Where the next sweep goes on listing `active-run:` keys (a KV list cursor). */
+const SWEEP_CURSOR_KEY = "sweeper:cursor";
 
 /** Marks a run as one the sweeper must watch until it is terminal. */
 export async function watchRun(kv: KVNamespace, runId: string): Promise<void> {
@@ -37,52 +41,81 @@ export async function sweepRuns(
   audit: AuditStore,
   now = Date.now(),
 ): Promise<SweepReport> {
-  const report: SweepReport = { checked: 0, restarted: [], resumed: [], cleaned: 0 };
-  const stuckMs = config.STUCK_RUN_MINUTES * 60_000;
-  const listed = await env.AUDIT.list({ prefix: PREFIX.activeRun, limit: MAX_RUNS_PER_SWEEP });
+  const report: SweepReport = { checked: 0, restarted: [], resumed: [], cleaned: 0, errors: 0 };
+  // Go on where the last sweep stopped, so a long list is covered over several ticks.
+  const cursor = (await env.AUDIT.get(SWEEP_CURSOR_KEY)) ?? undefined;
+  const listed = await env.AUDIT.list({
+    prefix: PREFIX.activeRun,
+    limit: MAX_RUNS_PER_SWEEP,
+    ...(cursor ? { cursor } : {}),
+  });
+  if (listed.list_complete) await env.AUDIT.delete(SWEEP_CURSOR_KEY);
+  else await env.AUDIT.put(SWEEP_CURSOR_KEY, listed.cursor);
   for (const key of listed.keys) {
     const runId = key.name.slice(PREFIX.activeRun.length);
-    const ledger = env.RUNS.getByName(runId);
-    const meta = await ledger.getMeta();
-    if (!meta || TERMINAL.has(meta.status)) {
-      await unwatchRun(env.AUDIT, runId);
-      report.cleaned++;
-      continue;
-    }
-    report.checked++;
-    if (now - (await ledger.lastProgress()) < stuckMs) continue;
-
-    const id = instanceId(runId, meta.attempt);
-    const status = await env.OFFBOARDING.get(id)
-      .then((instance) => instance.status().then((s) => ({ instance, status: s.status })))
-      .catch(() => ({ instance: undefined, status: "missing" as const }));
-    if (status.status === "paused" || status.status === "waitingForPause") continue;
-    if (status.instance && ["running", "queued", "waiting", "unknown"].includes(status.status)) {
-      await status.instance.restart();
-      report.restarted.push(runId);
-      await audit.write(
-        sweepRecord(
-          meta.request,
-          `no progress for ${config.STUCK_RUN_MINUTES} min; Workflow ${id} restarted`,
-        ),
+    try {
+      await sweepOne(env, config, audit, runId, now, report);
+    } catch (err) {
+      // One bad run must not stop the others; it is looked at again next tick.
+      report.errors++;
+      console.error(
+        JSON.stringify({ level: "error", msg: "sweep failed for a run", runId, error: String(err) }),
       );
-      continue;
     }
-    const next = await ledger.beginResume();
-    if ("refused" in next) continue;
-    await env.OFFBOARDING.create({
-      id: instanceId(runId, next.attempt),
-      params: { runId, attempt: next.attempt },
-    });
-    report.resumed.push(runId);
-    await audit.write(
-      sweepRecord(
-        meta.request,
-        `Workflow ${id} is ${status.status} but the run was not finished; attempt ${next.attempt} started`,
-      ),
-    );
   }
   return report;
+}
+
+async function sweepOne(
+  env: Bindings,
+  config: Config,
+  audit: AuditStore,
+  runId: string,
+  now: number,
+  report: SweepReport,
+): Promise<void> {
+  const ledger = env.RUNS.getByName(runId);
+  const meta = await ledger.getMeta();
+  if (!meta || TERMINAL.has(meta.status)) {
+    await unwatchRun(env.AUDIT, runId);
+    report.cleaned++;
+    return;
+  }
+  report.checked++;
+  if (meta.waitUntil && Date.parse(meta.waitUntil) > now) return; // sleeping until the leaver's last day
+  if (now - (await ledger.lastProgress()) < config.STUCK_RUN_MINUTES * 60_000) return;
+
+  const id = instanceId(runId, meta.attempt);
+  let instance: WorkflowInstance | undefined;
+  try {
+    instance = await env.OFFBOARDING.get(id);
+  } catch (err) {
+    // Only a Workflow that does not exist is "gone"; any other error is retried next tick.
+    if (!/not.?found/i.test(String(err))) throw err;
+  }
+  const status = instance ? (await instance.status()).status : "missing";
+  if (["paused", "waitingForPause", "waiting", "rollingBack"].includes(status)) return;
+  if (instance && (status === "running" || status === "queued" || status === "unknown")) {
+    await instance.restart();
+    report.restarted.push(runId);
+    await audit.write(
+      sweepRecord(meta.request, `no progress for ${config.STUCK_RUN_MINUTES} min; Workflow ${id} restarted`),
+    );
+    return;
+  }
+  const next = await ledger.beginResume();
+  if ("refused" in next) return;
+  await env.OFFBOARDING.create({
+    id: instanceId(runId, next.attempt),
+    params: { runId, attempt: next.attempt },
+  });
+  report.resumed.push(runId);
+  await audit.write(
+    sweepRecord(
+      meta.request,
+      `Workflow ${id} is ${status} but the run was not finished; attempt ${next.attempt} started`,
+    ),
+  );
 }
 
 function sweepRecord(

@@ -90,6 +90,8 @@ export interface RunMeta {
   koodriveUserId?: string;
   resolvedBy?: "event" | "identity_map" | "name_match";
   detail?: string;
+  /** The run sleeps until this time (the event's effectiveAt); the sweeper leaves it alone until then. */
+  waitUntil?: string;
   createdAt: string;
   updatedAt: string;
   finishedAt?: string;

@@ -6,9 +6,9 @@ import { currentHolds } from "./holds";
 import { resolveLeaver } from "./resolve";
 import { receivedRecord } from "./start";
 import {
-  auditShares,
   cancelPending,
   cancelShares,
+  flushAudit,
   limiter,
   listPages,
   planPage,
@@ -23,9 +23,15 @@ import type { Counts, RunMeta, RunParams, RunStatus } from "./types";
  * planning, or missed by a cursor that drifted while shares disappeared) plans them and runs another pass.
  */
 export const MAX_PASSES = 3;
+/** Workflows sleep at most 365 days [Workflows limits]; an effectiveAt further out is capped. */
+const MAX_WAIT_MS = 365 * 86_400_000;
 
+/**
+ * Every step: retried 8 times, exponentially from 3 s (about 13 minutes in all), so a KooDrive outage or a
+ * long Retry-After (the client gives up inline on anything over 30 s) fails the run only after that.
+ */
 const STEP = {
-  retries: { limit: 5, delay: "2 seconds", backoff: "exponential" },
+  retries: { limit: 8, delay: "3 seconds", backoff: "exponential" },
   timeout: "10 minutes",
 } as const;
 
@@ -39,7 +45,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
   override async run(
     event: WorkflowEvent<RunParams>,
     step: WorkflowStep,
-  ): Promise<{ status: RunStatus; counts: Counts }> {
+  ): Promise<{ status: RunStatus | "superseded"; counts?: Counts }> {
     const { runId, attempt } = event.payload;
     const ledger = this.env.RUNS.getByName(runId);
     const config = loadConfig(this.env);
@@ -47,21 +53,30 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
     const client = koodriveClient(config, runId);
 
     const meta = await step.do(`start (attempt ${attempt})`, STEP, async () => {
+      // Fencing: an instance of an older attempt (the sweeper or an admin started a newer one) stops here.
+      const current = await ledger.getMeta();
+      if (!current || current.attempt !== attempt) return null;
       const m = await ledger.update({ status: "running" });
       if (attempt === 1) await audit.write(receivedRecord(m.request, false, "accepted"));
       await auditState(audit, m, `attempt ${attempt} started`);
       return m;
     });
+    if (!meta) return { status: "superseded" };
     const request = meta.request;
+    let subject = request.subject;
 
-    const finish = (status: RunStatus, detail: string) =>
-      step.do(`finish ${status}`, STEP, async () => {
+    let finishing = false;
+    const finish = (status: RunStatus, detail: string) => {
+      finishing = true;
+      return step.do(`finish ${status}`, STEP, async () => {
+        await flushAudit({ ledger, audit, meta, subject });
         const m = await ledger.update({ status, detail });
         const counts = await ledger.counts();
         await auditState(audit, m, detail, counts);
         await unwatchRun(this.env.AUDIT, runId);
         return { status, counts };
       });
+    };
 
     try {
       const resolved = await step.do("resolve", STEP, async () => {
@@ -76,6 +91,21 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         return { ok: true as const, userId: r.userId };
       });
       if (!resolved.ok) return await finish("unresolved", resolved.detail);
+      subject = { ...request.subject, koodriveUserId: resolved.userId };
+
+      // A leaver whose last day is still ahead keeps their links until then: the run sleeps (durably).
+      const effectiveAt = request.effectiveAt ? Date.parse(request.effectiveAt) : Number.NaN;
+      if (!request.dryRun && effectiveAt > Date.now()) {
+        const until = new Date(Math.min(effectiveAt, Date.now() + MAX_WAIT_MS));
+        await step.do("schedule", STEP, async () => {
+          await ledger.update({
+            waitUntil: until.toISOString(),
+            detail: `waiting until ${until.toISOString()}`,
+          });
+          return until.toISOString();
+        });
+        await step.sleepUntil("wait for effectiveAt", until);
+      }
 
       const ctx: RunContext = {
         ledger,
@@ -83,7 +113,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         client,
         audit,
         meta,
-        subject: { ...request.subject, koodriveUserId: resolved.userId },
+        subject,
         userId: resolved.userId,
         parallelism: config.CANCEL_PARALLELISM,
       };
@@ -109,6 +139,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
           await Promise.allSettled(cancels); // a failed listing still waits for the cancels it started
         }
         await settleAll(cancels);
+        await flushAudit(ctx);
         return next;
       });
 
@@ -125,6 +156,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
           if (r.done) break;
         }
         // Verify: list again. Planned shares still listed are reported; shares never planned are planned now.
+        await step.do(`verify ${pass} begin`, STEP, () => ledger.resetSeen());
         await this.pageThrough(step, `verify ${pass}`, async (from) => {
           const holds = await currentHolds(ctx.holds);
           return listPages(ctx, from, async (links) => {
@@ -134,16 +166,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         });
         await step.do(`verify ${pass} done`, STEP, async () => {
           const changed = await ledger.finishVerify();
-          const still = changed.filter((c) => c.state === "still_active");
-          await auditShares(
-            ctx,
-            "shares.failed",
-            still.map((c) => ({
-              shareId: c.shareId,
-              outcome: c.state,
-              msg: "still listed by KooDrive after cancel",
-            })),
-          );
+          await flushAudit(ctx);
           return changed.length;
         });
         const counts = await step.do(`tally ${pass}`, STEP, () => ledger.counts());
@@ -160,6 +183,9 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
           : `${open} share(s) still active or failed`,
       );
     } catch (err) {
+      // A failing finish step is not turned into "failed" over a result it may already have recorded:
+      // the instance errors and the sweeper takes it from there.
+      if (finishing) throw err;
       const detail = err instanceof Error ? err.message : String(err);
       return await finish("failed", detail.slice(0, 500));
     }
