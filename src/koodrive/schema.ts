@@ -11,7 +11,13 @@ export const Code = z.union([z.number(), z.string()]).transform((c) => String(c)
 
 export const Envelope = z.looseObject({ code: Code, msg: z.string().optional().default("") });
 
-const IdString = z.union([z.string(), z.number()]).transform((v) => String(v));
+/**
+ * Ids are 19-digit strings. A number is accepted only while it is exact: a 19-digit id sent as a JSON
+ * number has already lost digits in JSON.parse, and acting on a wrong id is worse than failing.
+ */
+const IdString = z
+  .union([z.string(), z.number().refine(Number.isSafeInteger, "id sent as a number too large to be exact")])
+  .transform((v) => String(v));
 
 export const ShareFile = z.looseObject({
   id: IdString.optional(),

@@ -152,6 +152,49 @@ export async function flushAudit(
   }
 }
 
+/**
+ * Runs flushAudit in the background, one flush at a time (two at once could write a record twice):
+ * `kick()` after recording outcomes, `drain()` before the step ends. Audit writes then overlap the
+ * KooDrive calls instead of adding to them; the outbox keeps them safe if the step dies first.
+ */
+export class AuditFlusher {
+  private running: Promise<void> | undefined;
+  private again = false;
+  private failure: unknown;
+
+  constructor(private readonly ctx: Pick<RunContext, "ledger" | "audit" | "meta" | "subject">) {}
+
+  kick(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await flushAudit(this.ctx);
+      } while (this.again);
+    })()
+      .catch((err: unknown) => {
+        this.failure = err;
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
+  }
+
+  /** Waits for the running flush, flushes whatever is left, and surfaces a background failure. */
+  async drain(): Promise<void> {
+    while (this.running) await this.running;
+    if (this.failure) {
+      const err = this.failure;
+      this.failure = undefined;
+      throw err;
+    }
+    await flushAudit(this.ctx);
+  }
+}
+
 /** Runs at most `n` of the functions given to it at once. */
 export function limiter(n: number) {
   let active = 0;
@@ -184,8 +227,15 @@ export async function cancelPending(
     await flushAudit(ctx);
     return { done: true, cancelled: 0, failed: 0 };
   }
-  const result = await cancelShares(ctx, pending);
-  await flushAudit(ctx);
+  const flusher = new AuditFlusher(ctx);
+  let result: { cancelled: number; failed: number };
+  try {
+    result = await cancelShares(ctx, pending, flusher);
+  } catch (err) {
+    await flusher.drain().catch(() => {}); // best effort; the outbox keeps the rest; the first error wins
+    throw err;
+  }
+  await flusher.drain();
   return { done: false, ...result };
 }
 
@@ -196,6 +246,7 @@ export async function cancelPending(
 export async function cancelShares(
   ctx: RunContext,
   pending: PendingShare[],
+  flusher?: AuditFlusher,
 ): Promise<{ cancelled: number; failed: number }> {
   const { ledger, client, userId } = ctx;
   // Holds are checked again just before the cancel: one placed since planning still wins.
@@ -207,7 +258,10 @@ export async function cancelShares(
     if (reason) held.push({ shareId: p.shareId, state: "skipped_hold", msg: reason });
     else toSend.push(p.shareId);
   }
-  if (held.length) await ledger.record(held);
+  if (held.length) {
+    await ledger.record(held);
+    flusher?.kick();
+  }
 
   const wasInFlight = new Set(pending.filter((p) => p.state === "in_flight").map((p) => p.shareId));
   let cancelled = 0;
@@ -216,6 +270,7 @@ export async function cancelShares(
   const settle = async (outcomes: Outcome[]) => {
     if (outcomes.length === 0) return;
     await ledger.record(outcomes);
+    flusher?.kick();
     for (const o of outcomes) {
       if (o.state === "failed") failed++;
       else cancelled++;

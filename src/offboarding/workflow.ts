@@ -6,6 +6,7 @@ import { currentHolds } from "./holds";
 import { resolveLeaver } from "./resolve";
 import { receivedRecord } from "./start";
 import {
+  AuditFlusher,
   cancelPending,
   cancelShares,
   flushAudit,
@@ -125,21 +126,23 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       await this.pageThrough(step, "plan", async (from) => {
         const holds = await currentHolds(ctx.holds);
         const limit = limiter(ctx.parallelism);
+        const flusher = new AuditFlusher(ctx);
         const cancels: Promise<unknown>[] = [];
         let next: string | undefined;
         try {
           next = await listPages(ctx, from, async (links) => {
             const fresh = await planPage(ctx, links, holds);
             if (request.dryRun || fresh.length === 0) return;
-            const cancel = limit(() => cancelShares(ctx, fresh));
+            const cancel = limit(() => cancelShares(ctx, fresh, flusher));
             cancel.catch(() => {}); // observed by settleAll below; this only keeps it from being "unhandled"
             cancels.push(cancel);
           });
         } finally {
           await Promise.allSettled(cancels); // a failed listing still waits for the cancels it started
+          await flusher.drain().catch(() => {}); // best effort here; the outbox keeps what is not written
         }
         await settleAll(cancels);
-        await flushAudit(ctx);
+        await flusher.drain();
         return next;
       });
 
