@@ -89,20 +89,25 @@ describe("GET /audit pagination", () => {
   });
 });
 
+/** A client whose every call is answered by `answer` (no simulator), with backoff not waited for. */
+function stubbedClient(answer: () => Promise<Response>) {
+  return new KooDriveClient({
+    baseUrl: "https://intl.myhuaweicloud-koodrive.com",
+    appId: "a",
+    appSecret: "s",
+    sleep: async () => {},
+    fetch: answer,
+  });
+}
+
 describe("KooDrive's own transient error", () => {
   it("retries a top-level 13000201 even when it comes as HTTP 400", async () => {
     let calls = 0;
-    const client = new KooDriveClient({
-      baseUrl: "https://intl.myhuaweicloud-koodrive.com",
-      appId: "a",
-      appSecret: "s",
-      sleep: async () => {},
-      fetch: async () => {
-        calls++;
-        return calls === 1
-          ? Response.json({ code: "13000201", msg: "inner server invoke failure" }, { status: 400 })
-          : Response.json({ code: 0, msg: "ok", shareLinks: [] });
-      },
+    const client = stubbedClient(async () => {
+      calls++;
+      return calls === 1
+        ? Response.json({ code: "13000201", msg: "inner server invoke failure" }, { status: 400 })
+        : Response.json({ code: 0, msg: "ok", shareLinks: [] });
     });
     expect(await client.listAllShares("1505084218764549800")).toEqual([]);
     expect(calls).toBe(2);
@@ -110,15 +115,9 @@ describe("KooDrive's own transient error", () => {
 
   it("does not retry a parameter error", async () => {
     let calls = 0;
-    const client = new KooDriveClient({
-      baseUrl: "https://intl.myhuaweicloud-koodrive.com",
-      appId: "a",
-      appSecret: "s",
-      sleep: async () => {},
-      fetch: async () => {
-        calls++;
-        return Response.json({ code: 13000102, msg: "parameter invalid" }, { status: 400 });
-      },
+    const client = stubbedClient(async () => {
+      calls++;
+      return Response.json({ code: 13000102, msg: "parameter invalid" }, { status: 400 });
     });
     await expect(client.listAllShares("1505084218764549800")).rejects.toBeInstanceOf(KooDriveError);
     expect(calls).toBe(1);
