@@ -82,8 +82,10 @@ async function sweepOne(
     return;
   }
   report.checked++;
-  if (meta.waitUntil && Date.parse(meta.waitUntil) > now) return; // sleeping until the leaver's last day
-  if (now - (await ledger.lastProgress()) < config.STUCK_RUN_MINUTES * 60_000) return;
+  // A run sleeping until the leaver's last day is not stuck; its silence counts from when it wakes.
+  const wokeAt = meta.waitUntil ? Date.parse(meta.waitUntil) : 0;
+  if (wokeAt > now) return;
+  if (now - Math.max(await ledger.lastProgress(), wokeAt) < config.STUCK_RUN_MINUTES * 60_000) return;
 
   const id = instanceId(runId, meta.attempt);
   let instance: WorkflowInstance | undefined;

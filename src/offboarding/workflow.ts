@@ -94,18 +94,18 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       if (!resolved.ok) return await finish("unresolved", resolved.detail);
       subject = { ...request.subject, koodriveUserId: resolved.userId };
 
-      // A leaver whose last day is still ahead keeps their links until then: the run sleeps (durably).
-      const effectiveAt = request.effectiveAt ? Date.parse(request.effectiveAt) : Number.NaN;
-      if (!request.dryRun && effectiveAt > Date.now()) {
-        const until = new Date(Math.min(effectiveAt, Date.now() + MAX_WAIT_MS));
-        await step.do("schedule", STEP, async () => {
-          await ledger.update({
-            waitUntil: until.toISOString(),
-            detail: `waiting until ${until.toISOString()}`,
-          });
-          return until.toISOString();
+      // A leaver whose last day is still ahead keeps their links until then: the run sleeps (durably). The
+      // decision is a step, so a replay after waking takes the same path.
+      if (!request.dryRun && request.effectiveAt) {
+        const effectiveAt = request.effectiveAt;
+        const until = await step.do("schedule", STEP, async () => {
+          const at = Date.parse(effectiveAt);
+          if (!(at > Date.now())) return null;
+          const iso = new Date(Math.min(at, Date.now() + MAX_WAIT_MS)).toISOString();
+          await ledger.update({ waitUntil: iso, detail: `waiting until ${iso}` });
+          return iso;
         });
-        await step.sleepUntil("wait for effectiveAt", until);
+        if (until) await step.sleepUntil("wait for effectiveAt", new Date(until));
       }
 
       const ctx: RunContext = {
