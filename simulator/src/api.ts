@@ -6,7 +6,7 @@
 import type { Endpoint, FaultEngine } from "./faults";
 import { Code, MAX_IDS_PER_CALL, SHARE_ID_PATTERN } from "./limits";
 import { cutPage, keysetClause, type PageRequest, parsePaging, type Quirks } from "./paging";
-import { type ApiResult, fail, INNER_FAILURE, ok, SHARE_NOT_FOUND } from "./result";
+import { type ApiResult, fail, INNER_FAILURE, ok, parseJsonBody, SHARE_NOT_FOUND } from "./result";
 import type { Recipients, ShareRow, Store } from "./store";
 import { userGet, userList, userPut } from "./users";
 
@@ -63,13 +63,9 @@ function shareLink(row: ShareRow): Record<string, unknown> {
 
 /** Parses a `{"shareIds": [...]}` body: 1..100 strings [api.md "Cancel"]. */
 function parseShareIds(body: Uint8Array): string[] | ApiResult {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder().decode(body));
-  } catch {
-    return fail(Code.badRequest, "request body is not valid JSON");
-  }
-  const ids = (parsed as { shareIds?: unknown } | null)?.shareIds;
+  const parsed = parseJsonBody(body);
+  if (!("value" in parsed)) return parsed;
+  const ids = (parsed.value as { shareIds?: unknown } | null)?.shareIds;
   if (!Array.isArray(ids) || ids.length < 1 || ids.length > MAX_IDS_PER_CALL) {
     return fail(Code.paramInvalid, `shareIds must hold 1 to ${MAX_IDS_PER_CALL} ids`);
   }

@@ -3,7 +3,7 @@
  */
 
 import { Code, MAX_USER_LIST_LIMIT, SIM_ORG_ID } from "./limits";
-import { type ApiResult, fail, ok, USER_NOT_FOUND } from "./result";
+import { type ApiResult, fail, ok, parseJsonBody, USER_NOT_FOUND } from "./result";
 import type { Store, UserRow } from "./store";
 
 /** Mobile numbers come back masked, e.g. 138****0000 [api.md "Users": "mobile (masked)"]. */
@@ -87,13 +87,9 @@ export function userGet(store: Store, userId: string): ApiResult {
 
 /** `PUT /users/{userId}` `{status: 0|1}` (0 enabled, 1 disabled) [api.md "Users"]. */
 export function userPut(store: Store, userId: string, body: Uint8Array): ApiResult {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder().decode(body));
-  } catch {
-    return fail(Code.badRequest, "request body is not valid JSON");
-  }
-  const status = (parsed as { status?: unknown } | null)?.status;
+  const parsed = parseJsonBody(body);
+  if (!("value" in parsed)) return parsed;
+  const status = (parsed.value as { status?: unknown } | null)?.status;
   if (status !== 0 && status !== 1) return fail(Code.paramInvalid, "status must be 0 or 1");
   if (!store.user(userId)) return fail(Code.notFound, USER_NOT_FOUND);
   store.sql.exec("UPDATE users SET status = ? WHERE user_id = ?", status, userId);

@@ -1,7 +1,7 @@
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
-import { AuditStore } from "../audit/store";
+import type { AuditStore } from "../audit/store";
 import { type Bindings, loadConfig } from "../env";
-import { koodriveClient } from "../services";
+import { auditStore, koodriveClient } from "../services";
 import { currentHolds } from "./holds";
 import { resolveLeaver } from "./resolve";
 import { receivedRecord } from "./start";
@@ -50,7 +50,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
     const { runId, attempt } = event.payload;
     const ledger = this.env.RUNS.getByName(runId);
     const config = loadConfig(this.env);
-    const audit = new AuditStore(this.env.AUDIT, config.AUDIT_RETENTION_DAYS);
+    const audit = auditStore(this.env.AUDIT, config);
     const client = koodriveClient(config, runId);
 
     const meta = await step.do(`start (attempt ${attempt})`, STEP, async () => {
@@ -151,6 +151,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         return await finish("dry_run", `dry run: ${counts.planned} share(s) would be cancelled`);
       }
 
+      let counts: Counts | undefined;
       for (let pass = 1; pass <= MAX_PASSES; pass++) {
         // Execute: cancel whatever is still pending (left by an interrupted plan step, or discovered by the
         // previous verify), a few rounds of batches per step, until nothing is pending.
@@ -167,17 +168,16 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
             await planPage(ctx, links, holds);
           });
         });
-        await step.do(`verify ${pass} done`, STEP, async () => {
-          const changed = await ledger.finishVerify();
+        counts = await step.do(`verify ${pass} done`, STEP, async () => {
+          await ledger.finishVerify();
           await flushAudit(ctx);
-          return changed.length;
+          return ledger.counts();
         });
-        const counts = await step.do(`tally ${pass}`, STEP, () => ledger.counts());
         // Execute drained everything pending, so anything planned now was discovered by this verify.
         if (counts.planned === 0) break;
       }
 
-      const counts = await step.do("tally", STEP, () => ledger.counts());
+      if (!counts) throw new Error("no verify pass ran"); // MAX_PASSES >= 1: unreachable
       const open = counts.failed + counts.still_active + counts.planned + counts.in_flight;
       return await finish(
         open === 0 ? "completed" : "partial",
