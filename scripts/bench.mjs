@@ -6,7 +6,7 @@
 // Bounded: every phase has a deadline and the script stops both servers when it ends.
 import { execFileSync, spawn } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
@@ -21,6 +21,8 @@ const SIZES = arg("sizes", "1000,10000,100000").split(",").map(Number);
 const BURST = Number(arg("burst", "1000"));
 const WRITE = !args.includes("--no-write");
 const INGRESS_SECONDS = Number(arg("seconds", "8"));
+/** `--profile DIR`: CPU profiles of the service's and the simulator's isolates per scale run (Chrome DevTools). */
+const PROFILE_DIR = arg("profile", undefined);
 
 const SVC = "http://127.0.0.1:8797";
 const SIM = "http://127.0.0.1:8798";
@@ -115,6 +117,46 @@ async function sendEvent(body, id) {
 
 async function getRun(runId) {
   return (await fetch(`${SVC}/runs/${runId}?limit=1`, { headers: ADMIN })).json();
+}
+
+/**
+ * Starts the V8 sampling profiler in a Worker's isolate through wrangler's inspector proxy
+ * (Chrome DevTools Protocol); the returned function stops it and writes a .cpuprofile file.
+ */
+async function startProfile(port) {
+  // wrangler's proxy only accepts DevTools origins.
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, {
+    headers: { origin: "https://devtools.devprod.cloudflare.dev" },
+  });
+  await new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = () => reject(new Error(`cannot reach the inspector on 127.0.0.1:${port}`));
+  });
+  let next = 0;
+  const waiting = new Map();
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    waiting.get(msg.id)?.(msg);
+    waiting.delete(msg.id);
+  };
+  const send = (method, params = {}) =>
+    new Promise((resolve, reject) => {
+      const id = ++next;
+      waiting.set(id, (msg) =>
+        msg.error ? reject(new Error(JSON.stringify(msg.error))) : resolve(msg.result),
+      );
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  await send("Profiler.enable");
+  await send("Profiler.setSamplingInterval", { interval: 500 });
+  await send("Profiler.start");
+  return async (file) => {
+    const { profile } = await send("Profiler.stop");
+    ws.close();
+    mkdirSync(PROFILE_DIR, { recursive: true });
+    writeFileSync(`${PROFILE_DIR}/${file}`, JSON.stringify(profile));
+    console.log(`profile written: ${PROFILE_DIR}/${file}`);
+  };
 }
 
 /** Sums the resident memory of the service's workerd processes (Linux /proc). */
@@ -227,6 +269,7 @@ async function scale(serviceWrangler, simWrangler) {
     const cpu0 = [cpuSeconds(serviceWrangler.pid), cpuSeconds(simWrangler.pid)];
     const rss0 = rssMiB(serviceWrangler.pid);
     let peak = rss0;
+    const profiles = PROFILE_DIR ? await Promise.all([startProfile(9237), startProfile(9238)]) : [];
     const { body } = await sendEvent(
       offboarded({ id: `E-scale-${n}`, koodriveUserId: userId }, { dryRun: args.includes("--dry") }),
     );
@@ -239,6 +282,8 @@ async function scale(serviceWrangler, simWrangler) {
       await sleep(1000); // GET /runs counts every share of the run: poll gently
     }
     const cpu = [cpuSeconds(serviceWrangler.pid) - cpu0[0], cpuSeconds(simWrangler.pid) - cpu0[1]];
+    for (const [i, stop] of profiles.entries())
+      await stop(`scale-${n}-${["service", "simulator"][i]}.cpuprofile`);
     const wall = (Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.createdAt)) / 1000;
     const stats = await simCall("GET", "/stats");
     const summary = await simCall("GET", `/summary?owner=${userId}`);
@@ -474,7 +519,7 @@ function report() {
 }
 
 try {
-  const persist = ".wrangler/bench";
+  const persist = arg("persist", ".wrangler/bench");
   rmSync(persist, { recursive: true, force: true });
   const base = ["--ip", "127.0.0.1", "--show-interactive-dev-session=false"];
   const simulator = start("simulator", [

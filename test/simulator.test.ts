@@ -303,6 +303,25 @@ describe("cancelling shares", () => {
     });
   });
 
+  it("answers a call mixing ids in order: an id repeated in the call is cancelled once, then not found", async () => {
+    const [a, b] = (await sim.shares(DEMO.leaver, "active")).map((s) => s.shareId);
+    const [theirs] = (await sim.shares(DEMO.seller, "active")).map((s) => s.shareId);
+    const ids = [a, theirs, a, "1999999999999999999", b, "not-an-id"];
+    const res = await cancel(DEMO.leaver, ids);
+    expect((res.body.subResponseList as { shareId: string; code: number }[]).map((s) => s.code)).toEqual([
+      0, 13000309, 13000309, 13000309, 0, 13000309,
+    ]);
+    expect(await sim.summary(DEMO.leaver)).toEqual({
+      active: 34,
+      cancelled: 2,
+      doubleCancelAttempts: 1,
+      maxCancelSuccesses: 1,
+    });
+    const theirShare = (await sim.shares(DEMO.seller, "all")).find((s) => s.shareId === theirs);
+    expect(theirShare).toMatchObject({ cancelRequests: 1, cancelSuccesses: 0 });
+    expect((await sim.summary(DEMO.seller)).cancelled).toBe(0);
+  });
+
   it("does not cancel another user's share", async () => {
     const [theirs] = await sim.shares(DEMO.seller, "active");
     const res = await cancel(DEMO.leaver, [theirs?.shareId]);

@@ -88,6 +88,14 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
+/** What one cancel call does to one share: counters for the control plane, and whether it cancelled it. */
+export interface ShareCounters {
+  id: string;
+  requests: number;
+  afterCancelled: number;
+  cancelled: number;
+}
+
 /** Thin typed wrapper over `ctx.storage.sql`. */
 export class Store {
   constructor(
@@ -156,6 +164,36 @@ export class Store {
 
   user(userId: string): UserRow | undefined {
     return this.sql.exec<UserRow>("SELECT * FROM users WHERE user_id = ?", userId).toArray()[0];
+  }
+
+  /** Owner and cancel time of the given shares that exist, in one query. */
+  shareStates(shareIds: string[]): Map<string, Pick<ShareRow, "owner_id" | "cancelled_at">> {
+    const rows = this.sql.exec<{ share_id: string; owner_id: string; cancelled_at: number | null }>(
+      `SELECT share_id, owner_id, cancelled_at FROM shares
+       WHERE share_id IN (SELECT value FROM json_each(?))`,
+      JSON.stringify(shareIds),
+    );
+    const out = new Map<string, Pick<ShareRow, "owner_id" | "cancelled_at">>();
+    for (const r of rows) out.set(r.share_id, { owner_id: r.owner_id, cancelled_at: r.cancelled_at });
+    return out;
+  }
+
+  /** Applies one cancel call's effects (request counters, cancellations) in one statement. */
+  applyCancels(changes: ShareCounters[], at: number): void {
+    if (changes.length === 0) return;
+    this.sql.exec(
+      `UPDATE shares SET
+         cancel_requests = cancel_requests + c.requests,
+         cancel_after_cancelled = cancel_after_cancelled + c.afterCancelled,
+         cancel_successes = cancel_successes + c.cancelled,
+         cancelled_at = CASE WHEN c.cancelled > 0 THEN ? ELSE cancelled_at END
+       FROM (SELECT value ->> '$.id' AS id, value ->> '$.requests' AS requests,
+                    value ->> '$.afterCancelled' AS afterCancelled, value ->> '$.cancelled' AS cancelled
+             FROM json_each(?)) AS c
+       WHERE shares.share_id = c.id`,
+      at,
+      JSON.stringify(changes),
+    );
   }
 
   share(shareId: string): ShareRow | undefined {

@@ -8,6 +8,7 @@ import {
   type KooDriveClient,
   KooDriveError,
   MAX_IDS_PER_CANCEL,
+  type SharePage,
 } from "../koodrive/client";
 import type { ShareLink } from "../koodrive/schema";
 import type { HoldsStore } from "./holds";
@@ -34,6 +35,17 @@ type Subject = RunMeta["request"]["subject"];
 /** A share waiting to be cancelled, as the ledger or the planner hands it over. */
 export type PendingShare = Pick<ShareRow, "shareId" | "state" | "scope" | "displayName">;
 
+/**
+ * The page after a step's last one, fetched while that step finishes (its last cancels, its audit writes,
+ * the engine saving its result), for the next step to start from. Lives only in memory: a step that runs
+ * after a restart simply fetches the page itself.
+ */
+export interface Lookahead {
+  next?: { cursor: string; page: Promise<SharePage>; at: number } | undefined;
+}
+/** A page fetched ahead is used only this soon after (a step retried after a failure fetches afresh). */
+const LOOKAHEAD_MAX_AGE_MS = 10_000;
+
 /** What the steps of one run share: its ledger, clients and the audit context. */
 export interface RunContext {
   ledger: DurableObjectStub<RunLedger>;
@@ -44,6 +56,7 @@ export interface RunContext {
   subject: Subject;
   userId: string;
   parallelism: number;
+  lookahead?: Lookahead;
 }
 
 /** Writes share outcomes as audit records of at most 100 shares each. */
@@ -75,20 +88,31 @@ export async function auditShares(
  * to continue from, or undefined at the end.
  */
 export async function listPages(
-  ctx: Pick<RunContext, "client" | "userId">,
+  ctx: Pick<RunContext, "client" | "userId" | "lookahead">,
   from: string,
   handle: (links: ShareLink[]) => Promise<void>,
 ): Promise<string | undefined> {
-  let fetching = ctx.client.listSharePage(ctx.userId, from);
+  const fetch = (cursor: string) => {
+    const page = ctx.client.listSharePage(ctx.userId, cursor);
+    page.catch(() => {}); // awaited later; this only keeps a failure from going unobserved meanwhile
+    return page;
+  };
+  const ahead = ctx.lookahead?.next;
+  if (ctx.lookahead) ctx.lookahead.next = undefined;
+  let fetching =
+    ahead && ahead.cursor === from && Date.now() - ahead.at < LOOKAHEAD_MAX_AGE_MS ? ahead.page : fetch(from);
   for (let p = 0; ; p++) {
     const page = await fetching;
-    const last = page.nextCursor === undefined || p + 1 === PAGES_PER_STEP;
-    if (!last && page.nextCursor !== undefined) {
-      fetching = ctx.client.listSharePage(ctx.userId, page.nextCursor);
-      fetching.catch(() => {}); // awaited on the next turn; this only keeps a failure from going unobserved
-    }
+    const next = page.nextCursor;
+    const last = next === undefined || p + 1 === PAGES_PER_STEP;
+    if (!last) fetching = fetch(next);
     await handle(page.shareLinks);
-    if (last) return page.nextCursor;
+    if (last) {
+      // The next step's first page is fetched while this step finishes.
+      if (next !== undefined && ctx.lookahead)
+        ctx.lookahead.next = { cursor: next, page: fetch(next), at: Date.now() };
+      return next;
+    }
   }
 }
 

@@ -117,6 +117,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         subject,
         userId: resolved.userId,
         parallelism: config.CANCEL_PARALLELISM,
+        lookahead: {},
       };
 
       // Plan: page through every share the leaver created, PAGES_PER_STEP pages a step. Unless this is a dry
