@@ -243,8 +243,13 @@ export class Store {
     ];
     const select = cols.map((c) => `value ->> '$.${c}'`).join(", ");
     const statement = `INSERT INTO shares (${cols.join(", ")}) SELECT ${select} FROM json_each(?)`;
-    for (let i = 0; i < shares.length; i += CHUNK) {
-      this.sql.exec(statement, JSON.stringify(shares.slice(i, i + CHUNK)));
+    // Stored in listing order (newest first), so one listed page's rows sit together on disk and
+    // cancelling them rewrites a few pages, not a hundred scattered ones.
+    const ordered = [...shares].sort(
+      (a, b) => b.share_time - a.share_time || (a.share_id < b.share_id ? 1 : a.share_id > b.share_id ? -1 : 0),
+    );
+    for (let i = 0; i < ordered.length; i += CHUNK) {
+      this.sql.exec(statement, JSON.stringify(ordered.slice(i, i + CHUNK)));
     }
   }
 }

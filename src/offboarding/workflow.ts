@@ -24,6 +24,8 @@ import type { Counts, RunMeta, RunParams, RunStatus } from "./types";
  * planning, or missed by a cursor that drifted while shares disappeared) plans them and runs another pass.
  */
 export const MAX_PASSES = 3;
+/** KooDrive's cursor for a listing's first page. */
+const FIRST_CURSOR = "0";
 /** Workflows sleep at most 365 days [Workflows limits]; an effectiveAt further out is capped. */
 const MAX_WAIT_MS = 365 * 86_400_000;
 
@@ -58,8 +60,10 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       const current = await ledger.getMeta();
       if (!current || current.attempt !== attempt) return null;
       const m = await ledger.update({ status: "running" });
-      if (attempt === 1) await audit.write(receivedRecord(m.request, false, "accepted"));
-      await auditState(audit, m, `attempt ${attempt} started`);
+      await Promise.all([
+        attempt === 1 ? audit.write(receivedRecord(m.request, false, "accepted")) : undefined,
+        auditState(audit, m, `attempt ${attempt} started`),
+      ]);
       return m;
     });
     if (!meta) return { status: "superseded" };
@@ -125,14 +129,15 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       // hides the cancels behind it). How KooDrive's cursor behaves while shares disappear is not documented:
       // if it drifts and hides some, the verify listing below (no cancels while it pages) finds them.
       await this.pageThrough(step, "plan", async (from) => {
-        const holds = await currentHolds(ctx.holds);
+        const holds = currentHolds(ctx.holds); // read while the first page is fetched
+        holds.catch(() => {}); // awaited by the first page's handler
         const limit = limiter(ctx.parallelism);
         const flusher = new AuditFlusher(ctx);
         const cancels: Promise<unknown>[] = [];
         let next: string | undefined;
         try {
           next = await listPages(ctx, from, async (links) => {
-            const fresh = await planPage(ctx, links, holds);
+            const fresh = await planPage(ctx, links, await holds);
             if (request.dryRun || fresh.length === 0) return;
             const cancel = limit(() => cancelShares(ctx, fresh, flusher));
             cancel.catch(() => {}); // observed by settleAll below; this only keeps it from being "unhandled"
@@ -161,12 +166,14 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
           if (r.done) break;
         }
         // Verify: list again. Planned shares still listed are reported; shares never planned are planned now.
-        await step.do(`verify ${pass} begin`, STEP, () => ledger.resetSeen());
+        // The first page's step starts from a clean slate (flags of an interrupted or earlier pass dropped).
         await this.pageThrough(step, `verify ${pass}`, async (from) => {
-          const holds = await currentHolds(ctx.holds);
+          const holds = currentHolds(ctx.holds);
+          holds.catch(() => {});
+          if (from === FIRST_CURSOR) await ledger.resetSeen();
           return listPages(ctx, from, async (links) => {
             await ledger.markSeen(links.map((s) => s.shareId));
-            await planPage(ctx, links, holds);
+            await planPage(ctx, links, await holds);
           });
         });
         counts = await step.do(`verify ${pass} done`, STEP, async () => {
@@ -201,7 +208,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
     name: string,
     page: (from: string) => Promise<string | undefined>,
   ) {
-    let cursor: string | undefined = "0";
+    let cursor: string | undefined = FIRST_CURSOR;
     for (let i = 0; cursor !== undefined; i++) {
       const from: string = cursor;
       const next: string | null = await step.do(`${name} ${i}`, STEP, async () => (await page(from)) ?? null);
