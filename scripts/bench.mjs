@@ -258,8 +258,22 @@ async function ingress() {
   }
 }
 
+/**
+ * Waits (at most a minute) until the service and the simulator use under 5% of a core: each scale run then
+ * starts on a quiet machine, not beside the runs the ingress phase started.
+ */
+async function quiesce(pids) {
+  const used = () => pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  for (let i = 0; i < 60; i++) {
+    const before = used();
+    await sleep(1000);
+    if (used() - before < 0.05) return;
+  }
+}
+
 async function scale(serviceWrangler, simWrangler) {
   for (const n of SIZES) {
+    await quiesce([serviceWrangler.pid, simWrangler.pid]);
     await simCall("POST", "/reset");
     await simCall("PUT", "/quirks", { shortPages: false, emptyPages: false, codeAsString: "alternate" });
     const userId = String(1505084218764600000n + BigInt(n));

@@ -246,7 +246,8 @@ export class Store {
     // Stored in listing order (newest first), so one listed page's rows sit together on disk and
     // cancelling them rewrites a few pages, not a hundred scattered ones.
     const ordered = [...shares].sort(
-      (a, b) => b.share_time - a.share_time || (a.share_id < b.share_id ? 1 : a.share_id > b.share_id ? -1 : 0),
+      (a, b) =>
+        b.share_time - a.share_time || (a.share_id < b.share_id ? 1 : a.share_id > b.share_id ? -1 : 0),
     );
     for (let i = 0; i < ordered.length; i += CHUNK) {
       this.sql.exec(statement, JSON.stringify(ordered.slice(i, i + CHUNK)));
