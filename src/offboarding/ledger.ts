@@ -10,6 +10,31 @@ import {
   type ShareState,
 } from "./types";
 
+/**
+ * Durable Object SQLite refuses a string or bound value over 2 MB [DO limits]. Batches passed to `json_each`
+ * are cut into JSON arrays of at most this many bytes, one statement each.
+ */
+export const MAX_JSON_BATCH_BYTES = 1_000_000;
+
+/** Packs items into JSON arrays of at most MAX_JSON_BATCH_BYTES each (an item is never split). */
+export function jsonBatches(items: readonly unknown[], maxBytes = MAX_JSON_BATCH_BYTES): string[] {
+  const batches: string[] = [];
+  let parts: string[] = [];
+  let size = 2;
+  for (const item of items) {
+    const json = JSON.stringify(item);
+    if (parts.length > 0 && size + json.length + 1 > maxBytes) {
+      batches.push(`[${parts.join(",")}]`);
+      parts = [];
+      size = 2;
+    }
+    parts.push(json);
+    size += json.length + 1;
+  }
+  if (parts.length > 0) batches.push(`[${parts.join(",")}]`);
+  return batches;
+}
+
 /** One outcome to record for a share. */
 export interface Outcome {
   shareId: string;
@@ -52,6 +77,14 @@ export class RunLedger extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS shares_by_state ON shares (state, share_id);
       CREATE INDEX IF NOT EXISTS shares_audit_pending ON shares (share_id) WHERE audit_pending = 1;
     `);
+  }
+
+  /** Runs `write` once per JSON batch of `items`, all in one transaction (all or nothing). */
+  private eachBatch(items: readonly unknown[], write: (batch: string) => void): void {
+    if (items.length === 0) return;
+    this.ctx.storage.transactionSync(() => {
+      for (const batch of jsonBatches(items)) write(batch);
+    });
   }
 
   private readMeta(): RunMeta | undefined {
@@ -144,19 +177,23 @@ export class RunLedger extends DurableObject<Env> {
   addPlanned(shares: PlannedShare[]): string[] {
     if (shares.length === 0) return [];
     // One statement per page (a statement per share made the ledger most of a run's CPU).
-    const added = this.sql
-      .exec<{ share_id: string }>(
-        `INSERT OR IGNORE INTO shares (share_id, scope, display_name, link_url, short_url, expire_time, share_status, state, reason, audit_pending, updated_at)
-         SELECT value ->> '$.shareId', value ->> '$.scope', value ->> '$.displayName', value ->> '$.linkUrl',
-                value ->> '$.shortUrl', value ->> '$.expireTime', value ->> '$.shareStatus', value ->> '$.state',
-                value ->> '$.reason', CASE value ->> '$.state' WHEN 'planned' THEN 0 ELSE 1 END, ?
-         FROM json_each(?) ORDER BY key
-         RETURNING share_id`,
-        new Date().toISOString(),
-        JSON.stringify(shares),
-      )
-      .toArray()
-      .map((r) => r.share_id);
+    const now = new Date().toISOString();
+    const added: string[] = [];
+    this.ctx.storage.transactionSync(() => {
+      for (const batch of jsonBatches(shares)) {
+        for (const r of this.sql.exec<{ share_id: string }>(
+          `INSERT OR IGNORE INTO shares (share_id, scope, display_name, link_url, short_url, expire_time, share_status, state, reason, audit_pending, updated_at)
+           SELECT value ->> '$.shareId', value ->> '$.scope', value ->> '$.displayName', value ->> '$.linkUrl',
+                  value ->> '$.shortUrl', value ->> '$.expireTime', value ->> '$.shareStatus', value ->> '$.state',
+                  value ->> '$.reason', CASE value ->> '$.state' WHEN 'planned' THEN 0 ELSE 1 END, ?
+           FROM json_each(?) ORDER BY key
+           RETURNING share_id`,
+          now,
+          batch,
+        ))
+          added.push(r.share_id);
+      }
+    });
     this.touch();
     return added;
   }
@@ -195,11 +232,14 @@ export class RunLedger extends DurableObject<Env> {
   /** Marks shares as sent, before the call, so a crash leaves a trace that the cancel may have happened. */
   markInFlight(shareIds: string[]): void {
     this.touch();
-    this.sql.exec(
-      `UPDATE shares SET state = 'in_flight', attempts = attempts + 1, updated_at = ?
-       WHERE share_id IN (SELECT value FROM json_each(?))`,
-      new Date().toISOString(),
-      JSON.stringify(shareIds),
+    const now = new Date().toISOString();
+    this.eachBatch(shareIds, (batch) =>
+      this.sql.exec(
+        `UPDATE shares SET state = 'in_flight', attempts = attempts + 1, updated_at = ?
+         WHERE share_id IN (SELECT value FROM json_each(?))`,
+        now,
+        batch,
+      ),
     );
   }
 
@@ -216,25 +256,32 @@ export class RunLedger extends DurableObject<Env> {
     if (outcomes.length === 0) return;
     // The last outcome given for a share wins (an UPDATE ... FROM with duplicates would pick any of them).
     const latest = new Map(outcomes.map((o) => [o.shareId, o]));
-    this.sql.exec(
-      `UPDATE shares SET state = o.state, code = coalesce(o.code, shares.code), msg = coalesce(o.msg, ''),
-         audit_pending = 1, updated_at = ?
-       FROM (SELECT value ->> '$.shareId' AS id, value ->> '$.state' AS state, value ->> '$.code' AS code,
-                    value ->> '$.msg' AS msg
-             FROM json_each(?)) AS o
-       WHERE shares.share_id = o.id`,
-      new Date().toISOString(),
-      JSON.stringify([...latest.values()]),
+    const now = new Date().toISOString();
+    this.eachBatch([...latest.values()], (batch) =>
+      this.sql.exec(
+        `UPDATE shares SET state = o.state, code = coalesce(o.code, shares.code), msg = coalesce(o.msg, ''),
+           audit_pending = 1, updated_at = ?
+         FROM (SELECT value ->> '$.shareId' AS id, value ->> '$.state' AS state, value ->> '$.code' AS code,
+                      value ->> '$.msg' AS msg
+               FROM json_each(?)) AS o
+         WHERE shares.share_id = o.id`,
+        now,
+        batch,
+      ),
     );
   }
 
   /** Verify: marks which ledger shares KooDrive still lists. Returns how many of the ids are ours. */
   markSeen(shareIds: string[]): number {
     this.touch();
-    return this.sql.exec(
-      "UPDATE shares SET seen_in_verify = 1 WHERE share_id IN (SELECT value FROM json_each(?))",
-      JSON.stringify(shareIds),
-    ).rowsWritten;
+    let seen = 0;
+    this.eachBatch(shareIds, (batch) => {
+      seen += this.sql.exec(
+        "UPDATE shares SET seen_in_verify = 1 WHERE share_id IN (SELECT value FROM json_each(?))",
+        batch,
+      ).rowsWritten;
+    });
+    return seen;
   }
 
   /** Starts a verify listing from a clean slate (flags from an interrupted or earlier pass are dropped). */
@@ -308,9 +355,11 @@ export class RunLedger extends DurableObject<Env> {
   }
 
   markAudited(shareIds: string[]): void {
-    this.sql.exec(
-      "UPDATE shares SET audit_pending = 0 WHERE share_id IN (SELECT value FROM json_each(?))",
-      JSON.stringify(shareIds),
+    this.eachBatch(shareIds, (batch) =>
+      this.sql.exec(
+        "UPDATE shares SET audit_pending = 0 WHERE share_id IN (SELECT value FROM json_each(?))",
+        batch,
+      ),
     );
   }
 
