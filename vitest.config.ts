@@ -23,6 +23,8 @@ export default defineConfig({
           ADMIN_TOKEN: "test-admin-token",
           HR_WEBHOOK_SECRETS:
             "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_dGVzdC1zZWNvbmQtc2VjcmV0LXJvdGF0aW9u",
+          // Two Okta Event Hook secrets (a rotation); the second is a whole "Bearer ..." header value.
+          OKTA_EVENT_HOOK_SECRETS: "okta-test-secret-0123456789, Bearer okta-rotated-secret-abcdef",
           SIM_ADMIN_TOKEN: SIM.adminToken,
           // Directory calls act as the demo tenant's admin; fast backoff keeps fault tests quick.
           KOODRIVE_DIRECTORY_USER_ID: "1505084218764547200",

@@ -12,6 +12,7 @@ export const DEMO_VARS = {
   KOODRIVE_DIRECTORY_USER_ID: "1505084218764547200",
   HR_WEBHOOK_SECRETS: "whsec_ZGVtby1oci13ZWJob29rLXNlY3JldC1mb3ItbG9jYWwtdXNl",
   ADMIN_TOKEN: "demo-admin-token-change-me",
+  OKTA_EVENT_HOOK_SECRETS: "demo-okta-hook-secret-change-me",
 };
 export const SIM_ADMIN_TOKEN = "demo-sim-admin-token";
 

@@ -7,6 +7,7 @@ import { type AppEnv, ConfigError, loadConfig } from "./env";
 import { ApiError, errorBody } from "./errors";
 import { auditStore, koodriveClient } from "./services";
 import { hrRoutes } from "./sources/hr/route";
+import { oktaRoutes } from "./sources/okta/route";
 
 export const VERSION: string = pkg.version;
 
@@ -28,6 +29,7 @@ export function buildApp() {
   });
 
   app.route("/webhooks/hr", hrRoutes());
+  app.route("/webhooks/okta", oktaRoutes());
   app.route("/", adminRoutes());
 
   app.notFound((c) =>

@@ -8,6 +8,9 @@ export interface Bindings extends Env {
   KOODRIVE_APP_SECRET: string;
   HR_WEBHOOK_SECRETS: string;
   ADMIN_TOKEN: string;
+  /** Optional: the Okta Event Hooks source is off without it. */
+  OKTA_EVENT_HOOK_SECRETS?: string;
+  OKTA_EVENT_HOOK_HEADER?: string;
 }
 
 const intVar = (name: string, fallback: number, min: number, max: number) =>
@@ -50,6 +53,28 @@ const webhookSecrets = secret("HR_WEBHOOK_SECRETS").transform((value, ctx) => {
   return keys;
 });
 
+/**
+ * Okta Event Hook secrets: exact values of the header Okta is configured to send, separated by commas (two
+ * during a rotation). A value may contain spaces (`Bearer ...`).
+ */
+const oktaSecrets = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const parts = (value ?? "")
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean);
+    if (parts.some((p) => p.length < 16)) {
+      ctx.addIssue({
+        code: "custom",
+        message: "OKTA_EVENT_HOOK_SECRETS entries must be at least 16 characters",
+      });
+      return z.NEVER;
+    }
+    return parts;
+  });
+
 const ConfigSchema = z.object({
   KOODRIVE_BASE_URL: z.url({ error: "KOODRIVE_BASE_URL must be an absolute URL" }),
   KOODRIVE_APP_ID: secret("KOODRIVE_APP_ID"),
@@ -63,6 +88,12 @@ const ConfigSchema = z.object({
     ),
   KOODRIVE_RETRY_BASE_MS: intVar("KOODRIVE_RETRY_BASE_MS", 250, 1, 60_000),
   HR_WEBHOOK_SECRETS: webhookSecrets,
+  OKTA_EVENT_HOOK_SECRETS: oktaSecrets,
+  OKTA_EVENT_HOOK_HEADER: z
+    .string()
+    .optional()
+    .transform((v) => (v?.trim() ? v.trim().toLowerCase() : "authorization"))
+    .refine((v) => /^[a-z0-9-]{1,64}$/.test(v), "OKTA_EVENT_HOOK_HEADER must be an HTTP header name"),
   ADMIN_TOKEN: secret("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
   AUDIT_RETENTION_DAYS: intVar("AUDIT_RETENTION_DAYS", 400, 1, 3650),
   CANCEL_PARALLELISM: intVar("CANCEL_PARALLELISM", 4, 1, 16),

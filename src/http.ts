@@ -44,6 +44,17 @@ export async function rawBody(c: Context): Promise<Uint8Array> {
   return new Uint8Array(await c.req.arrayBuffer());
 }
 
+/** Parses a verified raw body as UTF-8 JSON; anything else is a 422 naming the problem. */
+export function parseJsonBody(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+  } catch {
+    throw new ApiError("invalid_body", "the request body is not valid UTF-8 JSON", [
+      { path: "(root)", message: "not valid JSON" },
+    ]);
+  }
+}
+
 /** Compares two secrets in constant time (hashing first makes the lengths equal). */
 export async function secretEquals(given: string, expected: string): Promise<boolean> {
   const enc = new TextEncoder();

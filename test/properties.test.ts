@@ -10,6 +10,7 @@ const FC = { seed: 20261125, numRuns: 120 };
 
 const PATHS = [
   "/webhooks/hr",
+  "/webhooks/okta",
   "/healthz",
   "/runs/hr-00000000000000000000000000000000",
   "/runs/hr-00000000000000000000000000000000/export?format=csv",
@@ -112,7 +113,7 @@ async function snapshot(): Promise<Snapshot> {
 async function expectWellBehaved(res: Response, methodName: string): Promise<void> {
   expect(res.status).toBeLessThan(500);
   const text = methodName === "HEAD" ? "" : await res.text();
-  expect(text).not.toMatch(/\bat .+:\d+:\d+|Error: |whsec_|test-admin-token/);
+  expect(text).not.toMatch(/\bat .+:\d+:\d+|Error: |whsec_|test-admin-token|okta-test-secret/);
   if (res.status >= 400 && methodName !== "HEAD") {
     const parsed = JSON.parse(text) as { error?: { code?: string; message?: string; requestId?: string } };
     expect(parsed.error).toMatchObject({
@@ -195,5 +196,25 @@ describe("POST /webhooks/hr with a valid signature over random bytes", () => {
       }),
       { ...FC, numRuns: 80 },
     );
+  });
+});
+
+describe("POST /webhooks/okta with the valid secret over random bytes", () => {
+  it("answers 200 or a clear 4xx, never 5xx, and starts no run", async () => {
+    const before = await snapshot();
+    await fc.assert(
+      fc.asyncProperty(body, contentType, async (b, ct) => {
+        const res = await call("/webhooks/okta", {
+          method: "POST",
+          headers: { authorization: "okta-test-secret-0123456789", ...(ct ? { "content-type": ct } : {}) },
+          ...(b === undefined ? {} : { body: b as BodyInit }),
+        });
+        await expectWellBehaved(res, "POST");
+        expect([200, 400, 413, 422]).toContain(res.status);
+      }),
+      { ...FC, numRuns: 80 },
+    );
+    const runs = await env.AUDIT.list({ prefix: "audit-run:" });
+    expect(runs.keys.filter((k) => !before.keys.has(k.name))).toHaveLength(0);
   });
 });

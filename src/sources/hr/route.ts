@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { recordRejection } from "../../audit/security";
 import type { AppEnv } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
-import { limitBody, rawBody } from "../../http";
+import { limitBody, parseJsonBody, rawBody } from "../../http";
 import { runIdFor, startRun } from "../../offboarding/start";
 import { ALL_SCOPES, type RunRequest } from "../../offboarding/types";
 import { verifyStandardWebhook } from "../standard-webhooks";
@@ -13,16 +13,6 @@ export const MAX_HR_BODY_BYTES = 256 * 1024;
 /** Standard Webhooks ids are short (e.g. `msg_<ksuid>`); a longer one is refused rather than stored. */
 export const MAX_EVENT_ID_LENGTH = 256;
 const SOURCE = "hr";
-
-function parseJson(bytes: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
-  } catch {
-    throw new ApiError("invalid_body", "the request body is not valid UTF-8 JSON", [
-      { path: "(root)", message: "not valid JSON" },
-    ]);
-  }
-}
 
 /**
  * `POST /webhooks/hr`: a Standard Webhooks HR event. Verifies the signature on the raw bytes, then parses,
@@ -51,7 +41,7 @@ export function hrRoutes() {
       throw new ApiError("bad_request", `webhook-id is longer than ${MAX_EVENT_ID_LENGTH} characters`);
     }
 
-    const json = parseJson(body);
+    const json = parseJsonBody(body);
     const envelope = HrEnvelope.safeParse(json);
     if (!envelope.success)
       throw new ApiError("invalid_body", "the event is invalid", fieldErrors(envelope.error.issues));

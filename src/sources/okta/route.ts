@@ -1,0 +1,129 @@
+import { type Context, Hono } from "hono";
+import { recordRejection } from "../../audit/security";
+import type { AppEnv } from "../../env";
+import { ApiError, fieldErrors } from "../../errors";
+import { limitBody, parseJsonBody, rawBody, secretEquals } from "../../http";
+import { runIdFor, startRun } from "../../offboarding/start";
+import { ALL_SCOPES, type RunRequest } from "../../offboarding/types";
+import { isLeaverEvent, leaverTarget, OktaDelivery, type OktaEvent } from "./schema";
+
+/** Okta deliveries are small JSON batches; anything over 256 KiB is refused before any work. */
+export const MAX_OKTA_BODY_BYTES = 256 * 1024;
+/** The one-time verification challenge is echoed back; a longer one is not Okta's. */
+const MAX_CHALLENGE_LENGTH = 1024;
+const SOURCE = "okta";
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * Okta authenticates an Event Hook with a fixed header it was configured to send (usually Authorization):
+ * no signature, so the value is compared in constant time with every configured secret (two while rotating).
+ */
+async function authenticate(c: Context<AppEnv>): Promise<void> {
+  const { OKTA_EVENT_HOOK_SECRETS: secrets, OKTA_EVENT_HOOK_HEADER: header } = c.var.config;
+  if (secrets.length === 0) {
+    throw new ApiError("not_found", "the Okta source is not enabled (set OKTA_EVENT_HOOK_SECRETS)");
+  }
+  const given = c.req.header(header);
+  let ok = false;
+  if (given) for (const secret of secrets) ok = (await secretEquals(given, secret)) || ok;
+  if (!ok) {
+    await recordRejection(c, SOURCE, given ? "wrong_secret" : "missing_secret");
+    throw new ApiError("unauthorized", `missing or wrong ${header} header`);
+  }
+}
+
+/** The run request for one leaver event; the Okta user id stands as the person's id in the source. */
+async function runRequest(c: Context<AppEnv>, event: OktaEvent): Promise<RunRequest> {
+  const target = leaverTarget(event);
+  if (!target?.id) throw new Error("leaver event without a User target"); // validated before
+  const login = target.alternateId?.trim();
+  const name = target.displayName?.trim();
+  return {
+    runId: await runIdFor(SOURCE, event.uuid),
+    source: SOURCE,
+    eventId: event.uuid,
+    subject: {
+      hrId: target.id,
+      ...(login && EMAIL.test(login) ? { email: login.toLowerCase() } : {}),
+      ...(name ? { name } : {}),
+    },
+    reason: `Okta ${event.eventType}`,
+    dryRun: false,
+    scopes: [...ALL_SCOPES],
+    requestId: c.var.requestId,
+    receivedAt: new Date().toISOString(),
+    actor: `source:${SOURCE}`,
+  };
+}
+
+/**
+ * `/webhooks/okta`: Okta Event Hooks. `GET` answers the one-time verification challenge; `POST` takes a
+ * delivery of one or more events, starts one run per leaver event (deduplicated on the event's `uuid`, as
+ * Okta may deliver twice) and answers 200 well inside Okta's 3-second deadline.
+ */
+export function oktaRoutes() {
+  const app = new Hono<AppEnv>();
+
+  app.get("/", async (c) => {
+    await authenticate(c);
+    const challenge = c.req.header("x-okta-verification-challenge");
+    if (!challenge || challenge.length > MAX_CHALLENGE_LENGTH) {
+      throw new ApiError("bad_request", "missing or oversized x-okta-verification-challenge header");
+    }
+    await c.var.audit.write({
+      type: "request.received",
+      actor: `source:${SOURCE}`,
+      source: SOURCE,
+      requestId: c.var.requestId,
+      reason: "Event Hook verification challenge answered",
+      details: { verified: true, verification: true },
+    });
+    return c.json({ verification: challenge });
+  });
+
+  app.post("/", limitBody(MAX_OKTA_BODY_BYTES), async (c) => {
+    await authenticate(c);
+    const parsed = OktaDelivery.safeParse(parseJsonBody(await rawBody(c)));
+    if (!parsed.success) {
+      throw new ApiError("invalid_body", "the delivery is invalid", fieldErrors(parsed.error.issues));
+    }
+    const events = parsed.data.data.events;
+    // All or nothing: a leaver event that names no user fails the delivery before any run starts.
+    const unnamed = events.flatMap((e, i) =>
+      isLeaverEvent(e.eventType) && !leaverTarget(e)
+        ? [
+            {
+              path: `data.events.${i}.target`,
+              message: "a leaver event needs a target of type User with an id",
+            },
+          ]
+        : [],
+    );
+    if (unnamed.length) throw new ApiError("invalid_body", "the delivery is invalid", unnamed);
+
+    const leavers = events.filter((e) => isLeaverEvent(e.eventType));
+    const ignored = events.filter((e) => !isLeaverEvent(e.eventType));
+    // Each event is its own run, keyed by its uuid: a redelivered batch starts nothing new.
+    const runs = await Promise.all(
+      leavers.map(async (event) => {
+        const { runId, duplicate } = await startRun(c.env, c.var.audit, await runRequest(c, event));
+        return { uuid: event.uuid, eventType: event.eventType, runId, ...(duplicate ? { duplicate } : {}) };
+      }),
+    );
+    if (ignored.length) {
+      const types = [...new Set(ignored.map((e) => e.eventType.slice(0, 100)))].sort();
+      await c.var.audit.write({
+        type: "request.received",
+        actor: `source:${SOURCE}`,
+        source: SOURCE,
+        ...(parsed.data.eventId ? { eventId: parsed.data.eventId } : {}),
+        requestId: c.var.requestId,
+        reason: `ignored event type(s) ${types.join(", ").slice(0, 500)}`,
+        details: { verified: true, ignored: ignored.length },
+      });
+    }
+    return c.json({ runs, ignored: ignored.length }, 200);
+  });
+
+  return app;
+}
