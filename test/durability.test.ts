@@ -62,6 +62,29 @@ describe("durability: nothing lost, nothing done twice", () => {
   });
 });
 
+describe("paging across steps", () => {
+  it("lists each page once (the next step's first page is fetched ahead) and verifies only after every cancel", async () => {
+    await sim.quirks({ shortPages: false, emptyPages: false, codeAsString: "never" });
+    // 15 pages: two plan steps (10 pages + 5), the second starting from the page fetched ahead.
+    await sim.seed({ users: [{ userId: LEAVER, name: "Pia Pages", shares: 1500 }], seed: 25 });
+    const res = await sendHr(offboardedEvent({ id: "E-4004", koodriveUserId: LEAVER }));
+    const run = await waitForRun(((await res.json()) as { runId: string }).runId);
+    expect(run.status).toBe("completed");
+    expect(run.counts.cancelled).toBe(1500);
+    const calls = (await sim.calls(0)).calls;
+    const lists = calls.filter((c) => c.endpoint === "list");
+    const cancels = calls.filter((c) => c.endpoint === "cancel");
+    // 15 plan pages + 1 verify page; no page fetched twice, none fetched and thrown away.
+    expect(lists).toHaveLength(16);
+    expect(new Set(lists.slice(0, 15).map((c) => c.query)).size).toBe(15);
+    expect(cancels).toHaveLength(15);
+    // The verify listing is KooDrive's answer after every cancel: never a page fetched before them.
+    const verify = lists.at(-1);
+    expect(cancels.every((c) => c.seq < (verify?.seq ?? 0))).toBe(true);
+    expect((await sim.shares(LEAVER, "all")).every((s) => s.cancelSuccesses === 1)).toBe(true);
+  });
+});
+
 describe("verification catches what the plan never saw", () => {
   it("plans and cancels shares that appear after planning, in another pass", async () => {
     await sim.seed({ users: [{ userId: LEAVER, name: "Nia New", shares: 120 }], seed: 23 });
