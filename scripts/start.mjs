@@ -97,8 +97,8 @@ KooDrive Offboard ${health.version} is running.
 ${users}
 
   Demo secrets (from .dev.vars; local only):
-    ADMIN_TOKEN         ${vars.ADMIN_TOKEN}
-    HR_WEBHOOK_SECRETS  ${vars.HR_WEBHOOK_SECRETS}
+    ADMIN_TOKEN              ${vars.ADMIN_TOKEN}
+    HR_WEBHOOK_SECRETS       ${vars.HR_WEBHOOK_SECRETS}
     OKTA_EVENT_HOOK_SECRETS  ${vars.OKTA_EVENT_HOOK_SECRETS ?? "(not set: /webhooks/okta is off)"}
 
   Try it:  npm run demo          (signed HR event for Dana Leaver, then the run's result)
