@@ -25,6 +25,7 @@ export default defineConfig({
             "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_dGVzdC1zZWNvbmQtc2VjcmV0LXJvdGF0aW9u",
           // Two Okta Event Hook secrets (a rotation); the second is a whole "Bearer ..." header value.
           OKTA_EVENT_HOOK_SECRETS: "okta-test-secret-0123456789, Bearer okta-rotated-secret-abcdef",
+          SCIM_BEARER_TOKENS: "scim-test-token-0123456789abcdef, scim-rotated-token-fedcba9876543210",
           SIM_ADMIN_TOKEN: SIM.adminToken,
           // Directory calls act as the demo tenant's admin; fast backoff keeps fault tests quick.
           KOODRIVE_DIRECTORY_USER_ID: "1505084218764547200",

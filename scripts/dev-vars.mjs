@@ -13,6 +13,7 @@ export const DEMO_VARS = {
   HR_WEBHOOK_SECRETS: "whsec_ZGVtby1oci13ZWJob29rLXNlY3JldC1mb3ItbG9jYWwtdXNl",
   ADMIN_TOKEN: "demo-admin-token-change-me",
   OKTA_EVENT_HOOK_SECRETS: "demo-okta-hook-secret-change-me",
+  SCIM_BEARER_TOKENS: "demo-scim-token-change-me",
 };
 export const SIM_ADMIN_TOKEN = "demo-sim-admin-token";
 

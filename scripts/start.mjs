@@ -90,7 +90,7 @@ try {
   console.log(`
 KooDrive Offboard ${health.version} is running.
 
-  service    ${SERVICE_URL}   (GET /healthz, POST /webhooks/hr, /webhooks/okta, admin API)
+  service    ${SERVICE_URL}   (GET /healthz, POST /webhooks/hr, /webhooks/okta, /scim/v2, admin API)
   simulator  ${SIMULATOR_URL}   (KooDrive stand-in; control plane under /__sim/, token ${SIM_ADMIN_TOKEN})
 
   Demo tenant:
@@ -100,6 +100,7 @@ ${users}
     ADMIN_TOKEN              ${vars.ADMIN_TOKEN}
     HR_WEBHOOK_SECRETS       ${vars.HR_WEBHOOK_SECRETS}
     OKTA_EVENT_HOOK_SECRETS  ${vars.OKTA_EVENT_HOOK_SECRETS ?? "(not set: /webhooks/okta is off)"}
+    SCIM_BEARER_TOKENS       ${vars.SCIM_BEARER_TOKENS ?? "(not set: /scim/v2 is off)"}
 
   Try it:  npm run demo          (signed HR event for Dana Leaver, then the run's result)
            curl -H "Authorization: Bearer ${vars.ADMIN_TOKEN}" ${SERVICE_URL}/audit

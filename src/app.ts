@@ -8,6 +8,8 @@ import { ApiError, errorBody } from "./errors";
 import { auditStore, koodriveClient } from "./services";
 import { hrRoutes } from "./sources/hr/route";
 import { oktaRoutes } from "./sources/okta/route";
+import { ERROR_SCHEMA, ScimError } from "./sources/scim/resource";
+import { scimRoutes } from "./sources/scim/route";
 
 export const VERSION: string = pkg.version;
 
@@ -30,14 +32,18 @@ export function buildApp() {
 
   app.route("/webhooks/hr", hrRoutes());
   app.route("/webhooks/okta", oktaRoutes());
+  app.route("/scim/v2", scimRoutes());
   app.route("/", adminRoutes());
 
-  app.notFound((c) =>
-    c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`, c.var.requestId), 404),
-  );
+  app.notFound((c) => {
+    const message = `no route for ${c.req.method} ${c.req.path}`;
+    if (isScim(c.req.path)) return scimError(new ScimError("not_found", message), c.var.requestId);
+    return c.json(errorBody("not_found", message, c.var.requestId), 404);
+  });
 
   app.onError((err, c) => {
     const id = c.var.requestId ?? "unknown";
+    if (err instanceof ApiError && isScim(c.req.path)) return scimError(err, id);
     if (err instanceof ApiError) {
       return c.json(errorBody(err.code, err.message, id, err.details), err.status);
     }
@@ -60,4 +66,21 @@ export function buildApp() {
   });
 
   return app;
+}
+
+const isScim = (path: string) => path === "/scim/v2" || path.startsWith("/scim/v2/");
+
+/** SCIM clients read RFC 7644 errors (`application/scim+json`); the body also carries our envelope. */
+function scimError(err: ApiError, requestId: string): Response {
+  const body = {
+    schemas: [ERROR_SCHEMA],
+    status: String(err.status),
+    detail: err.message,
+    ...(err instanceof ScimError && err.scimType ? { scimType: err.scimType } : {}),
+    ...errorBody(err.code, err.message, requestId, err.details),
+  };
+  return new Response(JSON.stringify(body), {
+    status: err.status,
+    headers: { "content-type": "application/scim+json", "x-request-id": requestId },
+  });
 }

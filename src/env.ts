@@ -11,6 +11,8 @@ export interface Bindings extends Env {
   /** Optional: the Okta Event Hooks source is off without it. */
   OKTA_EVENT_HOOK_SECRETS?: string;
   OKTA_EVENT_HOOK_HEADER?: string;
+  /** Optional: the SCIM endpoint is off without it. */
+  SCIM_BEARER_TOKENS?: string;
 }
 
 const intVar = (name: string, fallback: number, min: number, max: number) =>
@@ -54,26 +56,24 @@ const webhookSecrets = secret("HR_WEBHOOK_SECRETS").transform((value, ctx) => {
 });
 
 /**
- * Okta Event Hook secrets: exact values of the header Okta is configured to send, separated by commas (two
- * during a rotation). A value may contain spaces (`Bearer ...`).
+ * Optional shared secrets of a source, separated by commas (two during a rotation); unset turns the source
+ * off. A value may contain spaces (Okta's header can be `Bearer ...`).
  */
-const oktaSecrets = z
-  .string()
-  .optional()
-  .transform((value, ctx) => {
-    const parts = (value ?? "")
-      .split(",")
-      .map((p) => p.trim())
-      .filter(Boolean);
-    if (parts.some((p) => p.length < 16)) {
-      ctx.addIssue({
-        code: "custom",
-        message: "OKTA_EVENT_HOOK_SECRETS entries must be at least 16 characters",
-      });
-      return z.NEVER;
-    }
-    return parts;
-  });
+const sharedSecrets = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      const parts = (value ?? "")
+        .split(",")
+        .map((p) => p.trim())
+        .filter(Boolean);
+      if (parts.some((p) => p.length < 16)) {
+        ctx.addIssue({ code: "custom", message: `${name} entries must be at least 16 characters` });
+        return z.NEVER;
+      }
+      return parts;
+    });
 
 const ConfigSchema = z.object({
   KOODRIVE_BASE_URL: z.url({ error: "KOODRIVE_BASE_URL must be an absolute URL" }),
@@ -88,7 +88,8 @@ const ConfigSchema = z.object({
     ),
   KOODRIVE_RETRY_BASE_MS: intVar("KOODRIVE_RETRY_BASE_MS", 250, 1, 60_000),
   HR_WEBHOOK_SECRETS: webhookSecrets,
-  OKTA_EVENT_HOOK_SECRETS: oktaSecrets,
+  OKTA_EVENT_HOOK_SECRETS: sharedSecrets("OKTA_EVENT_HOOK_SECRETS"),
+  SCIM_BEARER_TOKENS: sharedSecrets("SCIM_BEARER_TOKENS"),
   OKTA_EVENT_HOOK_HEADER: z
     .string()
     .optional()

@@ -6,6 +6,7 @@ import { auditStore } from "./services";
 export { HoldsStore } from "./offboarding/holds";
 export { RunLedger } from "./offboarding/ledger";
 export { OffboardingWorkflow } from "./offboarding/workflow";
+export { ScimDirectory } from "./sources/scim/directory";
 
 const app = buildApp();
 

@@ -11,6 +11,8 @@ const FC = { seed: 20261125, numRuns: 120 };
 const PATHS = [
   "/webhooks/hr",
   "/webhooks/okta",
+  "/scim/v2/Users",
+  "/scim/v2/Users/00000000-0000-0000-0000-000000000000",
   "/healthz",
   "/runs/hr-00000000000000000000000000000000",
   "/runs/hr-00000000000000000000000000000000/export?format=csv",
@@ -95,6 +97,7 @@ interface Snapshot {
   keys: Set<string>;
   simCalls: number;
   holds: number;
+  scimUsers: number;
 }
 
 async function snapshot(): Promise<Snapshot> {
@@ -106,14 +109,17 @@ async function snapshot(): Promise<Snapshot> {
     cursor = page.list_complete ? undefined : page.cursor;
   } while (cursor);
   const holds = await env.HOLDS.getByName("holds").list();
-  return { keys, simCalls: (await sim.calls(0)).last, holds: holds.length };
+  const scim = (await env.SCIM.getByName("directory").find(null, 1, 0)) as { total: number };
+  return { keys, simCalls: (await sim.calls(0)).last, holds: holds.length, scimUsers: scim.total };
 }
 
 /** What every answer must satisfy, whatever was sent: no 5xx, no stack trace, our envelope on errors. */
 async function expectWellBehaved(res: Response, methodName: string): Promise<void> {
   expect(res.status).toBeLessThan(500);
   const text = methodName === "HEAD" ? "" : await res.text();
-  expect(text).not.toMatch(/\bat .+:\d+:\d+|Error: |whsec_|test-admin-token|okta-test-secret/);
+  expect(text).not.toMatch(
+    /\bat .+:\d+:\d+|Error: |whsec_|test-admin-token|okta-test-secret|scim-test-token/,
+  );
   if (res.status >= 400 && methodName !== "HEAD") {
     const parsed = JSON.parse(text) as { error?: { code?: string; message?: string; requestId?: string } };
     expect(parsed.error).toMatchObject({
@@ -157,6 +163,7 @@ describe("every public endpoint, random input without valid credentials", () => 
     const after = await snapshot();
     expect(after.simCalls).toBe(before.simCalls);
     expect(after.holds).toBe(before.holds);
+    expect(after.scimUsers).toBe(before.scimUsers);
     const added = [...after.keys].filter((k) => !before.keys.has(k));
     for (const key of added) {
       expect(key.startsWith("audit")).toBe(true);

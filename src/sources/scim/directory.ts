@@ -1,0 +1,201 @@
+import { DurableObject } from "cloudflare:workers";
+import { applyPatch, type PatchRequest, ScimError, type UserAttributes } from "./resource";
+
+/** A stored SCIM user, as the routes see it. */
+export interface ScimUser {
+  id: string;
+  attributes: UserAttributes;
+  created: string;
+  lastModified: string;
+  version: number;
+  /** How many times this user went from active to inactive (each one is a deprovisioning, i.e. a run). */
+  deactivations: number;
+}
+
+/** The outcome of a write: the user after it, and whether the user is now (or already was) deprovisioned. */
+export interface ScimWrite {
+  user: ScimUser;
+  /** Set when the user is inactive after a deactivation: the run to start (idempotent) is keyed by it. */
+  deprovision: number | null;
+}
+
+/**
+ * A refusal, returned rather than thrown: an error's class does not survive the call from the Worker to the
+ * Durable Object, so the route turns this back into a ScimError.
+ */
+export interface ScimFailure {
+  error: { code: ScimError["code"]; message: string; scimType?: string };
+}
+
+function refusal(err: unknown): ScimFailure {
+  if (err instanceof ScimError) {
+    return {
+      error: { code: err.code, message: err.message, ...(err.scimType ? { scimType: err.scimType } : {}) },
+    };
+  }
+  throw err;
+}
+
+interface Row {
+  id: string;
+  attributes: string;
+  created: string;
+  last_modified: string;
+  version: number;
+  deactivations: number;
+  [key: string]: SqlStorageValue;
+}
+
+const toUser = (r: Row): ScimUser => ({
+  id: r.id,
+  attributes: JSON.parse(r.attributes) as UserAttributes,
+  created: r.created,
+  lastModified: r.last_modified,
+  version: r.version,
+  deactivations: r.deactivations,
+});
+
+/**
+ * The SCIM user directory in one Durable Object (SQLite): strongly consistent, so `userName` uniqueness
+ * holds under concurrent creates and a PATCH reads and writes a user in one step (no lost update). A
+ * deactivation is counted in the same write, so the run it starts has a stable key however often the IdP
+ * repeats the request.
+ */
+export class ScimDirectory extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS users (
+        id TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        external_id TEXT,
+        attributes TEXT NOT NULL,
+        created TEXT NOT NULL,
+        last_modified TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        deactivations INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX IF NOT EXISTS users_by_external_id ON users (external_id);
+    `);
+  }
+
+  private row(id: string): Row | undefined {
+    return this.sql.exec<Row>("SELECT * FROM users WHERE id = ?", id).toArray()[0];
+  }
+
+  private taken(userName: string, exceptId: string | null): boolean {
+    return (
+      this.sql.exec("SELECT 1 FROM users WHERE user_name = ? AND id IS NOT ?", userName, exceptId).toArray()
+        .length > 0
+    );
+  }
+
+  get(id: string): ScimUser | null {
+    const r = this.row(id);
+    return r ? toUser(r) : null;
+  }
+
+  /** `attr eq "value"` for userName (case-insensitive), externalId or id; or everyone, paged. */
+  find(
+    filter: { attr: "userName" | "externalId" | "id"; value: string } | null,
+    startIndex: number,
+    count: number,
+  ): { total: number; users: ScimUser[] } {
+    const column = filter
+      ? { userName: "user_name", externalId: "external_id", id: "id" }[filter.attr]
+      : null;
+    const where = column ? `WHERE ${column} = ?` : "";
+    const args = filter ? [filter.value] : [];
+    const total = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM users ${where}`, ...args).one().n;
+    const rows = this.sql
+      .exec<Row>(
+        `SELECT * FROM users ${where} ORDER BY created, id LIMIT ? OFFSET ?`,
+        ...args,
+        count,
+        startIndex - 1,
+      )
+      .toArray();
+    return { total, users: rows.map(toUser) };
+  }
+
+  create(attributes: UserAttributes): ScimUser | ScimFailure {
+    if (this.taken(attributes.userName, null)) {
+      return refusal(
+        new ScimError(
+          "conflict",
+          `userName ${attributes.userName.slice(0, 100)} already exists`,
+          "uniqueness",
+        ),
+      );
+    }
+    const now = new Date().toISOString();
+    const id = crypto.randomUUID();
+    this.sql.exec(
+      `INSERT INTO users (id, user_name, external_id, attributes, created, last_modified, version, deactivations)
+       VALUES (?, ?, ?, ?, ?, ?, 1, 0)`,
+      id,
+      attributes.userName,
+      typeof attributes.externalId === "string" ? attributes.externalId : null,
+      JSON.stringify(attributes),
+      now,
+      now,
+    );
+    return this.get(id) as ScimUser;
+  }
+
+  /** PUT: replaces the user's attributes. */
+  replace(id: string, attributes: UserAttributes): ScimWrite | ScimFailure {
+    return this.write(id, () => attributes);
+  }
+
+  /** PATCH: applies the operations to the stored user, in this one call. */
+  patch(id: string, ops: PatchRequest["Operations"]): ScimWrite | ScimFailure {
+    return this.write(id, (current) => applyPatch(current, ops));
+  }
+
+  /**
+   * DELETE, first half: a delete of an active user is a deprovisioning too. Counts it and returns the run key;
+   * the user is removed by `remove` once the run is started, so a retried DELETE cannot lose the run.
+   */
+  prepareDelete(id: string): ScimWrite | ScimFailure {
+    return this.write(id, (current) => ({ ...current, active: false }));
+  }
+
+  remove(id: string): boolean {
+    return this.sql.exec("DELETE FROM users WHERE id = ?", id).rowsWritten > 0;
+  }
+
+  private write(id: string, change: (current: UserAttributes) => UserAttributes): ScimWrite | ScimFailure {
+    try {
+      return this.writeOrThrow(id, change);
+    } catch (err) {
+      return refusal(err);
+    }
+  }
+
+  private writeOrThrow(id: string, change: (current: UserAttributes) => UserAttributes): ScimWrite {
+    const r = this.row(id);
+    if (!r) throw new ScimError("not_found", `no user ${id.slice(0, 100)}`);
+    const current = JSON.parse(r.attributes) as UserAttributes;
+    const next = change(current);
+    if (this.taken(next.userName, id)) {
+      throw new ScimError("conflict", `userName ${next.userName.slice(0, 100)} already exists`, "uniqueness");
+    }
+    const deactivations = r.deactivations + (current.active && !next.active ? 1 : 0);
+    this.sql.exec(
+      `UPDATE users SET user_name = ?, external_id = ?, attributes = ?, last_modified = ?, version = version + 1,
+         deactivations = ? WHERE id = ?`,
+      next.userName,
+      typeof next.externalId === "string" ? next.externalId : null,
+      JSON.stringify(next),
+      new Date().toISOString(),
+      deactivations,
+      id,
+    );
+    const user = this.get(id) as ScimUser;
+    return { user, deprovision: !next.active && deactivations > 0 ? deactivations : null };
+  }
+}

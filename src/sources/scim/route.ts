@@ -1,0 +1,233 @@
+import { type Context, Hono } from "hono";
+import type { z } from "zod";
+import { recordRejection } from "../../audit/security";
+import type { AppEnv } from "../../env";
+import { fieldErrors } from "../../errors";
+import { limitBody, parseJsonBody, rawBody, secretEquals } from "../../http";
+import { runIdFor, startRun } from "../../offboarding/start";
+import { ALL_SCOPES } from "../../offboarding/types";
+import type { ScimDirectory, ScimFailure, ScimUser, ScimWrite } from "./directory";
+import {
+  attributesFrom,
+  LIST_SCHEMA,
+  PatchRequest,
+  ScimError,
+  subjectOf,
+  USER_SCHEMA,
+  UserInput,
+} from "./resource";
+
+/** SCIM requests are single users; anything over 64 KiB is refused before any work. */
+export const MAX_SCIM_BODY_BYTES = 64 * 1024;
+const SOURCE = "scim";
+const MAX_PAGE = 200;
+const SCIM_JSON = "application/scim+json";
+/** The header naming the run a deprovisioning started (for the IdP's logs and for admins). */
+export const RUN_HEADER = "x-offboard-run-id";
+
+type Methods = "get" | "find" | "create" | "replace" | "patch" | "prepareDelete" | "remove";
+/**
+ * The directory's RPC surface with its plain types (the generated stub types cannot express the free-form
+ * SCIM attributes, which are JSON and serialise as such).
+ */
+type Directory = {
+  [K in Methods]: (...args: Parameters<ScimDirectory[K]>) => Promise<ReturnType<ScimDirectory[K]>>;
+};
+const directory = (c: Context<AppEnv>) => c.env.SCIM.getByName("directory") as unknown as Directory;
+
+/** Bearer token, compared in constant time with each configured one (two while rotating). */
+async function authenticate(c: Context<AppEnv>): Promise<void> {
+  const tokens = c.var.config.SCIM_BEARER_TOKENS;
+  if (tokens.length === 0) throw new ScimError("not_found", "SCIM is not enabled (set SCIM_BEARER_TOKENS)");
+  const header = c.req.header("authorization") ?? "";
+  const match = /^Bearer\s+(.+)$/i.exec(header);
+  let ok = false;
+  if (match?.[1]) for (const token of tokens) ok = (await secretEquals(match[1].trim(), token)) || ok;
+  if (!ok) {
+    await recordRejection(c, SOURCE, header ? "wrong_token" : "missing_token");
+    throw new ScimError("unauthorized", "missing or wrong bearer token");
+  }
+}
+
+function scimJson(
+  c: Context<AppEnv>,
+  body: unknown,
+  status: 200 | 201 = 200,
+  headers: Record<string, string> = {},
+) {
+  return c.body(JSON.stringify(body), status, { "content-type": SCIM_JSON, ...headers });
+}
+
+function resource(c: Context<AppEnv>, user: ScimUser) {
+  const location = `${new URL(c.req.url).origin}/scim/v2/Users/${encodeURIComponent(user.id)}`;
+  return {
+    ...user.attributes,
+    schemas: [USER_SCHEMA],
+    id: user.id,
+    meta: {
+      resourceType: "User",
+      created: user.created,
+      lastModified: user.lastModified,
+      location,
+      version: `W/"${user.version}"`,
+    },
+  };
+}
+
+function unwrap<T extends object>(result: T | ScimFailure): T {
+  if ("error" in result) {
+    const { code, message, scimType } = result.error;
+    throw new ScimError(code, message, scimType);
+  }
+  return result;
+}
+
+async function readJson(c: Context<AppEnv>): Promise<unknown> {
+  try {
+    return parseJsonBody(await rawBody(c));
+  } catch {
+    throw new ScimError("bad_request", "the request body is not valid UTF-8 JSON", "invalidSyntax");
+  }
+}
+
+/** SCIM answers an invalid body with 400 and a scimType (RFC 7644 3.12), naming the first bad field. */
+function parseOrFail<T>(schema: z.ZodType<T>, json: unknown, scimType: string): T {
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const first = fieldErrors(parsed.error.issues)[0];
+    throw new ScimError("bad_request", `invalid ${first?.path ?? "body"}: ${first?.message ?? ""}`, scimType);
+  }
+  return parsed.data;
+}
+
+/** Only `attr eq "value"` on userName, externalId or id: what IdPs send to look a user up. */
+function parseFilter(filter: string | undefined) {
+  if (filter === undefined || filter.trim() === "") return null;
+  const m = /^\s*(userName|externalId|id)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i.exec(filter);
+  if (!m?.[1])
+    throw new ScimError(
+      "bad_request",
+      'only filters of the form attr eq "value" on userName, externalId or id are supported',
+      "invalidFilter",
+    );
+  const attr = (["userName", "externalId", "id"] as const).find(
+    (a) => a.toLowerCase() === m[1]?.toLowerCase(),
+  );
+  return { attr: attr ?? "userName", value: (m[2] ?? "").replace(/\\(.)/g, "$1") };
+}
+
+function intParam(
+  value: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  name: string,
+): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new ScimError("bad_request", `${name} must be an integer`, "invalidValue");
+  return Math.min(max, Math.max(min, n));
+}
+
+/**
+ * After a write: if the user is deprovisioned (inactive after a deactivation), starts its run. Keyed by the
+ * user's id and deactivation count, so a repeated request (the IdP retrying) finds the same run.
+ */
+async function deprovision(
+  c: Context<AppEnv>,
+  write: ScimWrite,
+  how: string,
+): Promise<Record<string, string>> {
+  if (write.deprovision === null) return {};
+  const eventId = `${write.user.id}:${write.deprovision}`;
+  const { runId } = await startRun(c.env, c.var.audit, {
+    runId: await runIdFor(SOURCE, eventId),
+    source: SOURCE,
+    eventId,
+    subject: subjectOf(write.user.id, write.user.attributes),
+    reason: `SCIM ${how}`,
+    dryRun: false,
+    scopes: [...ALL_SCOPES],
+    requestId: c.var.requestId,
+    receivedAt: new Date().toISOString(),
+    actor: `source:${SOURCE}`,
+  });
+  return { [RUN_HEADER]: runId };
+}
+
+/**
+ * `/scim/v2`: a SCIM 2.0 service provider for Users, as much as deprovisioning needs (Okta, Entra ID). A
+ * user set to `active: false` (PATCH with or without a path, or PUT) or deleted while active starts one
+ * run for that person. Errors are SCIM errors (`application/scim+json`) that also carry our envelope.
+ */
+export function scimRoutes() {
+  const app = new Hono<AppEnv>();
+  app.use(async (c, next) => {
+    await authenticate(c);
+    await next();
+  });
+
+  app.get("/ServiceProviderConfig", (c) =>
+    scimJson(c, {
+      schemas: ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+      patch: { supported: true },
+      bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
+      filter: { supported: true, maxResults: MAX_PAGE },
+      changePassword: { supported: false },
+      sort: { supported: false },
+      etag: { supported: false },
+      authenticationSchemes: [
+        { type: "oauthbearertoken", name: "Bearer token", description: "Authorization: Bearer <token>" },
+      ],
+    }),
+  );
+
+  app.get("/Users", async (c) => {
+    const filter = parseFilter(c.req.query("filter"));
+    const startIndex = intParam(c.req.query("startIndex"), 1, 1, Number.MAX_SAFE_INTEGER, "startIndex");
+    const count = intParam(c.req.query("count"), 100, 0, MAX_PAGE, "count");
+    const { total, users } = await directory(c).find(filter, startIndex, count);
+    return scimJson(c, {
+      schemas: [LIST_SCHEMA],
+      totalResults: total,
+      startIndex,
+      itemsPerPage: users.length,
+      Resources: users.map((u) => resource(c, u)),
+    });
+  });
+
+  app.post("/Users", limitBody(MAX_SCIM_BODY_BYTES), async (c) => {
+    const input = parseOrFail(UserInput, await readJson(c), "invalidValue");
+    const user = unwrap(await directory(c).create(attributesFrom(input)));
+    return scimJson(c, resource(c, user), 201, { location: resource(c, user).meta.location });
+  });
+
+  app.get("/Users/:id", async (c) => {
+    const user = await directory(c).get(c.req.param("id"));
+    if (!user) throw new ScimError("not_found", "no such user");
+    return scimJson(c, resource(c, user));
+  });
+
+  app.put("/Users/:id", limitBody(MAX_SCIM_BODY_BYTES), async (c) => {
+    const input = parseOrFail(UserInput, await readJson(c), "invalidValue");
+    const write = unwrap(await directory(c).replace(c.req.param("id"), attributesFrom(input)));
+    return scimJson(c, resource(c, write.user), 200, await deprovision(c, write, "PUT active=false"));
+  });
+
+  app.patch("/Users/:id", limitBody(MAX_SCIM_BODY_BYTES), async (c) => {
+    const patch = parseOrFail(PatchRequest, await readJson(c), "invalidSyntax");
+    const write = unwrap(await directory(c).patch(c.req.param("id"), patch.Operations));
+    return scimJson(c, resource(c, write.user), 200, await deprovision(c, write, "PATCH active=false"));
+  });
+
+  app.delete("/Users/:id", async (c) => {
+    const id = c.req.param("id");
+    const write = unwrap(await directory(c).prepareDelete(id));
+    // The run starts before the user is removed: a DELETE retried after a failure here still finds it.
+    const headers = await deprovision(c, write, "DELETE");
+    await directory(c).remove(id);
+    return c.body(null, 204, headers);
+  });
+
+  return app;
+}

@@ -1,0 +1,329 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { DEMO, sim } from "./helpers/sim";
+import { admin, call, clearHolds, uniqueId, waitForRun } from "./helpers/worker";
+
+/** The two tokens configured in vitest.config.ts (SCIM_BEARER_TOKENS). */
+const TOKEN = "scim-test-token-0123456789abcdef";
+const ROTATED = "scim-rotated-token-fedcba9876543210";
+const RUN_HEADER = "x-offboard-run-id";
+
+function scim(path: string, init: { method?: string; body?: unknown; token?: string | null } = {}) {
+  const headers = new Headers({ "content-type": "application/scim+json" });
+  const token = init.token === undefined ? TOKEN : init.token;
+  if (token !== null) headers.set("authorization", `Bearer ${token}`);
+  return call(`/scim/v2${path}`, {
+    method: init.method ?? "GET",
+    headers,
+    ...(init.body === undefined
+      ? {}
+      : { body: typeof init.body === "string" ? init.body : JSON.stringify(init.body) }),
+  });
+}
+
+interface ScimErrorBody {
+  schemas: string[];
+  status: string;
+  detail: string;
+  scimType?: string;
+  error: { code: string; requestId: string };
+}
+
+async function expectScimError(res: Response, status: number, scimType?: string): Promise<ScimErrorBody> {
+  expect(res.status).toBe(status);
+  expect(res.headers.get("content-type")).toContain("application/scim+json");
+  const body = (await res.json()) as ScimErrorBody;
+  expect(body).toMatchObject({
+    schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"],
+    status: String(status),
+    detail: expect.any(String),
+    error: { code: expect.any(String), requestId: expect.any(String) },
+  });
+  if (scimType) expect(body.scimType).toBe(scimType);
+  return body;
+}
+
+/** Dana, the demo leaver, as an IdP provisions her: resolved by her unique name in KooDrive. */
+async function createDana(extra: Record<string, unknown> = {}) {
+  const userName = `${uniqueId("dana")}@example.com`;
+  const res = await scim("/Users", {
+    method: "POST",
+    body: {
+      schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+      userName,
+      externalId: uniqueId("ext"),
+      name: { givenName: "Dana", familyName: "Leaver", formatted: "Dana Leaver" },
+      emails: [{ value: userName, type: "work", primary: true }],
+      active: true,
+      ...extra,
+    },
+  });
+  expect(res.status).toBe(201);
+  const user = (await res.json()) as {
+    id: string;
+    userName: string;
+    active: boolean;
+    meta: { location: string };
+  };
+  expect(res.headers.get("location")).toBe(user.meta.location);
+  return user;
+}
+
+const cancelCalls = async () => (await sim.calls(0)).calls.filter((c) => c.endpoint === "cancel").length;
+
+beforeEach(async () => {
+  await sim.reset();
+  await sim.seed({ demo: true });
+  await clearHolds();
+});
+
+describe("SCIM: what IdPs call before provisioning", () => {
+  it("answers Entra's test connection (a filter for an unknown userName) with an empty ListResponse", async () => {
+    const res = await scim(`/Users?filter=${encodeURIComponent(`userName eq "${crypto.randomUUID()}"`)}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("application/scim+json");
+    expect(await res.json()).toEqual({
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+      totalResults: 0,
+      startIndex: 1,
+      itemsPerPage: 0,
+      Resources: [],
+    });
+  });
+
+  it("creates a user, finds it by userName (any case), and refuses a second one with that userName", async () => {
+    const user = await createDana();
+    const found = await scim(
+      `/Users?filter=${encodeURIComponent(`USERNAME eq "${user.userName.toUpperCase()}"`)}`,
+    );
+    const list = (await found.json()) as { totalResults: number; Resources: Array<{ id: string }> };
+    expect(list.totalResults).toBe(1);
+    expect(list.Resources[0]?.id).toBe(user.id);
+    expect(((await (await scim(`/Users/${user.id}`)).json()) as { active: boolean }).active).toBe(true);
+    const again = await scim("/Users", { method: "POST", body: { userName: user.userName } });
+    await expectScimError(again, 409, "uniqueness");
+  });
+
+  it("publishes its ServiceProviderConfig", async () => {
+    const res = await scim("/ServiceProviderConfig");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ patch: { supported: true }, bulk: { supported: false } });
+  });
+});
+
+describe("SCIM deprovisioning starts one run per deactivation", () => {
+  it("Okta: PATCH without a path, active false, cancels every share; a repeat starts nothing new", async () => {
+    const before = await sim.shares(DEMO.leaver, "active");
+    const user = await createDana();
+    expect(await cancelCalls()).toBe(0); // creating a user revokes nothing
+
+    const patch = {
+      schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+      Operations: [{ op: "replace", value: { active: false } }],
+    };
+    const res = await scim(`/Users/${user.id}`, { method: "PATCH", body: patch });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { active: boolean }).active).toBe(false);
+    const runId = res.headers.get(RUN_HEADER) ?? "";
+    expect(runId).toMatch(/^scim-[0-9a-f]{32}$/);
+
+    const run = await waitForRun(runId);
+    expect(run).toMatchObject({ status: "completed", koodriveUserId: DEMO.leaver, resolvedBy: "name_match" });
+    expect(run.counts.cancelled).toBe(before.length);
+    expect(await sim.shares(DEMO.leaver, "active")).toHaveLength(0);
+    const audit = (await (
+      await admin(`/audit?user=${encodeURIComponent(user.userName)}&limit=50`)
+    ).json()) as {
+      records: Array<{ type: string; source?: string; reason?: string }>;
+    };
+    expect(audit.records.find((r) => r.type === "request.received")).toMatchObject({
+      source: "scim",
+      reason: "SCIM PATCH active=false",
+    });
+
+    const calls = await cancelCalls();
+    const repeat = await scim(`/Users/${user.id}`, { method: "PATCH", body: patch });
+    expect(repeat.status).toBe(200);
+    expect(repeat.headers.get(RUN_HEADER)).toBe(runId);
+    expect((await waitForRun(runId)).attempt).toBe(1);
+    expect(await cancelCalls()).toBe(calls);
+  });
+
+  it('Entra ID: Replace with path active and "False", then DELETE (204): one run for both', async () => {
+    const user = await createDana();
+    const res = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      body: { Operations: [{ op: "Replace", path: "active", value: "False" }] },
+    });
+    expect(res.status).toBe(200);
+    const runId = res.headers.get(RUN_HEADER) ?? "";
+    expect((await waitForRun(runId)).status).toBe("completed");
+
+    const del = await scim(`/Users/${user.id}`, { method: "DELETE" });
+    expect(del.status).toBe(204);
+    expect(del.headers.get(RUN_HEADER)).toBe(runId);
+    await expectScimError(await scim(`/Users/${user.id}`), 404);
+    await expectScimError(await scim(`/Users/${user.id}`, { method: "DELETE" }), 404);
+  });
+
+  it("DELETE of an active user deprovisions it; PUT active false does too; reactivating and deactivating again is a new run", async () => {
+    const dana = await createDana();
+    const deleted = await scim(`/Users/${dana.id}`, { method: "DELETE" });
+    expect(deleted.status).toBe(204);
+    const first = deleted.headers.get(RUN_HEADER) ?? "";
+    expect((await waitForRun(first)).status).toBe("completed");
+
+    await sim.seed({ demo: true }); // Dana shares again
+    const again = await createDana();
+    const put = await scim(`/Users/${again.id}`, {
+      method: "PUT",
+      body: { userName: again.userName, name: { formatted: "Dana Leaver" }, active: false },
+    });
+    expect(put.status).toBe(200);
+    const second = put.headers.get(RUN_HEADER) ?? "";
+    expect(second).not.toBe(first);
+    expect((await waitForRun(second)).status).toBe("completed");
+
+    const back = await scim(`/Users/${again.id}`, {
+      method: "PATCH",
+      body: { Operations: [{ op: "replace", path: "active", value: true }] },
+    });
+    expect(back.status).toBe(200);
+    expect(back.headers.get(RUN_HEADER)).toBeNull();
+    const off = await scim(`/Users/${again.id}`, {
+      method: "PATCH",
+      body: { Operations: [{ op: "replace", value: { active: false } }] },
+    });
+    const third = off.headers.get(RUN_HEADER) ?? "";
+    expect(third).not.toBe(second);
+    expect((await waitForRun(third)).status).toBe("completed");
+  });
+
+  it("keeps attributes it does not interpret, as Entra addresses them", async () => {
+    const user = await createDana();
+    const res = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      body: {
+        Operations: [
+          { op: "Add", path: 'emails[type eq "home"].value', value: "dana@home.example" },
+          { op: "Replace", path: "title", value: "Account executive" },
+          { op: "Replace", path: "name.givenName", value: "Danielle" },
+        ],
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get(RUN_HEADER)).toBeNull();
+    const body = (await res.json()) as {
+      title: string;
+      name: { givenName: string; familyName: string };
+      emails: unknown[];
+    };
+    expect(body.title).toBe("Account executive");
+    expect(body.name).toMatchObject({ givenName: "Danielle", familyName: "Leaver" });
+    expect(body.emails).toContainEqual({ type: "home", value: "dana@home.example" });
+  });
+
+  it("a user created inactive starts no run", async () => {
+    const user = await createDana({ active: false });
+    expect(user.active).toBe(false);
+    expect(await cancelCalls()).toBe(0);
+  });
+});
+
+describe("SCIM: bad requests get a SCIM error (with our envelope) and change nothing", () => {
+  it("401 without the token or with a wrong one, with a security record; the rotated token works", async () => {
+    await expectScimError(await scim("/Users", { token: null }), 401);
+    await expectScimError(await scim("/Users", { token: `${TOKEN}x` }), 401);
+    const audit = (await (await admin("/audit?limit=5")).json()) as {
+      records: Array<{ type: string; source?: string }>;
+    };
+    expect(audit.records.some((r) => r.type === "request.rejected" && r.source === "scim")).toBe(true);
+    expect(JSON.stringify(audit)).not.toContain(TOKEN);
+    expect((await scim("/Users", { token: ROTATED })).status).toBe(200);
+  });
+
+  it("a wrong token cannot deactivate anyone", async () => {
+    const user = await createDana();
+    const res = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      token: "scim-forged-token-0000000000000000",
+      body: { Operations: [{ op: "replace", value: { active: false } }] },
+    });
+    await expectScimError(res, 401);
+    expect(((await (await scim(`/Users/${user.id}`)).json()) as { active: boolean }).active).toBe(true);
+    expect(await cancelCalls()).toBe(0);
+  });
+
+  it("400 with a scimType for an unsupported filter, op, path or value; the user is unchanged", async () => {
+    await expectScimError(
+      await scim(`/Users?filter=${encodeURIComponent('displayName co "Dana"')}`),
+      400,
+      "invalidFilter",
+    );
+    const user = await createDana();
+    const patch = (op: unknown) => scim(`/Users/${user.id}`, { method: "PATCH", body: { Operations: [op] } });
+    await expectScimError(await patch({ op: "move", path: "active", value: false }), 400, "invalidSyntax");
+    await expectScimError(
+      await patch({ op: "replace", path: 'emails[value sw "x"]', value: 1 }),
+      400,
+      "invalidPath",
+    );
+    await expectScimError(
+      await patch({ op: "replace", path: "active", value: "maybe" }),
+      400,
+      "invalidValue",
+    );
+    await expectScimError(await patch({ op: "replace", path: "id", value: "mine" }), 400, "mutability");
+    await expectScimError(
+      await scim(`/Users/${user.id}`, { method: "PATCH", body: { Operations: [] } }),
+      400,
+      "invalidSyntax",
+    );
+    await expectScimError(
+      await scim(`/Users/${user.id}`, { method: "PATCH", body: "{oops" }),
+      400,
+      "invalidSyntax",
+    );
+    await expectScimError(
+      await scim("/Users", { method: "POST", body: { active: true } }),
+      400,
+      "invalidValue",
+    );
+    const now = (await (await scim(`/Users/${user.id}`)).json()) as {
+      active: boolean;
+      meta: { version: string };
+    };
+    expect(now).toMatchObject({ active: true, meta: { version: 'W/"1"' } });
+    expect(await cancelCalls()).toBe(0);
+  });
+
+  it("404 for an unknown user or route; 413 over 64 KiB", async () => {
+    await expectScimError(await scim("/Users/no-such-user"), 404);
+    await expectScimError(
+      await scim("/Users/no-such-user", {
+        method: "PATCH",
+        body: { Operations: [{ op: "replace", value: { active: false } }] },
+      }),
+      404,
+    );
+    await expectScimError(await scim("/Groups"), 404);
+    await expectScimError(
+      await scim("/Users", {
+        method: "POST",
+        body: { userName: "big@example.com", pad: "x".repeat(65 * 1024) },
+      }),
+      413,
+    );
+  });
+
+  it("is off (404) when no SCIM token is configured", async () => {
+    const { buildApp } = await import("../src/app");
+    const { env } = await import("cloudflare:workers");
+    const res = await buildApp().fetch(
+      new Request("https://offboard.example.com/scim/v2/Users", {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      }),
+      { ...env, SCIM_BEARER_TOKENS: "" },
+    );
+    await expectScimError(res, 404);
+  });
+});
