@@ -43,29 +43,33 @@ export function buildApp() {
 
   app.onError((err, c) => {
     const id = c.var.requestId ?? "unknown";
-    if (err instanceof ApiError && isScim(c.req.path)) return scimError(err, id);
-    if (err instanceof ApiError) {
-      return c.json(errorBody(err.code, err.message, id, err.details), err.status);
-    }
-    if (err instanceof ConfigError) {
-      console.error(JSON.stringify({ level: "error", requestId: id, msg: err.message }));
-      return c.json(errorBody("misconfigured", err.message, id), 500);
-    }
-    if (err instanceof HTTPException) {
-      const status = err.status;
-      const code = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : "bad_request";
-      return c.json(
-        errorBody(code, err.message || "bad request", id),
-        status === 413 || status === 401 ? status : 400,
+    const known = toApiError(err);
+    if (!known) {
+      console.error(
+        JSON.stringify({ level: "error", requestId: id, msg: "unhandled error", error: String(err) }),
       );
+    } else if (err instanceof ConfigError) {
+      console.error(JSON.stringify({ level: "error", requestId: id, msg: err.message }));
     }
-    console.error(
-      JSON.stringify({ level: "error", requestId: id, msg: "unhandled error", error: String(err) }),
-    );
-    return c.json(errorBody("internal", "internal error; quote the request id when reporting it", id), 500);
+    const answer =
+      known ?? new ApiError("internal", "internal error; quote the request id when reporting it");
+    if (isScim(c.req.path)) return scimError(answer, id);
+    return c.json(errorBody(answer.code, answer.message, id, answer.details), answer.status);
   });
 
   return app;
+}
+
+/** The caller-facing form of an error we know; undefined for anything unexpected (a bug: logged, 500). */
+function toApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof ConfigError) return new ApiError("misconfigured", err.message);
+  if (err instanceof HTTPException) {
+    const status = err.status;
+    const code = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : "bad_request";
+    return new ApiError(code, err.message || "bad request");
+  }
+  return undefined;
 }
 
 const isScim = (path: string) => path === "/scim/v2" || path.startsWith("/scim/v2/");

@@ -55,24 +55,30 @@ const webhookSecrets = secret("HR_WEBHOOK_SECRETS").transform((value, ctx) => {
   return keys;
 });
 
+/** An optional source's secrets, or what is wrong with them (that source answers `misconfigured`). */
+export interface SourceSecrets {
+  values: string[];
+  problem?: string;
+}
+
 /**
  * Optional shared secrets of a source, separated by commas (two during a rotation); unset turns the source
- * off. A value may contain spaces (Okta's header can be `Bearer ...`).
+ * off. A value may contain spaces (Okta's header can be `Bearer ...`). A bad value disables only its own
+ * source (reported there), not the whole service.
  */
 const sharedSecrets = (name: string) =>
   z
     .string()
     .optional()
-    .transform((value, ctx) => {
-      const parts = (value ?? "")
+    .transform((value): SourceSecrets => {
+      const values = (value ?? "")
         .split(",")
         .map((p) => p.trim())
         .filter(Boolean);
-      if (parts.some((p) => p.length < 16)) {
-        ctx.addIssue({ code: "custom", message: `${name} entries must be at least 16 characters` });
-        return z.NEVER;
+      if (values.some((p) => p.length < 16)) {
+        return { values: [], problem: `${name} entries must be at least 16 characters` };
       }
-      return parts;
+      return { values };
     });
 
 const ConfigSchema = z.object({

@@ -44,15 +44,37 @@ export async function rawBody(c: Context): Promise<Uint8Array> {
   return new Uint8Array(await c.req.arrayBuffer());
 }
 
+/** Deeper JSON than this is refused: no sender needs it, and recursive code (clone, validation) must not overflow. */
+export const MAX_JSON_DEPTH = 32;
+
+/** Whether a parsed JSON value nests deeper than `max` (iterative: the check itself cannot overflow). */
+function tooDeep(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== "object" || v === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** Parses a verified raw body as UTF-8 JSON; anything else is a 422 naming the problem. */
 export function parseJsonBody(bytes: Uint8Array): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+    value = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
   } catch {
     throw new ApiError("invalid_body", "the request body is not valid UTF-8 JSON", [
       { path: "(root)", message: "not valid JSON" },
     ]);
   }
+  if (tooDeep(value, MAX_JSON_DEPTH)) {
+    throw new ApiError("invalid_body", `the request body nests deeper than ${MAX_JSON_DEPTH} levels`, [
+      { path: "(root)", message: "nested too deeply" },
+    ]);
+  }
+  return value;
 }
 
 /** Compares two secrets in constant time (hashing first makes the lengths equal). */

@@ -172,22 +172,47 @@ describe("POST /webhooks/okta: bad requests", () => {
     });
   }
 
-  it("refuses a whole batch (422, nothing started) when a leaver event names no user", async () => {
+  it("one bad event does not sink the batch: valid leavers start, the invalid one is answered and audited", async () => {
     const good = oktaEvent("user.lifecycle.deactivate", DANA);
     const bad = oktaEvent("user.lifecycle.deactivate", null);
-    const res = await sendOkta(delivery([good, bad]));
-    const body = await expectEnvelope(res, 422, "invalid_body");
-    expect(JSON.stringify(body)).toContain("data.events.1.target");
-    await expectNoRun(good.uuid);
+    const odd = {
+      ...oktaEvent("group.user_membership.add", DANA),
+      target: "not a list",
+      published: "yesterday",
+    };
+    const res = await sendOkta(delivery([good, bad, odd]));
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      runs: Array<{ uuid: string; runId: string }>;
+      ignored: number;
+      invalid: Array<{ index: number; uuid: string; path: string }>;
+    };
+    expect(body.runs.map((r) => r.uuid)).toEqual([good.uuid]);
+    expect(body.ignored).toBe(1);
+    expect(body.invalid).toEqual([
+      expect.objectContaining({ index: 1, uuid: bad.uuid, path: "data.events.1.target" }),
+    ]);
     await expectNoRun(bad.uuid);
+    expect((await waitForRun(body.runs[0]?.runId ?? "")).status).toBe("completed");
+    const audit = (await (await admin("/audit?limit=30")).json()) as AuditView;
+    const rejected = audit.records.find((r) => r.type === "request.rejected" && r.eventId === bad.uuid);
+    expect(rejected?.reason).toMatch(/data\.events\.1\.target/);
   });
 
   it("answers 422 with the field's path to an invalid delivery, and to a body that is not JSON", async () => {
     const noEvents = await expectEnvelope(await sendOkta({ data: { events: [] } }), 422, "invalid_body");
     expect(JSON.stringify(noEvents)).toContain("data.events");
-    const noUuid = await sendOkta(delivery([{ eventType: "user.lifecycle.deactivate", target: [] }]));
-    expect(JSON.stringify(await expectEnvelope(noUuid, 422, "invalid_body"))).toContain("data.events.0.uuid");
     await expectEnvelope(await sendOkta("{not json"), 422, "invalid_body");
+    await expectEnvelope(
+      await sendOkta(`{"data":{"events":${"[".repeat(40)}${"]".repeat(40)}}}`),
+      422,
+      "invalid_body",
+    );
+    const noUuid = await sendOkta(delivery([{ eventType: "user.lifecycle.deactivate", target: [] }]));
+    expect(noUuid.status).toBe(200);
+    const body = (await noUuid.json()) as { runs: unknown[]; invalid: Array<{ path: string }> };
+    expect(body.runs).toEqual([]);
+    expect(body.invalid[0]?.path).toBe("data.events.0.uuid");
   });
 
   it("refuses a body over 256 KiB with 413 before reading it", async () => {

@@ -225,3 +225,54 @@ describe("POST /webhooks/okta with the valid secret over random bytes", () => {
     expect(runs.keys.filter((k) => !before.keys.has(k.name))).toHaveLength(0);
   });
 });
+
+describe("/scim/v2 with the valid token over random bodies", () => {
+  it("answers 2xx or a clear 4xx, never 5xx", async () => {
+    const auth = { authorization: "Bearer scim-test-token-0123456789abcdef" };
+    const created = await call("/scim/v2/Users", {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/scim+json" },
+      body: JSON.stringify({ userName: `prop-${crypto.randomUUID()}@example.com`, active: true }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const target = fc.constantFrom(
+      "POST /scim/v2/Users",
+      `PUT /scim/v2/Users/${id}`,
+      `PATCH /scim/v2/Users/${id}`,
+    );
+    const patchLike = fc
+      .array(
+        fc.record({
+          op: fc.constantFrom("add", "Replace", "remove", "move"),
+          path: fc.option(
+            fc.constantFrom(
+              "active",
+              "title",
+              "name.givenName",
+              'emails[type eq "work"].value',
+              "urn:x:y:User:dept",
+              "id",
+              "a[b",
+            ),
+            { nil: undefined },
+          ),
+          value: fc.jsonValue({ maxDepth: 3 }),
+        }),
+        { maxLength: 4 },
+      )
+      .map((Operations) => JSON.stringify({ Operations }));
+    await fc.assert(
+      fc.asyncProperty(target, fc.oneof(body, patchLike), async (t, b) => {
+        const [m, p] = t.split(" ") as [string, string];
+        const res = await call(p, {
+          method: m,
+          headers: { ...auth, "content-type": "application/scim+json" },
+          ...(b === undefined ? {} : { body: b as BodyInit }),
+        });
+        await expectWellBehaved(res, m);
+        expect(res.status).toBeLessThan(500);
+      }),
+      { ...FC, numRuns: 100 },
+    );
+  });
+});

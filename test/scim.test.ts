@@ -1,4 +1,7 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
+import { runIdFor } from "../src/offboarding/start";
 import { DEMO, sim } from "./helpers/sim";
 import { admin, call, clearHolds, uniqueId, waitForRun } from "./helpers/worker";
 
@@ -222,6 +225,99 @@ describe("SCIM deprovisioning starts one run per deactivation", () => {
     expect(body.emails).toContainEqual({ type: "home", value: "dana@home.example" });
   });
 
+  it("Entra: a PATCH that also sets enterprise-extension attributes still deprovisions", async () => {
+    const user = await createDana();
+    const ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    const res = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      body: {
+        Operations: [
+          { op: "Replace", path: `${ext}:department`, value: "Sales" },
+          { op: "Add", path: `${ext}:manager`, value: "mgr-42" },
+          { op: "Replace", path: "active", value: "False" },
+        ],
+      },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body[ext]).toEqual({ department: "Sales", manager: "mgr-42" });
+    expect((await waitForRun(res.headers.get(RUN_HEADER) ?? "")).status).toBe("completed");
+    // Okta's form: the extension as a key of a path-less value.
+    const okta = await createDana();
+    const res2 = await scim(`/Users/${okta.id}`, {
+      method: "PATCH",
+      body: { Operations: [{ op: "replace", value: { active: false, [ext]: { costCenter: "CC-1" } } }] },
+    });
+    expect(res2.status).toBe(200);
+    expect(((await res2.json()) as Record<string, unknown>)[ext]).toEqual({ costCenter: "CC-1" });
+    expect((await waitForRun(res2.headers.get(RUN_HEADER) ?? "")).status).toBe("completed");
+  });
+
+  it("never reactivates by accident: a PUT without active keeps it, removing active is refused, names are case-insensitive", async () => {
+    const user = await createDana();
+    const off = await scim(`/Users/${user.id}`, {
+      method: "PUT",
+      body: { UserName: user.userName, Active: false, name: { formatted: "Dana Leaver" } },
+    });
+    expect(off.status).toBe(200);
+    const runId = off.headers.get(RUN_HEADER) ?? "";
+    expect(runId).not.toBe("");
+    await waitForRun(runId);
+    const keep = await scim(`/Users/${user.id}`, {
+      method: "PUT",
+      body: { userName: user.userName, title: "x" },
+    });
+    expect(((await keep.json()) as { active: boolean }).active).toBe(false);
+    await expectScimError(
+      await scim(`/Users/${user.id}`, {
+        method: "PATCH",
+        body: { Operations: [{ op: "remove", path: "active" }] },
+      }),
+      400,
+      "mutability",
+    );
+    const now = (await (await scim(`/Users/${user.id}`)).json()) as { active: boolean; Active?: unknown };
+    expect(now.active).toBe(false);
+    expect(now.Active).toBeUndefined();
+  });
+
+  it("add appends to a multi-valued attribute; a type filter matches in any case", async () => {
+    const user = await createDana();
+    const res = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      body: {
+        operations: [
+          { op: "add", path: "emails", value: [{ value: "second@example.com", type: "home" }] },
+          { op: "replace", path: 'emails[type eq "WORK"].display', value: "Work" },
+        ],
+      },
+    });
+    expect(res.status).toBe(200);
+    const emails = ((await res.json()) as { emails: Array<Record<string, unknown>> }).emails;
+    expect(emails).toHaveLength(2);
+    expect(emails[0]).toMatchObject({ type: "work", display: "Work", primary: true });
+  });
+
+  it("a run the request did not start (the Worker died after the directory's write) is started by the directory's alarm", async () => {
+    const before = await sim.shares(DEMO.leaver, "active");
+    const user = await createDana();
+    const stub = env.SCIM.getByName("directory");
+    // The write happens; the request that made it never starts the run.
+    await stub.patch(user.id, [{ op: "replace", value: { active: false } }]);
+    const runId = await runIdFor("scim", `${user.id}:1`);
+    expect((await admin(`/runs/${runId}`)).status).toBe(404);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const run = await waitForRun(runId);
+    expect(run.status).toBe("completed");
+    expect(run.counts.cancelled).toBe(before.length);
+    // Confirmed: a later repeat of the request finds the same run, and the alarm has nothing left to do.
+    const repeat = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      body: { Operations: [{ op: "replace", value: { active: false } }] },
+    });
+    expect(repeat.headers.get(RUN_HEADER)).toBe(runId);
+  });
+
   it("a user created inactive starts no run", async () => {
     const user = await createDana({ active: false });
     expect(user.active).toBe(false);
@@ -296,6 +392,18 @@ describe("SCIM: bad requests get a SCIM error (with our envelope) and change not
     expect(await cancelCalls()).toBe(0);
   });
 
+  it("400 for JSON nested too deeply (no 5xx from any body)", async () => {
+    const deep = `{"userName":"deep@example.com","x":${"[".repeat(5000)}${"]".repeat(5000)}}`;
+    await expectScimError(await scim("/Users", { method: "POST", body: deep }), 400, "invalidSyntax");
+    const user = await createDana();
+    const patch = `{"Operations":[{"op":"replace","path":"title","value":${"[".repeat(5000)}${"]".repeat(5000)}}]}`;
+    await expectScimError(
+      await scim(`/Users/${user.id}`, { method: "PATCH", body: patch }),
+      400,
+      "invalidSyntax",
+    );
+  });
+
   it("404 for an unknown user or route; 413 over 64 KiB", async () => {
     await expectScimError(await scim("/Users/no-such-user"), 404);
     await expectScimError(
@@ -313,6 +421,27 @@ describe("SCIM: bad requests get a SCIM error (with our envelope) and change not
       }),
       413,
     );
+  });
+
+  it("a bad SCIM token setting disables SCIM only (500 misconfigured there), not the other sources", async () => {
+    const { buildApp } = await import("../src/app");
+    const broken = { ...env, SCIM_BEARER_TOKENS: "short" };
+    const res = await buildApp().fetch(
+      new Request("https://offboard.example.com/scim/v2/Users", {
+        headers: { authorization: "Bearer short" },
+      }),
+      broken,
+    );
+    const body = await expectScimError(res, 500);
+    expect(body.error.code).toBe("misconfigured");
+    expect(JSON.stringify(body)).toContain("SCIM_BEARER_TOKENS");
+    const health = await buildApp().fetch(
+      new Request("https://offboard.example.com/audit?limit=1", {
+        headers: { authorization: "Bearer test-admin-token" },
+      }),
+      broken,
+    );
+    expect(health.status).toBe(200);
   });
 
   it("is off (404) when no SCIM token is configured", async () => {

@@ -1,11 +1,11 @@
 import { type Context, Hono } from "hono";
 import { recordRejection } from "../../audit/security";
-import type { AppEnv } from "../../env";
+import { type AppEnv, ConfigError } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody, rawBody, secretEquals } from "../../http";
 import { runIdFor, startRun } from "../../offboarding/start";
 import { ALL_SCOPES, type RunRequest } from "../../offboarding/types";
-import { isLeaverEvent, leaverTarget, OktaDelivery, type OktaEvent } from "./schema";
+import { isLeaverEvent, leaverTarget, OktaDelivery, OktaEvent } from "./schema";
 
 /** Okta deliveries are small JSON batches; anything over 256 KiB is refused before any work. */
 export const MAX_OKTA_BODY_BYTES = 256 * 1024;
@@ -19,7 +19,9 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
  * no signature, so the value is compared in constant time with every configured secret (two while rotating).
  */
 async function authenticate(c: Context<AppEnv>): Promise<void> {
-  const { OKTA_EVENT_HOOK_SECRETS: secrets, OKTA_EVENT_HOOK_HEADER: header } = c.var.config;
+  const { OKTA_EVENT_HOOK_SECRETS: configured, OKTA_EVENT_HOOK_HEADER: header } = c.var.config;
+  if (configured.problem) throw new ConfigError(`invalid configuration: ${configured.problem}`);
+  const secrets = configured.values;
   if (secrets.length === 0) {
     throw new ApiError("not_found", "the Okta source is not enabled (set OKTA_EVENT_HOOK_SECRETS)");
   }
@@ -87,22 +89,35 @@ export function oktaRoutes() {
     if (!parsed.success) {
       throw new ApiError("invalid_body", "the delivery is invalid", fieldErrors(parsed.error.issues));
     }
-    const events = parsed.data.data.events;
-    // All or nothing: a leaver event that names no user fails the delivery before any run starts.
-    const unnamed = events.flatMap((e, i) =>
-      isLeaverEvent(e.eventType) && !leaverTarget(e)
-        ? [
-            {
-              path: `data.events.${i}.target`,
-              message: "a leaver event needs a target of type User with an id",
-            },
-          ]
-        : [],
-    );
-    if (unnamed.length) throw new ApiError("invalid_body", "the delivery is invalid", unnamed);
+    // Each event on its own: Okta does not redeliver after a 4xx, so one malformed event must not cost
+    // the other leavers of the batch their runs. Invalid leaver events are answered and audited.
+    const leavers: OktaEvent[] = [];
+    const invalid: Array<{ index: number; uuid?: string; path: string; message: string }> = [];
+    const ignoredTypes: string[] = [];
+    for (const [index, raw] of parsed.data.data.events.entries()) {
+      const type = (raw as { eventType?: unknown } | null)?.eventType;
+      if (typeof type === "string" && !isLeaverEvent(type)) {
+        ignoredTypes.push(type.slice(0, 100));
+        continue;
+      }
+      const event = OktaEvent.safeParse(raw);
+      const uuid = (raw as { uuid?: unknown } | null)?.uuid;
+      const problem = !event.success
+        ? fieldErrors(event.error.issues)[0]
+        : !leaverTarget(event.data)
+          ? { path: "target", message: "a leaver event needs a target of type User with an id" }
+          : undefined;
+      if (event.success && !problem) leavers.push(event.data);
+      else {
+        invalid.push({
+          index,
+          ...(typeof uuid === "string" ? { uuid: uuid.slice(0, 200) } : {}),
+          path: `data.events.${index}.${problem?.path ?? ""}`.replace(/\.$/, ""),
+          message: problem?.message ?? "invalid event",
+        });
+      }
+    }
 
-    const leavers = events.filter((e) => isLeaverEvent(e.eventType));
-    const ignored = events.filter((e) => !isLeaverEvent(e.eventType));
     // Each event is its own run, keyed by its uuid: a redelivered batch starts nothing new.
     const runs = await Promise.all(
       leavers.map(async (event) => {
@@ -110,8 +125,21 @@ export function oktaRoutes() {
         return { uuid: event.uuid, eventType: event.eventType, runId, ...(duplicate ? { duplicate } : {}) };
       }),
     );
-    if (ignored.length) {
-      const types = [...new Set(ignored.map((e) => e.eventType.slice(0, 100)))].sort();
+    await Promise.all(
+      invalid.map((bad) =>
+        c.var.audit.write({
+          type: "request.rejected",
+          actor: `source:${SOURCE}`,
+          source: SOURCE,
+          ...(bad.uuid ? { eventId: bad.uuid } : {}),
+          requestId: c.var.requestId,
+          reason: `invalid leaver event at ${bad.path}: ${bad.message}`.slice(0, 500),
+          details: { verified: true },
+        }),
+      ),
+    );
+    if (ignoredTypes.length) {
+      const types = [...new Set(ignoredTypes)].sort();
       await c.var.audit.write({
         type: "request.received",
         actor: `source:${SOURCE}`,
@@ -119,10 +147,10 @@ export function oktaRoutes() {
         ...(parsed.data.eventId ? { eventId: parsed.data.eventId } : {}),
         requestId: c.var.requestId,
         reason: `ignored event type(s) ${types.join(", ").slice(0, 500)}`,
-        details: { verified: true, ignored: ignored.length },
+        details: { verified: true, ignored: ignoredTypes.length },
       });
     }
-    return c.json({ runs, ignored: ignored.length }, 200);
+    return c.json({ runs, ignored: ignoredTypes.length, invalid }, 200);
   });
 
   return app;

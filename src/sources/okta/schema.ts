@@ -39,7 +39,8 @@ export const OktaDelivery = z.looseObject({
   eventId: z.string().max(200).optional(),
   eventTime: z.string().max(100).optional(),
   data: z.looseObject({
-    events: z.array(OktaEvent).min(1).max(MAX_EVENTS_PER_DELIVERY),
+    // Events are checked one by one (route.ts): a malformed one must not sink the others.
+    events: z.array(z.unknown()).min(1).max(MAX_EVENTS_PER_DELIVERY),
   }),
 });
 export type OktaDelivery = z.infer<typeof OktaDelivery>;

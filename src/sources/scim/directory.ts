@@ -1,4 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
+import { type Bindings, loadConfig } from "../../env";
+import { auditStore } from "../../services";
+import { startDeprovisioning } from "./deprovision";
 import { applyPatch, type PatchRequest, ScimError, type UserAttributes } from "./resource";
 
 /** A stored SCIM user, as the routes see it. */
@@ -43,8 +46,13 @@ interface Row {
   last_modified: string;
   version: number;
   deactivations: number;
+  runs_started: number;
+  deleting: number;
   [key: string]: SqlStorageValue;
 }
+
+/** How soon the directory itself starts a deprovisioning run the request that caused it did not confirm. */
+export const RECOVERY_DELAY_MS = 60_000;
 
 const toUser = (r: Row): ScimUser => ({
   id: r.id,
@@ -76,7 +84,9 @@ export class ScimDirectory extends DurableObject<Env> {
         created TEXT NOT NULL,
         last_modified TEXT NOT NULL,
         version INTEGER NOT NULL,
-        deactivations INTEGER NOT NULL DEFAULT 0
+        deactivations INTEGER NOT NULL DEFAULT 0,
+        runs_started INTEGER NOT NULL DEFAULT 0,
+        deleting INTEGER NOT NULL DEFAULT 0
       );
       CREATE INDEX IF NOT EXISTS users_by_external_id ON users (external_id);
     `);
@@ -146,9 +156,11 @@ export class ScimDirectory extends DurableObject<Env> {
     return this.get(id) as ScimUser;
   }
 
-  /** PUT: replaces the user's attributes. */
-  replace(id: string, attributes: UserAttributes): ScimWrite | ScimFailure {
-    return this.write(id, () => attributes);
+  /** PUT: replaces the user's attributes; without `active` in the request, the current value stays. */
+  replace(id: string, attributes: UserAttributes, activeGiven = true): ScimWrite | ScimFailure {
+    return this.write(id, (current) =>
+      activeGiven ? attributes : { ...attributes, active: current.active },
+    );
   }
 
   /** PATCH: applies the operations to the stored user, in this one call. */
@@ -161,11 +173,65 @@ export class ScimDirectory extends DurableObject<Env> {
    * the user is removed by `remove` once the run is started, so a retried DELETE cannot lose the run.
    */
   prepareDelete(id: string): ScimWrite | ScimFailure {
-    return this.write(id, (current) => ({ ...current, active: false }));
+    const result = this.write(id, (current) => ({ ...current, active: false }));
+    if (!("error" in result)) {
+      this.sql.exec("UPDATE users SET deleting = 1 WHERE id = ?", id);
+      this.scheduleRecovery(); // removes the user even if the DELETE's request dies before `remove`
+    }
+    return result;
   }
 
   remove(id: string): boolean {
     return this.sql.exec("DELETE FROM users WHERE id = ?", id).rowsWritten > 0;
+  }
+
+  /** The run of the user's `n`-th deactivation is started: the recovery alarm need not start it. */
+  runStarted(id: string, n: number): void {
+    this.sql.exec("UPDATE users SET runs_started = max(runs_started, ?) WHERE id = ?", n, id);
+  }
+
+  /**
+   * Sets the recovery alarm in the same (synchronous) turn as the write it covers, so both are committed
+   * before the caller hears back (the Durable Object's output gate).
+   */
+  private scheduleRecovery(): void {
+    void this.ctx.storage.setAlarm(Date.now() + RECOVERY_DELAY_MS);
+  }
+
+  /**
+   * Recovery: starts every deprovisioning run whose request did not confirm it (the Worker died between the
+   * directory's write and the run's start), and finishes DELETEs cut short. Retried every minute until done.
+   */
+  override async alarm(): Promise<void> {
+    const env = this.env as unknown as Bindings;
+    const audit = auditStore(env.AUDIT, loadConfig(env));
+    const rows = this.sql
+      .exec<Row>("SELECT * FROM users WHERE deactivations > runs_started OR deleting = 1")
+      .toArray();
+    let failed = false;
+    for (const row of rows) {
+      const user = toUser(row);
+      try {
+        if (row.deactivations > row.runs_started) {
+          await startDeprovisioning(
+            env,
+            audit,
+            user,
+            row.deactivations,
+            "deprovisioning (recovered)",
+            "scim-recovery",
+          );
+          this.runStarted(user.id, row.deactivations);
+        }
+        if (row.deleting === 1) this.remove(user.id);
+      } catch (err) {
+        failed = true;
+        console.error(
+          JSON.stringify({ level: "error", msg: "scim recovery", userId: user.id, error: String(err) }),
+        );
+      }
+    }
+    if (failed) await this.ctx.storage.setAlarm(Date.now() + RECOVERY_DELAY_MS);
   }
 
   private write(id: string, change: (current: UserAttributes) => UserAttributes): ScimWrite | ScimFailure {
@@ -196,6 +262,9 @@ export class ScimDirectory extends DurableObject<Env> {
       id,
     );
     const user = this.get(id) as ScimUser;
-    return { user, deprovision: !next.active && deactivations > 0 ? deactivations : null };
+    const deprovision = !next.active && deactivations > 0 ? deactivations : null;
+    // Committed with the write: if the request dies before the run starts, the alarm starts it.
+    if (deprovision !== null && deprovision > r.runs_started) this.scheduleRecovery();
+    return { user, deprovision };
   }
 }

@@ -72,8 +72,26 @@ export type PatchRequest = z.infer<typeof PatchRequest>;
 /** The stored attributes of a user (no `id`/`meta`: those are the directory's). */
 export type UserAttributes = Record<string, unknown> & { userName: string; active: boolean };
 
-/** Normalises a POST/PUT body: `active` defaults to true; `id`, `meta` and `schemas` are the server's. */
-export function attributesFrom(input: UserInput): UserAttributes {
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Attribute names are case-insensitive in SCIM; the ones we read are stored in their canonical case. */
+const KNOWN = ["userName", "active", "externalId", "displayName", "name", "emails", "id", "meta", "schemas"];
+function canonical(attr: string): string {
+  return KNOWN.find((k) => k.toLowerCase() === attr.toLowerCase()) ?? attr;
+}
+
+/** A body's top-level keys in canonical case (`"Active"` is `active`), before it is validated. */
+export function canonicalKeys(json: unknown): unknown {
+  if (!isObject(json)) return json;
+  return Object.fromEntries(Object.entries(json).map(([k, v]) => [canonical(k), v]));
+}
+
+/**
+ * Normalises a POST/PUT body; `id`, `meta` and `schemas` are the server's. `active` defaults to the
+ * current value (true for a new user): a PUT that leaves it out does not reactivate anyone.
+ */
+export function attributesFrom(input: UserInput, currentActive = true): UserAttributes {
   const {
     id: _id,
     meta: _meta,
@@ -83,29 +101,49 @@ export function attributesFrom(input: UserInput): UserAttributes {
   return {
     ...rest,
     userName: input.userName,
-    active: input.active === undefined ? true : parseActive(input.active),
+    active: input.active === undefined ? currentActive : parseActive(input.active),
   };
 }
 
 const RESERVED = new Set(["id", "meta", "schemas"]);
 /** `attr`, `attr.sub`, or `attr[type eq "x"].sub` (how Entra ID addresses e-mails and addresses). */
 const PATH = /^([A-Za-z][\w-]*)(?:\[\s*type\s+eq\s+"([^"]*)"\s*\])?(?:\.([A-Za-z][\w-]*))?$/i;
+/** An extension attribute: `urn:...:enterprise:2.0:User:department` (or `...:manager.value`). */
+const EXTENSION_PATH = /^(urn:[A-Za-z0-9.:_-]+):([A-Za-z][\w-]*)(?:\.([A-Za-z][\w-]*))?$/;
+const isExtension = (key: string) => /^urn:/i.test(key);
 
-function setPath(target: Record<string, unknown>, path: string, value: unknown, remove: boolean): void {
-  const m = PATH.exec(path.trim());
+type Change = { kind: "add" | "replace" | "remove"; value: unknown };
+
+function setPath(target: Record<string, unknown>, path: string, change: Change): void {
+  const trimmed = path.trim();
+  const ext = EXTENSION_PATH.exec(trimmed);
+  if (ext) {
+    // Extension attributes (Entra's department, manager, ...) are kept under their schema URN.
+    const [, urn = "", attr = "", sub] = ext;
+    const holder = isObject(target[urn]) ? { ...(target[urn] as Record<string, unknown>) } : {};
+    setPath(holder, sub ? `${attr}.${sub}` : attr, change);
+    target[urn] = holder;
+    return;
+  }
+  const m = PATH.exec(trimmed);
   if (!m) throw new ScimError("bad_request", `unsupported PATCH path: ${path.slice(0, 100)}`, "invalidPath");
   const [, rawAttr = "", type, sub] = m;
   const attr = canonical(rawAttr);
+  const remove = change.kind === "remove";
   if (RESERVED.has(attr)) throw new ScimError("bad_request", `${attr} cannot be changed`, "mutability");
+  if (attr === "active" && remove) {
+    throw new ScimError("bad_request", "active cannot be removed; set it to true or false", "mutability");
+  }
   if (type !== undefined) {
     const list = Array.isArray(target[attr]) ? [...(target[attr] as Record<string, unknown>[])] : [];
-    const i = list.findIndex((e) => typeof e === "object" && e !== null && e.type === type);
+    // `type` is not case-exact (RFC 7643 2.4).
+    const i = list.findIndex((e) => isObject(e) && String(e.type).toLowerCase() === type.toLowerCase());
     if (remove) {
       if (i >= 0) list.splice(i, 1);
     } else {
       const entry = { ...(i >= 0 ? list[i] : { type }) };
-      if (sub) entry[sub] = value;
-      else Object.assign(entry, typeof value === "object" && value !== null ? value : { value });
+      if (sub) entry[sub] = change.value;
+      else Object.assign(entry, isObject(change.value) ? change.value : { value: change.value });
       if (i >= 0) list[i] = entry;
       else list.push(entry);
     }
@@ -115,28 +153,16 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown, 
   if (sub) {
     const parent = { ...((target[attr] as Record<string, unknown> | undefined) ?? {}) };
     if (remove) delete parent[sub];
-    else parent[sub] = value;
+    else parent[sub] = change.value;
     target[attr] = parent;
     return;
   }
   if (remove) delete target[attr];
-  else target[attr] = attr === "active" ? parseActive(value) : value;
-}
-
-/** Attribute names are case-insensitive in SCIM; the ones we read are stored in their canonical case. */
-function canonical(attr: string): string {
-  const known = [
-    "userName",
-    "active",
-    "externalId",
-    "displayName",
-    "name",
-    "emails",
-    "id",
-    "meta",
-    "schemas",
-  ];
-  return known.find((k) => k.toLowerCase() === attr.toLowerCase()) ?? attr;
+  else if (attr === "active") target[attr] = parseActive(change.value);
+  else if (change.kind === "add" && Array.isArray(target[attr]) && Array.isArray(change.value)) {
+    // `add` to a multi-valued attribute appends (RFC 7644 3.5.2.1).
+    target[attr] = [...(target[attr] as unknown[]), ...change.value];
+  } else target[attr] = change.value;
 }
 
 /**
@@ -152,22 +178,28 @@ export function applyPatch(user: UserAttributes, ops: PatchRequest["Operations"]
     }
     if (kind === "remove") {
       if (!op.path) throw new ScimError("bad_request", "remove needs a path", "noTarget");
-      setPath(next, op.path, undefined, true);
+      setPath(next, op.path, { kind, value: undefined });
       continue;
     }
     if (op.path) {
-      setPath(next, op.path, op.value, false);
+      setPath(next, op.path, { kind, value: op.value });
       continue;
     }
-    if (typeof op.value !== "object" || op.value === null || Array.isArray(op.value)) {
+    if (!isObject(op.value)) {
       throw new ScimError("bad_request", "an op without path needs an object value", "invalidValue");
     }
-    // Without a path the value's attributes are merged in; a complex one (name) merges with what is there.
+    // Without a path the value's attributes are merged in; a complex one (name, an extension) merges with
+    // what is there.
     for (const [key, value] of Object.entries(op.value)) {
-      const current = next[canonical(key)];
-      const isObject = (v: unknown): v is Record<string, unknown> =>
-        typeof v === "object" && v !== null && !Array.isArray(v);
-      setPath(next, key, isObject(value) && isObject(current) ? { ...current, ...value } : value, false);
+      const name = isExtension(key) ? key : canonical(key);
+      const current = next[name];
+      const merged = isObject(value) && isObject(current) ? { ...current, ...value } : value;
+      if (isExtension(key)) {
+        if (!isObject(value)) {
+          throw new ScimError("bad_request", `${key.slice(0, 100)} must be an object`, "invalidValue");
+        }
+        next[key] = merged;
+      } else setPath(next, key, { kind, value: merged });
     }
   }
   const parsed = UserInput.safeParse(next);

@@ -1,18 +1,17 @@
 import { type Context, Hono } from "hono";
 import type { z } from "zod";
 import { recordRejection } from "../../audit/security";
-import type { AppEnv } from "../../env";
+import { type AppEnv, ConfigError } from "../../env";
 import { fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody, rawBody, secretEquals } from "../../http";
-import { runIdFor, startRun } from "../../offboarding/start";
-import { ALL_SCOPES } from "../../offboarding/types";
+import { startDeprovisioning } from "./deprovision";
 import type { ScimDirectory, ScimFailure, ScimUser, ScimWrite } from "./directory";
 import {
   attributesFrom,
+  canonicalKeys,
   LIST_SCHEMA,
   PatchRequest,
   ScimError,
-  subjectOf,
   USER_SCHEMA,
   UserInput,
 } from "./resource";
@@ -25,7 +24,7 @@ const SCIM_JSON = "application/scim+json";
 /** The header naming the run a deprovisioning started (for the IdP's logs and for admins). */
 export const RUN_HEADER = "x-offboard-run-id";
 
-type Methods = "get" | "find" | "create" | "replace" | "patch" | "prepareDelete" | "remove";
+type Methods = "get" | "find" | "create" | "replace" | "patch" | "prepareDelete" | "remove" | "runStarted";
 /**
  * The directory's RPC surface with its plain types (the generated stub types cannot express the free-form
  * SCIM attributes, which are JSON and serialise as such).
@@ -37,7 +36,9 @@ const directory = (c: Context<AppEnv>) => c.env.SCIM.getByName("directory") as u
 
 /** Bearer token, compared in constant time with each configured one (two while rotating). */
 async function authenticate(c: Context<AppEnv>): Promise<void> {
-  const tokens = c.var.config.SCIM_BEARER_TOKENS;
+  const configured = c.var.config.SCIM_BEARER_TOKENS;
+  if (configured.problem) throw new ConfigError(`invalid configuration: ${configured.problem}`);
+  const tokens = configured.values;
   if (tokens.length === 0) throw new ScimError("not_found", "SCIM is not enabled (set SCIM_BEARER_TOKENS)");
   const header = c.req.header("authorization") ?? "";
   const match = /^Bearer\s+(.+)$/i.exec(header);
@@ -83,10 +84,11 @@ function unwrap<T extends object>(result: T | ScimFailure): T {
 }
 
 async function readJson(c: Context<AppEnv>): Promise<unknown> {
+  const body = await rawBody(c);
   try {
-    return parseJsonBody(await rawBody(c));
-  } catch {
-    throw new ScimError("bad_request", "the request body is not valid UTF-8 JSON", "invalidSyntax");
+    return parseJsonBody(body);
+  } catch (err) {
+    throw new ScimError("bad_request", err instanceof Error ? err.message : "invalid JSON", "invalidSyntax");
   }
 }
 
@@ -130,8 +132,8 @@ function intParam(
 }
 
 /**
- * After a write: if the user is deprovisioned (inactive after a deactivation), starts its run. Keyed by the
- * user's id and deactivation count, so a repeated request (the IdP retrying) finds the same run.
+ * After a write: if the user is deprovisioned (inactive after a deactivation), starts its run and tells the
+ * directory, whose alarm otherwise starts it (a crash between the write and this call loses nothing).
  */
 async function deprovision(
   c: Context<AppEnv>,
@@ -139,19 +141,15 @@ async function deprovision(
   how: string,
 ): Promise<Record<string, string>> {
   if (write.deprovision === null) return {};
-  const eventId = `${write.user.id}:${write.deprovision}`;
-  const { runId } = await startRun(c.env, c.var.audit, {
-    runId: await runIdFor(SOURCE, eventId),
-    source: SOURCE,
-    eventId,
-    subject: subjectOf(write.user.id, write.user.attributes),
-    reason: `SCIM ${how}`,
-    dryRun: false,
-    scopes: [...ALL_SCOPES],
-    requestId: c.var.requestId,
-    receivedAt: new Date().toISOString(),
-    actor: `source:${SOURCE}`,
-  });
+  const { runId } = await startDeprovisioning(
+    c.env,
+    c.var.audit,
+    write.user,
+    write.deprovision,
+    how,
+    c.var.requestId,
+  );
+  await directory(c).runStarted(write.user.id, write.deprovision);
   return { [RUN_HEADER]: runId };
 }
 
@@ -197,7 +195,7 @@ export function scimRoutes() {
   });
 
   app.post("/Users", limitBody(MAX_SCIM_BODY_BYTES), async (c) => {
-    const input = parseOrFail(UserInput, await readJson(c), "invalidValue");
+    const input = parseOrFail(UserInput, canonicalKeys(await readJson(c)), "invalidValue");
     const user = unwrap(await directory(c).create(attributesFrom(input)));
     return scimJson(c, resource(c, user), 201, { location: resource(c, user).meta.location });
   });
@@ -209,13 +207,23 @@ export function scimRoutes() {
   });
 
   app.put("/Users/:id", limitBody(MAX_SCIM_BODY_BYTES), async (c) => {
-    const input = parseOrFail(UserInput, await readJson(c), "invalidValue");
-    const write = unwrap(await directory(c).replace(c.req.param("id"), attributesFrom(input)));
+    const input = parseOrFail(UserInput, canonicalKeys(await readJson(c)), "invalidValue");
+    // A PUT that leaves `active` out keeps the current value (it must not reactivate a leaver).
+    const write = unwrap(
+      await directory(c).replace(c.req.param("id"), attributesFrom(input), input.active !== undefined),
+    );
     return scimJson(c, resource(c, write.user), 200, await deprovision(c, write, "PUT active=false"));
   });
 
   app.patch("/Users/:id", limitBody(MAX_SCIM_BODY_BYTES), async (c) => {
-    const patch = parseOrFail(PatchRequest, await readJson(c), "invalidSyntax");
+    const json = await readJson(c);
+    const body =
+      json && typeof json === "object" && !Array.isArray(json)
+        ? Object.fromEntries(
+            Object.entries(json).map(([k, v]) => [k.toLowerCase() === "operations" ? "Operations" : k, v]),
+          )
+        : json;
+    const patch = parseOrFail(PatchRequest, body, "invalidSyntax");
     const write = unwrap(await directory(c).patch(c.req.param("id"), patch.Operations));
     return scimJson(c, resource(c, write.user), 200, await deprovision(c, write, "PATCH active=false"));
   });
