@@ -26,6 +26,9 @@ export default defineConfig({
           // Two Okta Event Hook secrets (a rotation); the second is a whole "Bearer ..." header value.
           OKTA_EVENT_HOOK_SECRETS: "okta-test-secret-0123456789, Bearer okta-rotated-secret-abcdef",
           SCIM_BEARER_TOKENS: "scim-test-token-0123456789abcdef, scim-rotated-token-fedcba9876543210",
+          // Slack: the signing secret of Slack's published example; its user is an operator.
+          SLACK_SIGNING_SECRETS: "8f742231b10e8888abcd99yyyzzz85a5",
+          SLACK_OPERATORS: "U2CERLKJA, W0OPERATOR2",
           SIM_ADMIN_TOKEN: SIM.adminToken,
           // Directory calls act as the demo tenant's admin; fast backoff keeps fault tests quick.
           KOODRIVE_DIRECTORY_USER_ID: "1505084218764547200",

@@ -10,6 +10,7 @@ import { hrRoutes } from "./sources/hr/route";
 import { oktaRoutes } from "./sources/okta/route";
 import { ERROR_SCHEMA, ScimError } from "./sources/scim/resource";
 import { scimRoutes } from "./sources/scim/route";
+import { slackRoutes } from "./sources/slack/route";
 
 export const VERSION: string = pkg.version;
 
@@ -33,6 +34,7 @@ export function buildApp() {
   app.route("/webhooks/hr", hrRoutes());
   app.route("/webhooks/okta", oktaRoutes());
   app.route("/scim/v2", scimRoutes());
+  app.route("/chatops/slack", slackRoutes());
   app.route("/", adminRoutes());
 
   app.notFound((c) => {

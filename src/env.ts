@@ -13,6 +13,9 @@ export interface Bindings extends Env {
   OKTA_EVENT_HOOK_HEADER?: string;
   /** Optional: the SCIM endpoint is off without it. */
   SCIM_BEARER_TOKENS?: string;
+  /** Optional: the Slack slash command is off without it. */
+  SLACK_SIGNING_SECRETS?: string;
+  SLACK_OPERATORS?: string;
 }
 
 const intVar = (name: string, fallback: number, min: number, max: number) =>
@@ -96,11 +99,27 @@ const ConfigSchema = z.object({
   HR_WEBHOOK_SECRETS: webhookSecrets,
   OKTA_EVENT_HOOK_SECRETS: sharedSecrets("OKTA_EVENT_HOOK_SECRETS"),
   SCIM_BEARER_TOKENS: sharedSecrets("SCIM_BEARER_TOKENS"),
+  SLACK_SIGNING_SECRETS: sharedSecrets("SLACK_SIGNING_SECRETS"),
+  /** Slack user ids (U..., W...) allowed to run `/koodrive offboard` and `status`. */
+  SLACK_OPERATORS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
+  // Like the secrets, a bad value disables only the Okta source (reported there).
   OKTA_EVENT_HOOK_HEADER: z
     .string()
     .optional()
-    .transform((v) => (v?.trim() ? v.trim().toLowerCase() : "authorization"))
-    .refine((v) => /^[a-z0-9-]{1,64}$/.test(v), "OKTA_EVENT_HOOK_HEADER must be an HTTP header name"),
+    .transform((v): { name: string; problem?: string } => {
+      const name = v?.trim() ? v.trim().toLowerCase() : "authorization";
+      return /^[a-z0-9-]{1,64}$/.test(name)
+        ? { name }
+        : { name: "authorization", problem: "OKTA_EVENT_HOOK_HEADER must be an HTTP header name" };
+    }),
   ADMIN_TOKEN: secret("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
   AUDIT_RETENTION_DAYS: intVar("AUDIT_RETENTION_DAYS", 400, 1, 3650),
   CANCEL_PARALLELISM: intVar("CANCEL_PARALLELISM", 4, 1, 16),

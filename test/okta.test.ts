@@ -220,6 +220,30 @@ describe("POST /webhooks/okta: bad requests", () => {
     await expectEnvelope(res, 413, "payload_too_large");
   });
 
+  it("a bad Okta header setting disables Okta only (500 misconfigured there)", async () => {
+    const { buildApp } = await import("../src/app");
+    const { env } = await import("cloudflare:workers");
+    const broken = { ...env, OKTA_EVENT_HOOK_HEADER: "not a header!" };
+    const res = await buildApp().fetch(
+      new Request("https://offboard.example.com/webhooks/okta", {
+        method: "POST",
+        headers: { authorization: OKTA_SECRET },
+        body: JSON.stringify(delivery([oktaEvent("user.lifecycle.deactivate", DANA)])),
+      }),
+      broken,
+    );
+    expect((await expectEnvelope(res, 500, "misconfigured")).error.message).toContain(
+      "OKTA_EVENT_HOOK_HEADER",
+    );
+    const other = await buildApp().fetch(
+      new Request("https://offboard.example.com/audit?limit=1", {
+        headers: { authorization: "Bearer test-admin-token" },
+      }),
+      broken,
+    );
+    expect(other.status).toBe(200);
+  });
+
   it("is off (404) when no Okta secret is configured", async () => {
     const { buildApp } = await import("../src/app");
     const { env } = await import("cloudflare:workers");

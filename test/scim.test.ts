@@ -296,6 +296,21 @@ describe("SCIM deprovisioning starts one run per deactivation", () => {
     const emails = ((await res.json()) as { emails: Array<Record<string, unknown>> }).emails;
     expect(emails).toHaveLength(2);
     expect(emails[0]).toMatchObject({ type: "work", display: "Work", primary: true });
+    // The same add again (an IdP retrying) adds nothing; an odd `type` is no match, not an error.
+    const again = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      body: {
+        Operations: [
+          { op: "add", path: "emails", value: [{ value: "second@example.com", type: "home" }] },
+          { op: "add", path: "addresses", value: [{ type: { odd: 1 }, street: "x" }] },
+          { op: "replace", path: 'addresses[type eq "work"].street', value: "Main St 1" },
+        ],
+      },
+    });
+    expect(again.status).toBe(200);
+    const after = (await again.json()) as { emails: unknown[]; addresses: unknown[] };
+    expect(after.emails).toHaveLength(2);
+    expect(after.addresses).toHaveLength(2);
   });
 
   it("a run the request did not start (the Worker died after the directory's write) is started by the directory's alarm", async () => {
@@ -316,6 +331,39 @@ describe("SCIM deprovisioning starts one run per deactivation", () => {
       body: { Operations: [{ op: "replace", value: { active: false } }] },
     });
     expect(repeat.headers.get(RUN_HEADER)).toBe(runId);
+    // Nothing left to recover: the alarm is gone.
+    expect(await runDurableObjectAlarm(stub)).toBe(false);
+  });
+
+  it("a DELETE cut short (the request died before the run started) is finished by the alarm: run started, then the user removed", async () => {
+    const user = await createDana();
+    const stub = env.SCIM.getByName("directory");
+    await stub.prepareDelete(user.id);
+    await expectScimError(await scim(`/Users/${user.id}`), 404); // being deleted: gone for every request
+    expect(await stub.remove(user.id)).toBe(false); // not before its run is started
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await waitForRun(await runIdFor("scim", `${user.id}:1`))).status).toBe("completed");
+    const left = (await stub.find({ attr: "id", value: user.id }, 1, 10)) as { total: number };
+    expect(left.total).toBe(0);
+  });
+
+  it("the core schema's URN addresses core attributes: deactivating through it deprovisions", async () => {
+    const core = "urn:ietf:params:scim:schemas:core:2.0:User";
+    const a = await createDana();
+    const viaPath = await scim(`/Users/${a.id}`, {
+      method: "PATCH",
+      body: { Operations: [{ op: "replace", path: `${core}:active`, value: false }] },
+    });
+    expect(((await viaPath.json()) as { active: boolean }).active).toBe(false);
+    expect(viaPath.headers.get(RUN_HEADER)).toMatch(/^scim-/);
+    await waitForRun(viaPath.headers.get(RUN_HEADER) ?? "");
+    const b = await createDana();
+    const viaValue = await scim(`/Users/${b.id}`, {
+      method: "PATCH",
+      body: { Operations: [{ op: "replace", value: { [core]: { active: false } } }] },
+    });
+    expect(((await viaValue.json()) as { active: boolean }).active).toBe(false);
+    await waitForRun(viaValue.headers.get(RUN_HEADER) ?? "");
   });
 
   it("a user created inactive starts no run", async () => {

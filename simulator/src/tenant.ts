@@ -45,6 +45,10 @@ export class Tenant extends DurableObject<SimEnv> {
       });
     }
     if (url.pathname.startsWith(`${API_PREFIX}/`)) return this.api(request, url);
+    // Not KooDrive at all (in tests every outbound fetch of the Worker lands here, e.g. a chat follow-up):
+    // logged as `foreign`, so a test can see what else the Worker called.
+    const result = { status: 404, body: NOT_FOUND_BODY };
+    this.log(request, url, "foreign", null, result, null);
     return Response.json(NOT_FOUND_BODY, { status: 404 });
   }
 

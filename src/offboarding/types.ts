@@ -19,6 +19,11 @@ export interface RunRequest {
   requestId: string;
   receivedAt: string;
   actor: string;
+  /**
+   * Where the run posts its result when it finishes (a chat command's Slack `response_url`, checked to be
+   * Slack's). A capability URL: never written to the audit trail or shown by the admin API.
+   */
+  notifyUrl?: string;
 }
 
 /** Parameters of one Workflow instance. A retry is another instance on the same run (same ledger). */

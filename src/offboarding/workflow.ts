@@ -2,6 +2,8 @@ import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloud
 import type { AuditStore } from "../audit/store";
 import { type Bindings, loadConfig } from "../env";
 import { auditStore, koodriveClient } from "../services";
+import { describeRun, personOf } from "../sources/chatops/commands";
+import { postToChat } from "../sources/chatops/notify";
 import { currentHolds } from "./holds";
 import { resolveLeaver } from "./resolve";
 import { receivedRecord } from "./start";
@@ -24,6 +26,9 @@ import type { Counts, RunMeta, RunParams, RunStatus } from "./types";
  * planning, or missed by a cursor that drifted while shares disappeared) plans them and runs another pass.
  */
 export const MAX_PASSES = 3;
+/** Posting a result to chat is tried once: Slack's response_url allows few posts. */
+const NOTIFY_STEP = { retries: { limit: 0, delay: "1 second" }, timeout: "30 seconds" } as const;
+
 /** KooDrive's cursor for a listing's first page. */
 const FIRST_CURSOR = "0";
 /** Workflows sleep at most 365 days [Workflows limits]; an effectiveAt further out is capped. */
@@ -71,9 +76,9 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
     let subject = request.subject;
 
     let finishing = false;
-    const finish = (status: RunStatus, detail: string) => {
+    const finish = async (status: RunStatus, detail: string) => {
       finishing = true;
-      return step.do(`finish ${status}`, STEP, async () => {
+      const result = await step.do(`finish ${status}`, STEP, async () => {
         await flushAudit({ ledger, audit, meta, subject });
         const m = await ledger.update({ status, detail });
         const counts = await ledger.counts();
@@ -81,6 +86,14 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         await unwatchRun(this.env.AUDIT, runId);
         return { status, counts };
       });
+      // A run started from chat posts its result there (best effort, once; the run is already finished).
+      const notifyUrl = meta.request.notifyUrl;
+      if (notifyUrl) {
+        await step.do("notify chat", NOTIFY_STEP, () =>
+          postToChat(notifyUrl, describeRun(runId, status, result.counts, detail, personOf(subject))),
+        );
+      }
+      return result;
     };
 
     try {

@@ -19,8 +19,10 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
  * no signature, so the value is compared in constant time with every configured secret (two while rotating).
  */
 async function authenticate(c: Context<AppEnv>): Promise<void> {
-  const { OKTA_EVENT_HOOK_SECRETS: configured, OKTA_EVENT_HOOK_HEADER: header } = c.var.config;
-  if (configured.problem) throw new ConfigError(`invalid configuration: ${configured.problem}`);
+  const { OKTA_EVENT_HOOK_SECRETS: configured, OKTA_EVENT_HOOK_HEADER: headerConfig } = c.var.config;
+  const problem = configured.problem ?? headerConfig.problem;
+  if (problem) throw new ConfigError(`invalid configuration: ${problem}`);
+  const header = headerConfig.name;
   const secrets = configured.values;
   if (secrets.length === 0) {
     throw new ApiError("not_found", "the Okta source is not enabled (set OKTA_EVENT_HOOK_SECRETS)");

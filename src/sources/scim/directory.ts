@@ -51,6 +51,19 @@ interface Row {
   [key: string]: SqlStorageValue;
 }
 
+/** A user's stored attributes are capped (repeated `add`s must not grow a row toward SQLite's limit). */
+export const MAX_USER_BYTES = 128 * 1024;
+
+function tooLarge(attributes: UserAttributes): void {
+  if (JSON.stringify(attributes).length > MAX_USER_BYTES) {
+    throw new ScimError(
+      "bad_request",
+      `a user's attributes are limited to ${MAX_USER_BYTES} bytes`,
+      "invalidValue",
+    );
+  }
+}
+
 /** How soon the directory itself starts a deprovisioning run the request that caused it did not confirm. */
 export const RECOVERY_DELAY_MS = 60_000;
 
@@ -93,7 +106,8 @@ export class ScimDirectory extends DurableObject<Env> {
   }
 
   private row(id: string): Row | undefined {
-    return this.sql.exec<Row>("SELECT * FROM users WHERE id = ?", id).toArray()[0];
+    // A user being deleted is gone for every request (the alarm finishes the delete).
+    return this.sql.exec<Row>("SELECT * FROM users WHERE id = ? AND deleting = 0", id).toArray()[0];
   }
 
   private taken(userName: string, exceptId: string | null): boolean {
@@ -117,7 +131,7 @@ export class ScimDirectory extends DurableObject<Env> {
     const column = filter
       ? { userName: "user_name", externalId: "external_id", id: "id" }[filter.attr]
       : null;
-    const where = column ? `WHERE ${column} = ?` : "";
+    const where = column ? `WHERE deleting = 0 AND ${column} = ?` : "WHERE deleting = 0";
     const args = filter ? [filter.value] : [];
     const total = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM users ${where}`, ...args).one().n;
     const rows = this.sql
@@ -132,6 +146,11 @@ export class ScimDirectory extends DurableObject<Env> {
   }
 
   create(attributes: UserAttributes): ScimUser | ScimFailure {
+    try {
+      tooLarge(attributes);
+    } catch (err) {
+      return refusal(err);
+    }
     if (this.taken(attributes.userName, null)) {
       return refusal(
         new ScimError(
@@ -181,8 +200,11 @@ export class ScimDirectory extends DurableObject<Env> {
     return result;
   }
 
+  /** DELETE, second half: removes the user once the run of its last deactivation is started. */
   remove(id: string): boolean {
-    return this.sql.exec("DELETE FROM users WHERE id = ?", id).rowsWritten > 0;
+    return (
+      this.sql.exec("DELETE FROM users WHERE id = ? AND runs_started >= deactivations", id).rowsWritten > 0
+    );
   }
 
   /** The run of the user's `n`-th deactivation is started: the recovery alarm need not start it. */
@@ -195,24 +217,33 @@ export class ScimDirectory extends DurableObject<Env> {
    * before the caller hears back (the Durable Object's output gate).
    */
   private scheduleRecovery(): void {
-    void this.ctx.storage.setAlarm(Date.now() + RECOVERY_DELAY_MS);
+    const at = Date.now() + RECOVERY_DELAY_MS;
+    // An earlier alarm still to come covers this write too: never push recovery back.
+    if (this.alarmAt !== undefined && this.alarmAt > Date.now() && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
   }
+
+  /** When the recovery alarm set by this instance fires (in memory: only to avoid pushing it back). */
+  private alarmAt: number | undefined;
 
   /**
    * Recovery: starts every deprovisioning run whose request did not confirm it (the Worker died between the
    * directory's write and the run's start), and finishes DELETEs cut short. Retried every minute until done.
    */
   override async alarm(): Promise<void> {
+    // Re-armed first: whatever happens below (a bad configuration, KV down, a crash), it comes back.
+    this.alarmAt = Date.now() + RECOVERY_DELAY_MS;
+    await this.ctx.storage.setAlarm(this.alarmAt);
     const env = this.env as unknown as Bindings;
-    const audit = auditStore(env.AUDIT, loadConfig(env));
     const rows = this.sql
       .exec<Row>("SELECT * FROM users WHERE deactivations > runs_started OR deleting = 1")
       .toArray();
-    let failed = false;
     for (const row of rows) {
       const user = toUser(row);
       try {
         if (row.deactivations > row.runs_started) {
+          const audit = auditStore(env.AUDIT, loadConfig(env));
           await startDeprovisioning(
             env,
             audit,
@@ -225,13 +256,18 @@ export class ScimDirectory extends DurableObject<Env> {
         }
         if (row.deleting === 1) this.remove(user.id);
       } catch (err) {
-        failed = true;
         console.error(
           JSON.stringify({ level: "error", msg: "scim recovery", userId: user.id, error: String(err) }),
         );
       }
     }
-    if (failed) await this.ctx.storage.setAlarm(Date.now() + RECOVERY_DELAY_MS);
+    const pending = this.sql
+      .exec("SELECT 1 FROM users WHERE deactivations > runs_started OR deleting = 1 LIMIT 1")
+      .toArray().length;
+    if (pending === 0) {
+      this.alarmAt = undefined;
+      await this.ctx.storage.deleteAlarm();
+    }
   }
 
   private write(id: string, change: (current: UserAttributes) => UserAttributes): ScimWrite | ScimFailure {
@@ -247,6 +283,7 @@ export class ScimDirectory extends DurableObject<Env> {
     if (!r) throw new ScimError("not_found", `no user ${id.slice(0, 100)}`);
     const current = JSON.parse(r.attributes) as UserAttributes;
     const next = change(current);
+    tooLarge(next);
     if (this.taken(next.userName, id)) {
       throw new ScimError("conflict", `userName ${next.userName.slice(0, 100)} already exists`, "uniqueness");
     }

@@ -84,8 +84,16 @@ function canonical(attr: string): string {
 /** A body's top-level keys in canonical case (`"Active"` is `active`), before it is validated. */
 export function canonicalKeys(json: unknown): unknown {
   if (!isObject(json)) return json;
-  return Object.fromEntries(Object.entries(json).map(([k, v]) => [canonical(k), v]));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(json)) {
+    // Core attributes may also come under the core schema's URN (RFC 7644 3.10).
+    if (isCoreSchema(k) && isObject(v)) Object.assign(out, canonicalKeys(v));
+    else out[canonical(k)] = v;
+  }
+  return out;
 }
+
+const isCoreSchema = (urn: string) => urn.toLowerCase() === USER_SCHEMA.toLowerCase();
 
 /**
  * Normalises a POST/PUT body; `id`, `meta` and `schemas` are the server's. `active` defaults to the
@@ -120,6 +128,11 @@ function setPath(target: Record<string, unknown>, path: string, change: Change):
   if (ext) {
     // Extension attributes (Entra's department, manager, ...) are kept under their schema URN.
     const [, urn = "", attr = "", sub] = ext;
+    // `urn:...:core:2.0:User:active` is the core attribute itself, not an extension.
+    if (isCoreSchema(urn)) {
+      setPath(target, sub ? `${attr}.${sub}` : attr, change);
+      return;
+    }
     const holder = isObject(target[urn]) ? { ...(target[urn] as Record<string, unknown>) } : {};
     setPath(holder, sub ? `${attr}.${sub}` : attr, change);
     target[urn] = holder;
@@ -137,7 +150,9 @@ function setPath(target: Record<string, unknown>, path: string, change: Change):
   if (type !== undefined) {
     const list = Array.isArray(target[attr]) ? [...(target[attr] as Record<string, unknown>[])] : [];
     // `type` is not case-exact (RFC 7643 2.4).
-    const i = list.findIndex((e) => isObject(e) && String(e.type).toLowerCase() === type.toLowerCase());
+    const i = list.findIndex(
+      (e) => isObject(e) && typeof e.type === "string" && e.type.toLowerCase() === type.toLowerCase(),
+    );
     if (remove) {
       if (i >= 0) list.splice(i, 1);
     } else {
@@ -160,8 +175,11 @@ function setPath(target: Record<string, unknown>, path: string, change: Change):
   if (remove) delete target[attr];
   else if (attr === "active") target[attr] = parseActive(change.value);
   else if (change.kind === "add" && Array.isArray(target[attr]) && Array.isArray(change.value)) {
-    // `add` to a multi-valued attribute appends (RFC 7644 3.5.2.1).
-    target[attr] = [...(target[attr] as unknown[]), ...change.value];
+    // `add` to a multi-valued attribute appends what is not there yet (RFC 7644 3.5.2.1): a retried PATCH
+    // adds nothing twice.
+    const list = target[attr] as unknown[];
+    const present = new Set(list.map((v) => JSON.stringify(v)));
+    target[attr] = [...list, ...change.value.filter((v) => !present.has(JSON.stringify(v)))];
   } else target[attr] = change.value;
 }
 
@@ -190,7 +208,7 @@ export function applyPatch(user: UserAttributes, ops: PatchRequest["Operations"]
     }
     // Without a path the value's attributes are merged in; a complex one (name, an extension) merges with
     // what is there.
-    for (const [key, value] of Object.entries(op.value)) {
+    for (const [key, value] of Object.entries(canonicalKeys(op.value) as Record<string, unknown>)) {
       const name = isExtension(key) ? key : canonical(key);
       const current = next[name];
       const merged = isObject(value) && isObject(current) ? { ...current, ...value } : value;

@@ -1,0 +1,114 @@
+import type { AuditSubject } from "../../audit/schema";
+import type { AuditStore } from "../../audit/store";
+import type { Bindings } from "../../env";
+import { isRunId, runIdFor, startRun } from "../../offboarding/start";
+import { ALL_SCOPES, type Counts, type SourceName } from "../../offboarding/types";
+
+/** Who typed the command and where, as a chat source verified it. */
+export interface ChatContext {
+  env: Bindings;
+  audit: AuditStore;
+  requestId: string;
+  source: Extract<SourceName, "slack" | "teams">;
+  /** `slack:<team>:<user> (<name>)`: recorded as the actor of what the command does. */
+  actor: string;
+  /** Whether this chat user may use the commands that read or change runs. */
+  operator: boolean;
+  /** Unique per invocation (Slack's trigger_id): a repeated delivery of it starts no second run. */
+  invocationId: string;
+  /** Where the run's result is posted when it finishes (Slack's response_url), if anywhere. */
+  notifyUrl?: string;
+}
+
+export const USAGE = [
+  "*/koodrive* closes the shared links of people who leave.",
+  "• `/koodrive offboard <e-mail or 19-digit KooDrive user id> [dry-run]`: start a run (operators only)",
+  "• `/koodrive status <run id>`: where a run stands (operators only)",
+  "• `/koodrive help`: this text",
+].join("\n");
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const KOODRIVE_ID = /^\d{19}$/;
+
+/** Runs one command; the answer is text for the person who typed it (never an exception for bad input). */
+export async function runCommand(text: string, ctx: ChatContext): Promise<string> {
+  const [verb = "", ...args] = text.trim().split(/\s+/).filter(Boolean);
+  switch (verb.toLowerCase()) {
+    case "":
+    case "help":
+      return USAGE;
+    case "status":
+    case "offboard":
+      if (!ctx.operator) {
+        return "You are not a KooDrive Offboard operator. Ask an admin to add your chat user id to the operators.";
+      }
+      return verb.toLowerCase() === "status" ? status(args, ctx) : offboard(args, ctx);
+    default:
+      return `Unknown command \`${verb.slice(0, 40)}\`.\n${USAGE}`;
+  }
+}
+
+async function status(args: string[], ctx: ChatContext): Promise<string> {
+  const runId = args[0] ?? "";
+  if (args.length !== 1 || !isRunId(runId)) return "Usage: `/koodrive status <run id>` (e.g. `hr-0123…`).";
+  const ledger = ctx.env.RUNS.getByName(runId);
+  const meta = await ledger.getMeta();
+  if (!meta) return `No run \`${runId}\`.`;
+  return describeRun(runId, meta.status, await ledger.counts(), meta.detail, personOf(meta.request.subject));
+}
+
+async function offboard(args: string[], ctx: ChatContext): Promise<string> {
+  const target = args[0] ?? "";
+  const flags = args.slice(1).map((a) => a.toLowerCase());
+  const dryRun = flags.some((f) => f === "dry-run" || f === "--dry-run");
+  if (!target || flags.some((f) => f !== "dry-run" && f !== "--dry-run")) {
+    return "Usage: `/koodrive offboard <e-mail or 19-digit KooDrive user id> [dry-run]`.";
+  }
+  const subject = KOODRIVE_ID.test(target)
+    ? { hrId: target, koodriveUserId: target }
+    : EMAIL.test(target) && target.length <= 320
+      ? { hrId: target.toLowerCase(), email: target.toLowerCase() }
+      : null;
+  if (!subject) return `\`${target.slice(0, 80)}\` is neither an e-mail nor a 19-digit KooDrive user id.`;
+  const eventId = `${ctx.source}:${ctx.invocationId}`;
+  const { runId, duplicate } = await startRun(ctx.env, ctx.audit, {
+    runId: await runIdFor(ctx.source, eventId),
+    source: ctx.source,
+    eventId,
+    subject,
+    reason: `/koodrive offboard by ${ctx.actor}`.slice(0, 1000),
+    dryRun,
+    scopes: [...ALL_SCOPES],
+    requestId: ctx.requestId,
+    receivedAt: new Date().toISOString(),
+    actor: ctx.actor,
+    ...(ctx.notifyUrl ? { notifyUrl: ctx.notifyUrl } : {}),
+  });
+  const what = dryRun ? "Dry run started (nothing will be cancelled)" : "Offboarding started";
+  const then = ctx.notifyUrl ? " I will post the result here when it finishes." : "";
+  return `${what} for ${target}: run \`${runId}\`${duplicate ? " (already running)" : ""}.${then}`;
+}
+
+/** How a run names its person in chat. */
+export function personOf(subject: AuditSubject): string {
+  return subject.name ?? subject.email ?? subject.koodriveUserId ?? subject.hrId ?? "unknown";
+}
+
+/** One line a person can read: status, the counts that matter, and why. */
+export function describeRun(
+  runId: string,
+  state: string,
+  counts: Counts,
+  detail: string | undefined,
+  person: string,
+): string {
+  const n = (k: keyof Counts) => counts[k] ?? 0;
+  const parts = [
+    `${n("cancelled")} cancelled`,
+    n("already_gone") ? `${n("already_gone")} already gone` : "",
+    n("skipped_hold") + n("skipped_scope") ? `${n("skipped_hold") + n("skipped_scope")} skipped` : "",
+    n("failed") + n("still_active") ? `${n("failed") + n("still_active")} still active or failed` : "",
+    n("planned") ? `${n("planned")} planned` : "",
+  ].filter(Boolean);
+  return `Run \`${runId}\` (${person}): *${state}*, ${parts.join(", ")}.${detail ? ` ${detail.slice(0, 300)}` : ""}`;
+}
