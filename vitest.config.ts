@@ -29,6 +29,9 @@ export default defineConfig({
           // Slack: the signing secret of Slack's published example; its user is an operator.
           SLACK_SIGNING_SECRETS: "8f742231b10e8888abcd99yyyzzz85a5",
           SLACK_OPERATORS: "U2CERLKJA, W0OPERATOR2",
+          // Teams: an outgoing webhook's security token (base64) and one operator (an Entra object id).
+          TEAMS_WEBHOOK_TOKENS: "dGVhbXMtdGVzdC1zZWN1cml0eS10b2tlbi0wMTIzNDU2Nzg5",
+          TEAMS_OPERATORS: "6f1c7a2e-0000-4000-8000-0000000000aa",
           SIM_ADMIN_TOKEN: SIM.adminToken,
           // Directory calls act as the demo tenant's admin; fast backoff keeps fault tests quick.
           KOODRIVE_DIRECTORY_USER_ID: "1505084218764547200",

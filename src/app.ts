@@ -11,6 +11,7 @@ import { oktaRoutes } from "./sources/okta/route";
 import { ERROR_SCHEMA, ScimError } from "./sources/scim/resource";
 import { scimRoutes } from "./sources/scim/route";
 import { slackRoutes } from "./sources/slack/route";
+import { teamsRoutes } from "./sources/teams/route";
 
 export const VERSION: string = pkg.version;
 
@@ -35,6 +36,7 @@ export function buildApp() {
   app.route("/webhooks/okta", oktaRoutes());
   app.route("/scim/v2", scimRoutes());
   app.route("/chatops/slack", slackRoutes());
+  app.route("/chatops/teams", teamsRoutes());
   app.route("/", adminRoutes());
 
   app.notFound((c) => {

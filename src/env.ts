@@ -16,6 +16,9 @@ export interface Bindings extends Env {
   /** Optional: the Slack slash command is off without it. */
   SLACK_SIGNING_SECRETS?: string;
   SLACK_OPERATORS?: string;
+  /** Optional: the Teams outgoing webhook is off without it. */
+  TEAMS_WEBHOOK_TOKENS?: string;
+  TEAMS_OPERATORS?: string;
 }
 
 const intVar = (name: string, fallback: number, min: number, max: number) =>
@@ -84,6 +87,18 @@ const sharedSecrets = (name: string) =>
       return { values };
     });
 
+/** A comma-separated list of ids (empty when unset). */
+const idList = () =>
+  z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+
 const ConfigSchema = z.object({
   KOODRIVE_BASE_URL: z.url({ error: "KOODRIVE_BASE_URL must be an absolute URL" }),
   KOODRIVE_APP_ID: secret("KOODRIVE_APP_ID"),
@@ -100,16 +115,11 @@ const ConfigSchema = z.object({
   OKTA_EVENT_HOOK_SECRETS: sharedSecrets("OKTA_EVENT_HOOK_SECRETS"),
   SCIM_BEARER_TOKENS: sharedSecrets("SCIM_BEARER_TOKENS"),
   SLACK_SIGNING_SECRETS: sharedSecrets("SLACK_SIGNING_SECRETS"),
+  TEAMS_WEBHOOK_TOKENS: sharedSecrets("TEAMS_WEBHOOK_TOKENS"),
+  /** Teams users (Entra object ids) allowed to run `offboard` and `status`. */
+  TEAMS_OPERATORS: idList(),
   /** Slack user ids (U..., W...) allowed to run `/koodrive offboard` and `status`. */
-  SLACK_OPERATORS: z
-    .string()
-    .optional()
-    .transform((v) =>
-      (v ?? "")
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean),
-    ),
+  SLACK_OPERATORS: idList(),
   // Like the secrets, a bad value disables only the Okta source (reported there).
   OKTA_EVENT_HOOK_HEADER: z
     .string()

@@ -12,6 +12,8 @@ const PATHS = [
   "/webhooks/hr",
   "/webhooks/okta",
   "/scim/v2/Users",
+  "/chatops/slack",
+  "/chatops/teams",
   "/scim/v2/Users/00000000-0000-0000-0000-000000000000",
   "/healthz",
   "/runs/hr-00000000000000000000000000000000",
@@ -118,7 +120,7 @@ async function expectWellBehaved(res: Response, methodName: string): Promise<voi
   expect(res.status).toBeLessThan(500);
   const text = methodName === "HEAD" ? "" : await res.text();
   expect(text).not.toMatch(
-    /\bat .+:\d+:\d+|Error: |whsec_|test-admin-token|okta-test-secret|scim-test-token/,
+    /\bat .+:\d+:\d+|Error: |whsec_|test-admin-token|okta-test-secret|scim-test-token|8f742231b10e8888/,
   );
   if (res.status >= 400 && methodName !== "HEAD") {
     const parsed = JSON.parse(text) as { error?: { code?: string; message?: string; requestId?: string } };

@@ -117,16 +117,18 @@ describe("POST /chatops/slack: /koodrive", () => {
     const audit = await (await admin(`/audit?user=${DEMO.leaver}&limit=50`)).text();
     expect(audit).toContain("slack:T1DC2JH3J:U2CERLKJA (roadrunner)");
     expect(audit).not.toContain("96rGlfmibIGlgcZRskXaIFfN");
+    expect(await (await admin(`/runs/${runId}`)).text()).not.toContain("96rGlfmibIGlgcZRskXaIFfN");
     const status = await reply(await slash(form({ text: `status ${runId}` })));
     expect(status).toMatch(/\*completed\*/);
     expect(status).toContain(`${before.length} cancelled`);
   });
 
-  it("a dry run by e-mail cancels nothing; a repeated delivery of the same command starts nothing new", async () => {
+  it("a dry run by e-mail cancels nothing; the same command typed again soon after starts nothing new", async () => {
     const body = form({ text: "offboard dana.leaver@example.com dry-run", trigger_id: "398738663015.1.abc" });
     const first = await reply(await slash(body));
     expect(first).toMatch(/Dry run started/);
-    const again = await reply(await slash(body));
+    // Typed again (say, after Slack timed out), with a new trigger_id: still the same run.
+    const again = await reply(await slash(body.replace("398738663015.1.abc", "398738663015.2.def")));
     expect(again).toContain("(already running)");
     expect(runIdIn(again)).toBe(runIdIn(first));
     await waitForRun(runIdIn(first));

@@ -26,6 +26,9 @@ import type { Counts, RunMeta, RunParams, RunStatus } from "./types";
  * planning, or missed by a cursor that drifted while shares disappeared) plans them and runs another pass.
  */
 export const MAX_PASSES = 3;
+/** What a step result holds instead of a chat response URL (the URL itself is read from the ledger). */
+const NOTIFY_URL_IN_LEDGER = "(in the run's ledger)";
+
 /** Posting a result to chat is tried once: Slack's response_url allows few posts. */
 const NOTIFY_STEP = { retries: { limit: 0, delay: "1 second" }, timeout: "30 seconds" } as const;
 
@@ -69,7 +72,9 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         attempt === 1 ? audit.write(receivedRecord(m.request, false, "accepted")) : undefined,
         auditState(audit, m, `attempt ${attempt} started`),
       ]);
-      return m;
+      // Step results are stored by Workflows (and shown in the dashboard): a chat response URL, a
+      // capability, stays in the ledger only.
+      return m.request.notifyUrl ? { ...m, request: { ...m.request, notifyUrl: NOTIFY_URL_IN_LEDGER } } : m;
     });
     if (!meta) return { status: "superseded" };
     const request = meta.request;
@@ -87,11 +92,12 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         return { status, counts };
       });
       // A run started from chat posts its result there (best effort, once; the run is already finished).
-      const notifyUrl = meta.request.notifyUrl;
-      if (notifyUrl) {
-        await step.do("notify chat", NOTIFY_STEP, () =>
-          postToChat(notifyUrl, describeRun(runId, status, result.counts, detail, personOf(subject))),
-        );
+      if (meta.request.notifyUrl) {
+        await step.do("notify chat", NOTIFY_STEP, async () => {
+          const url = (await ledger.getMeta())?.request.notifyUrl;
+          if (!url) return false;
+          return postToChat(url, describeRun(runId, status, result.counts, detail, personOf(subject)));
+        });
       }
       return result;
     };

@@ -14,7 +14,7 @@ export interface ChatContext {
   actor: string;
   /** Whether this chat user may use the commands that read or change runs. */
   operator: boolean;
-  /** Unique per invocation (Slack's trigger_id): a repeated delivery of it starts no second run. */
+  /** The command's key (`commandKey`): the same command repeated soon after starts no second run. */
   invocationId: string;
   /** Where the run's result is posted when it finishes (Slack's response_url), if anywhere. */
   notifyUrl?: string;
@@ -28,6 +28,20 @@ export const USAGE = [
 ].join("\n");
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** The same command typed again by the same person within this window is the same request (one run). */
+export const REPEAT_WINDOW_MS = 10 * 60_000;
+
+/**
+ * A command's idempotency key: who (workspace, user), what (the command, normalised) and when (a 10-minute
+ * window). An operator who retypes a command because the chat timed out gets the run already started.
+ */
+export async function commandKey(who: string[], text: string, nowMs: number): Promise<string> {
+  const normalised = text.trim().toLowerCase().split(/\s+/).join(" ");
+  const input = [...who, normalised, String(Math.floor(nowMs / REPEAT_WINDOW_MS))].join("\n");
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(input)));
+  return Array.from(digest.slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+}
 const KOODRIVE_ID = /^\d{19}$/;
 
 /** Runs one command; the answer is text for the person who typed it (never an exception for bad input). */
@@ -40,6 +54,15 @@ export async function runCommand(text: string, ctx: ChatContext): Promise<string
     case "status":
     case "offboard":
       if (!ctx.operator) {
+        // Written directly, not through the security limiter: the request is signed by the chat platform,
+        // and a refused colleague must not use up the budget that records forged requests.
+        await ctx.audit.write({
+          type: "request.rejected",
+          actor: ctx.actor,
+          source: ctx.source,
+          requestId: ctx.requestId,
+          reason: `not an operator: ${verb.toLowerCase()}`,
+        });
         return "You are not a KooDrive Offboard operator. Ask an admin to add your chat user id to the operators.";
       }
       return verb.toLowerCase() === "status" ? status(args, ctx) : offboard(args, ctx);

@@ -3,7 +3,7 @@ import { recordRejection } from "../../audit/security";
 import { type AppEnv, ConfigError } from "../../env";
 import { ApiError } from "../../errors";
 import { limitBody, rawBody } from "../../http";
-import { runCommand } from "../chatops/commands";
+import { commandKey, runCommand } from "../chatops/commands";
 import { isSlackResponseUrl } from "../chatops/notify";
 import { verifySlackSignature } from "./signature";
 
@@ -48,27 +48,20 @@ export function slackRoutes() {
 
   app.post("/", limitBody(MAX_SLACK_BODY_BYTES), async (c) => {
     const body = await rawBody(c);
-    const form = parseForm(body);
-    // Slack's SSL check probe: answered without doing anything [webhook-sources.md].
-    if (form.get("ssl_check") === "1") return c.body(null, 200);
+    // Slack's SSL check probe: answered without doing anything [webhook-sources.md]. Everything else is
+    // verified before it is parsed.
+    if (new URLSearchParams(new TextDecoder().decode(body)).get("ssl_check") === "1")
+      return c.body(null, 200);
     await authenticate(c, body);
+    const form = parseForm(body);
 
     const user = (form.get("user_id") ?? "").slice(0, 40);
     const team = (form.get("team_id") ?? "").slice(0, 40);
     const name = (form.get("user_name") ?? "").replace(/[^\w.@ -]/g, "").slice(0, 80);
     const text = (form.get("text") ?? "").slice(0, 500);
     const operator = user !== "" && c.var.config.SLACK_OPERATORS.includes(user);
-    if (!operator && /^\s*(status|offboard)\b/i.test(text)) {
-      await recordRejection(c, SOURCE, `not an operator: ${team}:${user}`);
-    }
     const responseUrl = form.get("response_url") ?? "";
-    const trigger = form.get("trigger_id") ?? "";
-    const invocationId = /^[\w.-]{1,100}$/.test(trigger)
-      ? trigger
-      : [...new Uint8Array(await crypto.subtle.digest("SHA-256", body))]
-          .map((b) => b.toString(16).padStart(2, "0"))
-          .join("")
-          .slice(0, 32);
+    const invocationId = await commandKey([team, user], text, Date.now());
     const reply = await runCommand(text, {
       env: c.env,
       audit: c.var.audit,
