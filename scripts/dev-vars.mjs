@@ -28,16 +28,25 @@ export function readDevVars(path = ".dev.vars") {
   return out;
 }
 
-/** Writes .dev.vars with the demo values when it does not exist; returns the values in effect. */
+const HEADER = "# Local demo configuration written by npm start. Edit freely; never commit real secrets.";
+
+/**
+ * Writes .dev.vars with the demo values when it does not exist. A .dev.vars that npm start wrote earlier
+ * gets the demo values of settings added since (e.g. a new source's secret) appended; values already there
+ * are never changed, and a file written by hand is left alone. Returns the values in effect.
+ */
 export function ensureDevVars(path = ".dev.vars") {
+  const line = ([k, v]) => `${k}="${v}"`;
   if (!existsSync(path)) {
-    const body = Object.entries(DEMO_VARS)
-      .map(([k, v]) => `${k}="${v}"`)
-      .join("\n");
-    writeFileSync(
-      path,
-      `# Local demo configuration written by npm start. Edit freely; never commit real secrets.\n${body}\n`,
-    );
+    writeFileSync(path, `${HEADER}\n${Object.entries(DEMO_VARS).map(line).join("\n")}\n`);
+  } else {
+    const text = readFileSync(path, "utf8");
+    const current = readDevVars(path);
+    const missing = Object.entries(DEMO_VARS).filter(([k]) => !(k in current));
+    if (text.startsWith(HEADER) && missing.length > 0) {
+      writeFileSync(path, `${text.endsWith("\n") ? text : `${text}\n`}${missing.map(line).join("\n")}\n`);
+      console.log(`.dev.vars: added demo values for ${missing.map(([k]) => k).join(", ")}`);
+    }
   }
   return { ...DEMO_VARS, ...readDevVars(path) };
 }
