@@ -1,3 +1,5 @@
+import { sha256Hex } from "../bytes";
+
 /**
  * Every KV key prefix this Worker writes, in one place. Documented in docs/storage-schema.md.
  * KV lists keys in ascending byte order, so "newest first" listings use an inverted timestamp.
@@ -47,9 +49,8 @@ const MAX_SEGMENT = 128;
 export async function keySegment(value: string): Promise<string> {
   const encoded = encodeURIComponent(value);
   if (encoded.length <= MAX_SEGMENT) return encoded;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(value)));
   // A literal NUL never occurs in a real id, so this cannot collide with an encoded value.
-  return `%00h${Array.from(digest.slice(0, 20), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  return `%00h${(await sha256Hex(value)).slice(0, 40)}`;
 }
 
 export const auditKey = (ms: number, id: string) => `${PREFIX.audit}${invertedTs(ms)}:${id}`;

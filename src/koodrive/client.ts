@@ -11,7 +11,7 @@ import {
   UserListResponse,
   UserResponse,
 } from "./schema";
-import { authorizationHeader, formatXDate, sign, TRACE_ID_LENGTH } from "./signer";
+import { authorizationHeader, formatXDate, sign, TRACE_ID_LENGTH, toHex } from "./signer";
 
 /** At most 100 ids per cancel / exit call; more is parameter error 13000102 [doc: Cancel]. */
 export const MAX_IDS_PER_CANCEL = 100;
@@ -111,7 +111,7 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /** Makes a 58-character trace id (hex) for X-Traceid. */
 export function newTraceId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(TRACE_ID_LENGTH / 2));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(bytes);
 }
 
 /** Parses Retry-After (seconds or HTTP date) into milliseconds. */

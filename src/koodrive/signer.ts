@@ -6,6 +6,8 @@
  * @see ../../../shared/koodrive-api.md#authentication-app-authentication-server-to-server
  */
 
+import { sha256Hex, toHex } from "../bytes";
+
 export const SIGNING_ALGORITHM = "HMAC-SHA256";
 /** Headers we always sign; the doc requires x-date and x-user-id, and we also sign host. */
 export const DEFAULT_SIGNED_HEADERS = ["host", "x-date", "x-user-id"] as const;
@@ -59,16 +61,7 @@ export function canonicalQuery(search: string): string {
   return pairs.map(([n, v]) => `${n}=${v}`).join("&");
 }
 
-export async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  const bytes = typeof data === "string" ? encoder.encode(data) : data;
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
-}
-
-export function toHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
-}
+export { sha256Hex, toHex };
 
 async function hmacKey(secret: string, usage: "sign" | "verify"): Promise<CryptoKey> {
   return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [

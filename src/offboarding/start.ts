@@ -1,5 +1,6 @@
 import type { AuditInput } from "../audit/schema";
 import type { AuditStore } from "../audit/store";
+import { sha256Hex } from "../bytes";
 import type { Bindings } from "../env";
 import { watchRun } from "./sweep";
 import type { RunParams, RunRequest } from "./types";
@@ -14,11 +15,7 @@ export const isRunId = (value: string) => RUN_ID.test(value);
  * as the idempotency key (Workflow instance ids are unique, and the ledger Durable Object is strongly consistent).
  */
 export async function runIdFor(source: string, eventId: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${source}\n${eventId}`));
-  const hex = Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join(
-    "",
-  );
-  return `${source}-${hex}`;
+  return `${source}-${(await sha256Hex(`${source}\n${eventId}`)).slice(0, 32)}`;
 }
 
 /** The Workflow instance of a run's n-th attempt. */

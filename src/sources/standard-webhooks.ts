@@ -4,6 +4,8 @@
  * @see https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
  */
 
+import { base64ToBytes, bytesToBase64 } from "../bytes";
+
 /** Freshness window both ways, as the official libraries use. */
 export const SIGNATURE_TOLERANCE_S = 300;
 const SECRET_PREFIX = "whsec_";
@@ -26,23 +28,6 @@ export interface StandardWebhookInput {
   /** `whsec_...` secrets; any one of them may have signed (rotation). */
   secrets: readonly string[];
   nowSeconds: number;
-}
-
-function base64ToBytes(value: string): Uint8Array | null {
-  try {
-    const bin = atob(value);
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-    return out;
-  } catch {
-    return null;
-  }
-}
-
-export function bytesToBase64(bytes: Uint8Array): string {
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin);
 }
 
 async function importSecret(secret: string, usage: "sign" | "verify"): Promise<CryptoKey | null> {

@@ -1,5 +1,6 @@
 import type { AuditSubject } from "../../audit/schema";
 import type { AuditStore } from "../../audit/store";
+import { sha256Hex } from "../../bytes";
 import type { Bindings } from "../../env";
 import { isRunId, runIdFor, startRun } from "../../offboarding/start";
 import { ALL_SCOPES, type Counts, type SourceName } from "../../offboarding/types";
@@ -39,8 +40,7 @@ export const REPEAT_WINDOW_MS = 10 * 60_000;
 export async function commandKey(who: string[], text: string, nowMs: number): Promise<string> {
   const normalised = text.trim().toLowerCase().split(/\s+/).join(" ");
   const input = [...who, normalised, String(Math.floor(nowMs / REPEAT_WINDOW_MS))].join("\n");
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(input)));
-  return Array.from(digest.slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  return (await sha256Hex(input)).slice(0, 32);
 }
 const KOODRIVE_ID = /^\d{19}$/;
 

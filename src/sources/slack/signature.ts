@@ -3,6 +3,9 @@
  * signing secret as text, `X-Slack-Request-Timestamp` within 300 s [webhook-sources.md]. Pure: the clock is
  * injected. Runs on the raw bytes, before the form is parsed; the comparison is `crypto.subtle.verify`.
  */
+
+import { toHex } from "../../bytes";
+
 export const SLACK_TOLERANCE_S = 300;
 
 export type SlackVerifyFailure =
@@ -60,5 +63,5 @@ export async function signSlack(secret: string, timestamp: number | string, body
     await hmacKey(secret, "sign"),
     signedBytes(String(timestamp), enc.encode(body)),
   );
-  return `v0=${Array.from(new Uint8Array(mac), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  return `v0=${toHex(new Uint8Array(mac))}`;
 }

@@ -1,6 +1,7 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { recordRejection } from "../../audit/security";
+import { base64ToBytes } from "../../bytes";
 import { type AppEnv, ConfigError } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody, rawBody } from "../../http";
@@ -21,14 +22,6 @@ const Activity = z.looseObject({
     aadObjectId: z.string().max(100).optional(),
   }),
 });
-
-function base64ToBytes(value: string): Uint8Array | null {
-  try {
-    return Uint8Array.from(atob(value), (ch) => ch.charCodeAt(0));
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Teams outgoing webhooks sign the body: `Authorization: HMAC <base64 HMAC-SHA256>` keyed with the
