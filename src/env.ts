@@ -68,27 +68,30 @@ export interface SourceSecrets {
 }
 
 /**
+ * The secrets a source checks requests against. A bad setting fails only that source (`misconfigured`,
+ * naming the variable); none set means the source is off, and `off` (its 404) is thrown.
+ */
+export function sourceSecrets(configured: SourceSecrets, off: Error): string[] {
+  if (configured.problem) throw new ConfigError(`invalid configuration: ${configured.problem}`);
+  if (configured.values.length === 0) throw off;
+  return configured.values;
+}
+
+/**
  * Optional shared secrets of a source, separated by commas (two during a rotation); unset turns the source
  * off. A value may contain spaces (Okta's header can be `Bearer ...`). A bad value disables only its own
  * source (reported there), not the whole service.
  */
 const sharedSecrets = (name: string) =>
-  z
-    .string()
-    .optional()
-    .transform((value): SourceSecrets => {
-      const values = (value ?? "")
-        .split(",")
-        .map((p) => p.trim())
-        .filter(Boolean);
-      if (values.some((p) => p.length < 16)) {
-        return { values: [], problem: `${name} entries must be at least 16 characters` };
-      }
-      return { values };
-    });
+  commaList().transform(
+    (values): SourceSecrets =>
+      values.some((p) => p.length < 16)
+        ? { values: [], problem: `${name} entries must be at least 16 characters` }
+        : { values },
+  );
 
-/** A comma-separated list of ids (empty when unset). */
-const idList = () =>
+/** A comma-separated list (entries trimmed, empty when unset): ids, or secrets that may contain spaces. */
+const commaList = () =>
   z
     .string()
     .optional()
@@ -117,9 +120,9 @@ const ConfigSchema = z.object({
   SLACK_SIGNING_SECRETS: sharedSecrets("SLACK_SIGNING_SECRETS"),
   TEAMS_WEBHOOK_TOKENS: sharedSecrets("TEAMS_WEBHOOK_TOKENS"),
   /** Teams users (Entra object ids) allowed to run `offboard` and `status`. */
-  TEAMS_OPERATORS: idList(),
+  TEAMS_OPERATORS: commaList(),
   /** Slack user ids (U..., W...) allowed to run `/koodrive offboard` and `status`. */
-  SLACK_OPERATORS: idList(),
+  SLACK_OPERATORS: commaList(),
   // Like the secrets, a bad value disables only the Okta source (reported there).
   OKTA_EVENT_HOOK_HEADER: z
     .string()

@@ -77,6 +77,13 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
   return value;
 }
 
+/** Whether `given` equals any of `secrets` (a rotation has two); every one is compared, in constant time. */
+export async function matchesAnySecret(given: string, secrets: readonly string[]): Promise<boolean> {
+  let ok = false;
+  for (const secret of secrets) ok = (await secretEquals(given, secret)) || ok;
+  return ok;
+}
+
 /** Compares two secrets in constant time (hashing first makes the lengths equal). */
 export async function secretEquals(given: string, expected: string): Promise<boolean> {
   const enc = new TextEncoder();

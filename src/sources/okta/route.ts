@@ -1,8 +1,8 @@
 import { type Context, Hono } from "hono";
 import { recordRejection } from "../../audit/security";
-import { type AppEnv, ConfigError } from "../../env";
+import { type AppEnv, ConfigError, sourceSecrets } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
-import { limitBody, parseJsonBody, rawBody, secretEquals } from "../../http";
+import { limitBody, matchesAnySecret, parseJsonBody, rawBody } from "../../http";
 import { runIdFor, startRun } from "../../offboarding/start";
 import { ALL_SCOPES, type RunRequest } from "../../offboarding/types";
 import { isLeaverEvent, leaverTarget, OktaDelivery, OktaEvent } from "./schema";
@@ -20,17 +20,14 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
  */
 async function authenticate(c: Context<AppEnv>): Promise<void> {
   const { OKTA_EVENT_HOOK_SECRETS: configured, OKTA_EVENT_HOOK_HEADER: headerConfig } = c.var.config;
-  const problem = configured.problem ?? headerConfig.problem;
-  if (problem) throw new ConfigError(`invalid configuration: ${problem}`);
+  if (headerConfig.problem) throw new ConfigError(`invalid configuration: ${headerConfig.problem}`);
   const header = headerConfig.name;
-  const secrets = configured.values;
-  if (secrets.length === 0) {
-    throw new ApiError("not_found", "the Okta source is not enabled (set OKTA_EVENT_HOOK_SECRETS)");
-  }
+  const secrets = sourceSecrets(
+    configured,
+    new ApiError("not_found", "the Okta source is not enabled (set OKTA_EVENT_HOOK_SECRETS)"),
+  );
   const given = c.req.header(header);
-  let ok = false;
-  if (given) for (const secret of secrets) ok = (await secretEquals(given, secret)) || ok;
-  if (!ok) {
+  if (!given || !(await matchesAnySecret(given, secrets))) {
     await recordRejection(c, SOURCE, given ? "wrong_secret" : "missing_secret");
     throw new ApiError("unauthorized", `missing or wrong ${header} header`);
   }

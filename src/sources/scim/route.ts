@@ -1,9 +1,9 @@
 import { type Context, Hono } from "hono";
 import type { z } from "zod";
 import { recordRejection } from "../../audit/security";
-import { type AppEnv, ConfigError } from "../../env";
+import { type AppEnv, sourceSecrets } from "../../env";
 import { fieldErrors } from "../../errors";
-import { limitBody, parseJsonBody, rawBody, secretEquals } from "../../http";
+import { limitBody, matchesAnySecret, parseJsonBody, rawBody } from "../../http";
 import { startDeprovisioning } from "./deprovision";
 import type { ScimDirectory, ScimFailure, ScimUser, ScimWrite } from "./directory";
 import {
@@ -36,15 +36,13 @@ const directory = (c: Context<AppEnv>) => c.env.SCIM.getByName("directory") as u
 
 /** Bearer token, compared in constant time with each configured one (two while rotating). */
 async function authenticate(c: Context<AppEnv>): Promise<void> {
-  const configured = c.var.config.SCIM_BEARER_TOKENS;
-  if (configured.problem) throw new ConfigError(`invalid configuration: ${configured.problem}`);
-  const tokens = configured.values;
-  if (tokens.length === 0) throw new ScimError("not_found", "SCIM is not enabled (set SCIM_BEARER_TOKENS)");
+  const tokens = sourceSecrets(
+    c.var.config.SCIM_BEARER_TOKENS,
+    new ScimError("not_found", "SCIM is not enabled (set SCIM_BEARER_TOKENS)"),
+  );
   const header = c.req.header("authorization") ?? "";
   const match = /^Bearer\s+(.+)$/i.exec(header);
-  let ok = false;
-  if (match?.[1]) for (const token of tokens) ok = (await secretEquals(match[1].trim(), token)) || ok;
-  if (!ok) {
+  if (!match?.[1] || !(await matchesAnySecret(match[1].trim(), tokens))) {
     await recordRejection(c, SOURCE, header ? "wrong_token" : "missing_token");
     throw new ScimError("unauthorized", "missing or wrong bearer token");
   }

@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
 import { recordRejection } from "../../audit/security";
-import { type AppEnv, ConfigError } from "../../env";
+import { type AppEnv, sourceSecrets } from "../../env";
 import { ApiError } from "../../errors";
 import { limitBody, rawBody } from "../../http";
 import { commandKey, runCommand } from "../chatops/commands";
@@ -12,16 +12,15 @@ export const MAX_SLACK_BODY_BYTES = 64 * 1024;
 const SOURCE = "slack";
 
 async function authenticate(c: Context<AppEnv>, body: Uint8Array): Promise<void> {
-  const configured = c.var.config.SLACK_SIGNING_SECRETS;
-  if (configured.problem) throw new ConfigError(`invalid configuration: ${configured.problem}`);
-  if (configured.values.length === 0) {
-    throw new ApiError("not_found", "the Slack command is not enabled (set SLACK_SIGNING_SECRETS)");
-  }
+  const secrets = sourceSecrets(
+    c.var.config.SLACK_SIGNING_SECRETS,
+    new ApiError("not_found", "the Slack command is not enabled (set SLACK_SIGNING_SECRETS)"),
+  );
   const verdict = await verifySlackSignature({
     timestamp: c.req.header("x-slack-request-timestamp"),
     signature: c.req.header("x-slack-signature"),
     body,
-    secrets: configured.values,
+    secrets,
     nowSeconds: Math.floor(Date.now() / 1000),
   });
   if (!verdict.ok) {

@@ -2,7 +2,7 @@ import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { recordRejection } from "../../audit/security";
 import { base64ToBytes } from "../../bytes";
-import { type AppEnv, ConfigError } from "../../env";
+import { type AppEnv, sourceSecrets } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody, rawBody } from "../../http";
 import { commandKey, runCommand } from "../chatops/commands";
@@ -47,12 +47,11 @@ export async function verifyTeamsSignature(
 }
 
 async function authenticate(c: Context<AppEnv>, body: Uint8Array): Promise<void> {
-  const configured = c.var.config.TEAMS_WEBHOOK_TOKENS;
-  if (configured.problem) throw new ConfigError(`invalid configuration: ${configured.problem}`);
-  if (configured.values.length === 0) {
-    throw new ApiError("not_found", "the Teams command is not enabled (set TEAMS_WEBHOOK_TOKENS)");
-  }
-  if (!(await verifyTeamsSignature(c.req.header("authorization"), body, configured.values))) {
+  const tokens = sourceSecrets(
+    c.var.config.TEAMS_WEBHOOK_TOKENS,
+    new ApiError("not_found", "the Teams command is not enabled (set TEAMS_WEBHOOK_TOKENS)"),
+  );
+  if (!(await verifyTeamsSignature(c.req.header("authorization"), body, tokens))) {
     await recordRejection(c, SOURCE, "bad_signature");
     throw new ApiError("unauthorized", "invalid or missing Teams HMAC signature");
   }
