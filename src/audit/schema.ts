@@ -35,6 +35,9 @@ export const AuditSubject = z.object({
 });
 export type AuditSubject = z.infer<typeof AuditSubject>;
 
+/** Whether an identifier a source sends (a login, a userName) is an e-mail address, to use as one. */
+export const looksLikeEmail = (value: string) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value.trim());
+
 /**
  * One audit record: who, what, when, why, and the request id that ties it to logs.
  * Never holds secrets, signatures or tokens: only the fields below are ever written.

@@ -3,7 +3,7 @@ import type { AuditStore } from "../audit/store";
 import { sha256Hex } from "../bytes";
 import type { Bindings } from "../env";
 import { watchRun } from "./sweep";
-import type { RunParams, RunRequest } from "./types";
+import { ALL_SCOPES, type RunParams, type RunRequest } from "./types";
 
 /** Workflow instance ids: [a-zA-Z0-9_-], at most 100 characters. */
 const RUN_ID = /^[a-z]+-[0-9a-f]{32}$/;
@@ -16,6 +16,25 @@ export const isRunId = (value: string) => RUN_ID.test(value);
  */
 export async function runIdFor(source: string, eventId: string): Promise<string> {
   return `${source}-${(await sha256Hex(`${source}\n${eventId}`)).slice(0, 32)}`;
+}
+
+/** What a source knows about a request to offboard; `newRunRequest` fills in the rest. */
+export type RunRequestInput = Pick<RunRequest, "source" | "eventId" | "subject" | "requestId"> &
+  Partial<Pick<RunRequest, "reason" | "effectiveAt" | "dryRun" | "scopes" | "actor" | "notifyUrl">>;
+
+/**
+ * A run request as every source makes it: the run id derived from source and event id (the idempotency
+ * key), received now; unless given, not a dry run, all scopes, and the source itself as the actor.
+ */
+export async function newRunRequest(input: RunRequestInput): Promise<RunRequest> {
+  return {
+    dryRun: false,
+    scopes: [...ALL_SCOPES],
+    actor: `source:${input.source}`,
+    ...input,
+    runId: await runIdFor(input.source, input.eventId),
+    receivedAt: new Date().toISOString(),
+  };
 }
 
 /** The Workflow instance of a run's n-th attempt. */

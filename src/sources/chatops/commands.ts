@@ -1,9 +1,9 @@
-import type { AuditSubject } from "../../audit/schema";
+import { type AuditSubject, looksLikeEmail } from "../../audit/schema";
 import type { AuditStore } from "../../audit/store";
 import { sha256Hex } from "../../bytes";
 import type { Bindings } from "../../env";
-import { isRunId, runIdFor, startRun } from "../../offboarding/start";
-import { ALL_SCOPES, type Counts, type SourceName } from "../../offboarding/types";
+import { isRunId, newRunRequest, startRun } from "../../offboarding/start";
+import type { Counts, SourceName } from "../../offboarding/types";
 
 /** Who typed the command and where, as a chat source verified it. */
 export interface ChatContext {
@@ -27,8 +27,6 @@ export const USAGE = [
   "• `/koodrive status <run id>`: where a run stands (operators only)",
   "• `/koodrive help`: this text",
 ].join("\n");
-
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** The same command typed again by the same person within this window is the same request (one run). */
 export const REPEAT_WINDOW_MS = 10 * 60_000;
@@ -89,24 +87,22 @@ async function offboard(args: string[], ctx: ChatContext): Promise<string> {
   }
   const subject = KOODRIVE_ID.test(target)
     ? { hrId: target, koodriveUserId: target }
-    : EMAIL.test(target) && target.length <= 320
+    : looksLikeEmail(target) && target.length <= 320
       ? { hrId: target.toLowerCase(), email: target.toLowerCase() }
       : null;
   if (!subject) return `\`${target.slice(0, 80)}\` is neither an e-mail nor a 19-digit KooDrive user id.`;
   const eventId = `${ctx.source}:${ctx.invocationId}`;
-  const { runId, duplicate } = await startRun(ctx.env, ctx.audit, {
-    runId: await runIdFor(ctx.source, eventId),
+  const request = await newRunRequest({
     source: ctx.source,
     eventId,
     subject,
     reason: `/koodrive offboard by ${ctx.actor}`.slice(0, 1000),
     dryRun,
-    scopes: [...ALL_SCOPES],
     requestId: ctx.requestId,
-    receivedAt: new Date().toISOString(),
     actor: ctx.actor,
     ...(ctx.notifyUrl ? { notifyUrl: ctx.notifyUrl } : {}),
   });
+  const { runId, duplicate } = await startRun(ctx.env, ctx.audit, request);
   const what = dryRun ? "Dry run started (nothing will be cancelled)" : "Offboarding started";
   const then = ctx.notifyUrl ? " I will post the result here when it finishes." : "";
   return `${what} for ${target}: run \`${runId}\`${duplicate ? " (already running)" : ""}.${then}`;

@@ -3,8 +3,8 @@ import { recordRejection } from "../../audit/security";
 import type { AppEnv } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody, rawBody } from "../../http";
-import { runIdFor, startRun } from "../../offboarding/start";
-import { ALL_SCOPES, type RunRequest } from "../../offboarding/types";
+import { newRunRequest, startRun } from "../../offboarding/start";
+import { ALL_SCOPES } from "../../offboarding/types";
 import { verifyStandardWebhook } from "../standard-webhooks";
 import { HrEnvelope, HrOffboardedEvent, OFFBOARDED } from "./schema";
 
@@ -63,8 +63,7 @@ export function hrRoutes() {
     const event = parsed.data;
     const employee = event.data.employee;
 
-    const request: RunRequest = {
-      runId: await runIdFor(SOURCE, eventId),
+    const request = await newRunRequest({
       source: SOURCE,
       eventId,
       subject: {
@@ -78,9 +77,7 @@ export function hrRoutes() {
       dryRun: event.options?.dryRun ?? false,
       scopes: [...new Set(event.options?.scopes ?? ALL_SCOPES)].sort(),
       requestId: c.var.requestId,
-      receivedAt: new Date().toISOString(),
-      actor: `source:${SOURCE}`,
-    };
+    });
     const { runId, duplicate } = await startRun(c.env, c.var.audit, request);
     return c.json({ runId, status: "accepted", ...(duplicate ? { duplicate: true } : {}) }, 202);
   });

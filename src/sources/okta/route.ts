@@ -1,10 +1,11 @@
 import { type Context, Hono } from "hono";
+import { looksLikeEmail } from "../../audit/schema";
 import { recordRejection } from "../../audit/security";
 import { type AppEnv, ConfigError, sourceSecrets } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
 import { limitBody, matchesAnySecret, parseJsonBody, rawBody } from "../../http";
-import { runIdFor, startRun } from "../../offboarding/start";
-import { ALL_SCOPES, type RunRequest } from "../../offboarding/types";
+import { newRunRequest, startRun } from "../../offboarding/start";
+import type { RunRequest } from "../../offboarding/types";
 import { isLeaverEvent, leaverTarget, OktaDelivery, OktaEvent } from "./schema";
 
 /** Okta deliveries are small JSON batches; anything over 256 KiB is refused before any work. */
@@ -12,7 +13,6 @@ export const MAX_OKTA_BODY_BYTES = 256 * 1024;
 /** The one-time verification challenge is echoed back; a longer one is not Okta's. */
 const MAX_CHALLENGE_LENGTH = 1024;
 const SOURCE = "okta";
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
  * Okta authenticates an Event Hook with a fixed header it was configured to send (usually Authorization):
@@ -39,22 +39,17 @@ async function runRequest(c: Context<AppEnv>, event: OktaEvent): Promise<RunRequ
   if (!target?.id) throw new Error("leaver event without a User target"); // validated before
   const login = target.alternateId?.trim();
   const name = target.displayName?.trim();
-  return {
-    runId: await runIdFor(SOURCE, event.uuid),
+  return newRunRequest({
     source: SOURCE,
     eventId: event.uuid,
     subject: {
       hrId: target.id,
-      ...(login && EMAIL.test(login) ? { email: login.toLowerCase() } : {}),
+      ...(login && looksLikeEmail(login) ? { email: login.toLowerCase() } : {}),
       ...(name ? { name } : {}),
     },
     reason: `Okta ${event.eventType}`,
-    dryRun: false,
-    scopes: [...ALL_SCOPES],
     requestId: c.var.requestId,
-    receivedAt: new Date().toISOString(),
-    actor: `source:${SOURCE}`,
-  };
+  });
 }
 
 /**

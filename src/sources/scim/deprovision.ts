@@ -1,7 +1,6 @@
 import type { AuditStore } from "../../audit/store";
 import type { Bindings } from "../../env";
-import { runIdFor, startRun } from "../../offboarding/start";
-import { ALL_SCOPES } from "../../offboarding/types";
+import { newRunRequest, startRun } from "../../offboarding/start";
 import type { ScimUser } from "./directory";
 import { subjectOf } from "./resource";
 
@@ -20,16 +19,12 @@ export async function startDeprovisioning(
   requestId: string,
 ): Promise<{ runId: string; duplicate: boolean }> {
   const eventId = `${user.id}:${n}`;
-  return startRun(env, audit, {
-    runId: await runIdFor(SOURCE, eventId),
+  const request = await newRunRequest({
     source: SOURCE,
     eventId,
     subject: subjectOf(user.id, user.attributes),
     reason: `SCIM ${how}`,
-    dryRun: false,
-    scopes: [...ALL_SCOPES],
     requestId,
-    receivedAt: new Date().toISOString(),
-    actor: `source:${SOURCE}`,
   });
+  return startRun(env, audit, request);
 }

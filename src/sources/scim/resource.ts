@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { looksLikeEmail } from "../../audit/schema";
 import { ApiError } from "../../errors";
 
 /**
@@ -239,7 +240,7 @@ export function subjectOf(id: string, user: UserAttributes) {
     emails.find((e) => e.type === "work") ??
     emails[0];
   const candidates = [pick?.value, user.userName].filter((v): v is string => typeof v === "string");
-  const email = candidates.find((v) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v.trim()));
+  const email = candidates.find(looksLikeEmail);
   const name = user.name as Record<string, unknown> | undefined;
   const formatted =
     (typeof name?.formatted === "string" && name.formatted.trim()) ||
