@@ -179,20 +179,18 @@ export class RunLedger extends DurableObject<Env> {
     // One statement per page (a statement per share made the ledger most of a run's CPU).
     const now = new Date().toISOString();
     const added: string[] = [];
-    this.ctx.storage.transactionSync(() => {
-      for (const batch of jsonBatches(shares)) {
-        for (const r of this.sql.exec<{ share_id: string }>(
-          `INSERT OR IGNORE INTO shares (share_id, scope, display_name, link_url, short_url, expire_time, share_status, state, reason, audit_pending, updated_at)
-           SELECT value ->> '$.shareId', value ->> '$.scope', value ->> '$.displayName', value ->> '$.linkUrl',
-                  value ->> '$.shortUrl', value ->> '$.expireTime', value ->> '$.shareStatus', value ->> '$.state',
-                  value ->> '$.reason', CASE value ->> '$.state' WHEN 'planned' THEN 0 ELSE 1 END, ?
-           FROM json_each(?) ORDER BY key
-           RETURNING share_id`,
-          now,
-          batch,
-        ))
-          added.push(r.share_id);
-      }
+    this.eachBatch(shares, (batch) => {
+      for (const r of this.sql.exec<{ share_id: string }>(
+        `INSERT OR IGNORE INTO shares (share_id, scope, display_name, link_url, short_url, expire_time, share_status, state, reason, audit_pending, updated_at)
+         SELECT value ->> '$.shareId', value ->> '$.scope', value ->> '$.displayName', value ->> '$.linkUrl',
+                value ->> '$.shortUrl', value ->> '$.expireTime', value ->> '$.shareStatus', value ->> '$.state',
+                value ->> '$.reason', CASE value ->> '$.state' WHEN 'planned' THEN 0 ELSE 1 END, ?
+         FROM json_each(?) ORDER BY key
+         RETURNING share_id`,
+        now,
+        batch,
+      ))
+        added.push(r.share_id);
     });
     this.touch();
     return added;

@@ -78,8 +78,14 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 
 /** Attribute names are case-insensitive in SCIM; the ones we read are stored in their canonical case. */
 const KNOWN = ["userName", "active", "externalId", "displayName", "name", "emails", "id", "meta", "schemas"];
-function canonical(attr: string): string {
-  return KNOWN.find((k) => k.toLowerCase() === attr.toLowerCase()) ?? attr;
+function canonical(attr: string, known: readonly string[] = KNOWN): string {
+  return known.find((k) => k.toLowerCase() === attr.toLowerCase()) ?? attr;
+}
+
+/** A PATCH body with `Operations` however the IdP spelled it. */
+export function patchKeys(json: unknown): unknown {
+  if (!isObject(json)) return json;
+  return Object.fromEntries(Object.entries(json).map(([k, v]) => [canonical(k, ["Operations"]), v]));
 }
 
 /** A body's top-level keys in canonical case (`"Active"` is `active`), before it is validated. */

@@ -11,6 +11,7 @@ import {
   canonicalKeys,
   LIST_SCHEMA,
   PatchRequest,
+  patchKeys,
   ScimError,
   USER_SCHEMA,
   UserInput,
@@ -195,7 +196,8 @@ export function scimRoutes() {
   app.post("/Users", limitBody(MAX_SCIM_BODY_BYTES), async (c) => {
     const input = parseOrFail(UserInput, canonicalKeys(await readJson(c)), "invalidValue");
     const user = unwrap(await directory(c).create(attributesFrom(input)));
-    return scimJson(c, resource(c, user), 201, { location: resource(c, user).meta.location });
+    const body = resource(c, user);
+    return scimJson(c, body, 201, { location: body.meta.location });
   });
 
   app.get("/Users/:id", async (c) => {
@@ -214,14 +216,7 @@ export function scimRoutes() {
   });
 
   app.patch("/Users/:id", limitBody(MAX_SCIM_BODY_BYTES), async (c) => {
-    const json = await readJson(c);
-    const body =
-      json && typeof json === "object" && !Array.isArray(json)
-        ? Object.fromEntries(
-            Object.entries(json).map(([k, v]) => [k.toLowerCase() === "operations" ? "Operations" : k, v]),
-          )
-        : json;
-    const patch = parseOrFail(PatchRequest, body, "invalidSyntax");
+    const patch = parseOrFail(PatchRequest, patchKeys(await readJson(c)), "invalidSyntax");
     const write = unwrap(await directory(c).patch(c.req.param("id"), patch.Operations));
     return scimJson(c, resource(c, write.user), 200, await deprovision(c, write, "PATCH active=false"));
   });
