@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { AuditStore } from "./audit/store";
 import type { KooDriveClient } from "./koodrive/client";
 

@@ -2,7 +2,7 @@ import { zValidator as zv } from "@hono/zod-validator";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ValidationTargets } from "hono/types";
-import type { z } from "zod";
+import type * as z from "zod";
 import type { AppEnv } from "./env";
 import { ApiError, fieldErrors } from "./errors";
 

@@ -1,8 +1,8 @@
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import type { AppEnv } from "../env";
 import { validate } from "../http";
-import { adminActor } from "./routes";
+import { adminActor } from "./auth";
 
 /** How many holds one tenant may keep (a PUT replaces them all). */
 export const MAX_HOLDS = 10_000;

@@ -1,10 +1,10 @@
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { identityEmailKey, identityHrKey } from "../audit/keys";
 import type { AppEnv } from "../env";
 import { ApiError, fieldErrors } from "../errors";
 import type { IdentityEntry } from "../offboarding/resolve";
-import { adminActor } from "./routes";
+import { adminActor } from "./auth";
 
 /**
  * Entries one `PUT /identities` may carry: each writes up to two KV keys, and one Worker invocation may

@@ -1,39 +1,17 @@
-import { Hono, type MiddlewareHandler } from "hono";
-import { z } from "zod";
+import { Hono } from "hono";
+import * as z from "zod";
 import { subjectKeyFor } from "../audit/keys";
-import { recordRejection } from "../audit/security";
 import { decodeCursor, MAX_AUDIT_PAGE } from "../audit/store";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
-import { limitBody, secretEquals, validate } from "../http";
-import { instanceId, isRunId } from "../offboarding/start";
-import { watchRun } from "../offboarding/sweep";
+import { limitBody, validate } from "../http";
+import { instanceId, watchRun } from "../offboarding/instances";
+import { isRunId } from "../offboarding/start";
 import { SHARE_STATES } from "../offboarding/types";
+import { adminActor, requireAdmin } from "./auth";
 import { exportRun } from "./export";
 import { holdsRoutes } from "./holds";
 import { identityRoutes } from "./identities";
-
-/** Bearer ADMIN_TOKEN, compared in constant time; failures are an opaque 401 and a security record. */
-export function requireAdmin(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const token = header.startsWith("Bearer ") ? header.slice(7) : "";
-    if (!token || !(await secretEquals(token, c.var.config.ADMIN_TOKEN))) {
-      await recordRejection(c, "admin", token ? "invalid admin token" : "missing admin token");
-      throw new ApiError("unauthorized", "a valid admin bearer token is required");
-    }
-    await next();
-  };
-}
-
-/** Who did it, as the admin says (`X-Audit-Actor`), prefixed so it is never mistaken for a system actor. */
-export function adminActor(header: string | undefined): string {
-  const name = (header ?? "")
-    .replace(/[^\w.@ -]/g, "")
-    .trim()
-    .slice(0, 100);
-  return name ? `admin:${name}` : "admin";
-}
 
 const RunQuery = z.object({
   limit: z.coerce.number().int().min(1).max(5000).default(1000),

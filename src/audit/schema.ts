@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** What happened. Stable names: exports and SIEM rules depend on them. */
 export const AuditType = z.enum([

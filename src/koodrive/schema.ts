@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Zod schemas for KooDrive responses. They tolerate the documented drift (`code` as string or number,

@@ -2,7 +2,7 @@ import type { AuditInput } from "../audit/schema";
 import type { AuditStore } from "../audit/store";
 import { sha256Hex } from "../bytes";
 import type { Bindings } from "../env";
-import { watchRun } from "./sweep";
+import { instanceId, watchRun } from "./instances";
 import { ALL_SCOPES, type RunParams, type RunRequest } from "./types";
 
 /** Workflow instance ids: [a-zA-Z0-9_-], at most 100 characters. */
@@ -36,10 +36,6 @@ export async function newRunRequest(input: RunRequestInput): Promise<RunRequest>
     receivedAt: new Date().toISOString(),
   };
 }
-
-/** The Workflow instance of a run's n-th attempt. */
-export const instanceId = (runId: string, attempt: number) =>
-  attempt === 1 ? runId : `${runId}-r${attempt}`;
 
 /** The audit record of a verified request to offboard (`request.received` or `request.duplicate`). */
 export function receivedRecord(request: RunRequest, duplicate: boolean, status: string): AuditInput {

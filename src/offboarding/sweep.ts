@@ -1,7 +1,7 @@
-import { activeRunKey, PREFIX } from "../audit/keys";
+import { PREFIX } from "../audit/keys";
 import type { AuditStore } from "../audit/store";
 import type { Bindings, Config } from "../env";
-import { instanceId } from "./start";
+import { instanceId, unwatchRun } from "./instances";
 import { TERMINAL } from "./types";
 
 /** Runs checked per sweep at most (each costs a few subrequests); the rest are reached on later ticks. */
@@ -17,15 +17,6 @@ export interface SweepReport {
 
 /** Where the next sweep goes on listing `active-run:` keys (a KV list cursor). */
 const SWEEP_CURSOR_KEY = "sweeper:cursor";
-
-/** Marks a run as one the sweeper must watch until it is terminal. */
-export async function watchRun(kv: KVNamespace, runId: string): Promise<void> {
-  await kv.put(activeRunKey(runId), JSON.stringify({ runId, since: new Date().toISOString() }));
-}
-
-export async function unwatchRun(kv: KVNamespace, runId: string): Promise<void> {
-  await kv.delete(activeRunKey(runId));
-}
 
 /**
  * The sweeper (Cron Trigger): nothing lost even when a Workflow stops. For each run that is not terminal

@@ -2,9 +2,9 @@ import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloud
 import type { AuditStore } from "../audit/store";
 import { type Bindings, loadConfig } from "../env";
 import { auditStore, koodriveClient } from "../services";
-import { describeRun, personOf } from "../sources/chatops/commands";
-import { postToChat } from "../sources/chatops/notify";
 import { currentHolds } from "./holds";
+import { unwatchRun } from "./instances";
+import { postToChat } from "./notify";
 import { resolveLeaver } from "./resolve";
 import { receivedRecord } from "./start";
 import {
@@ -18,7 +18,7 @@ import {
   type RunContext,
   settleAll,
 } from "./steps";
-import { unwatchRun } from "./sweep";
+import { describeRun, personOf } from "./summary";
 import type { Counts, RunMeta, RunParams, RunStatus } from "./types";
 
 /**

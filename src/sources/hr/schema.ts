@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** The only event type that starts a run; others are acknowledged with `{"ignored":true}`. */
 export const OFFBOARDED = "employee.offboarded";

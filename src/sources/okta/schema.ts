@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Okta event types that mean "this person is leaving" [webhook-sources.md: Okta Event Hooks]. Suspension is

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { looksLikeEmail } from "../../audit/schema";
 import { ApiError } from "../../errors";
 

@@ -1,5 +1,5 @@
 import { type Context, Hono } from "hono";
-import type { z } from "zod";
+import type * as z from "zod";
 import { recordRejection } from "../../audit/security";
 import { type AppEnv, sourceSecrets } from "../../env";
 import { fieldErrors } from "../../errors";

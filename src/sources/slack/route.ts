@@ -3,8 +3,8 @@ import { recordRejection } from "../../audit/security";
 import { type AppEnv, sourceSecrets } from "../../env";
 import { ApiError } from "../../errors";
 import { limitBody, rawBody } from "../../http";
-import { commandKey, runCommand } from "../chatops/commands";
-import { isSlackResponseUrl } from "../chatops/notify";
+import { isSlackResponseUrl } from "../../offboarding/notify";
+import { commandKey, runCommand } from "../chat/commands";
 import { verifySlackSignature } from "./signature";
 
 /** A slash command is a small form; anything over 64 KiB is refused before any work. */

@@ -1,11 +1,11 @@
 import { type Context, Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { recordRejection } from "../../audit/security";
 import { base64ToBytes } from "../../bytes";
 import { type AppEnv, sourceSecrets } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody, rawBody } from "../../http";
-import { commandKey, runCommand } from "../chatops/commands";
+import { commandKey, runCommand } from "../chat/commands";
 
 /** An outgoing-webhook activity is small; anything over 64 KiB is refused before any work. */
 export const MAX_TEAMS_BODY_BYTES = 64 * 1024;

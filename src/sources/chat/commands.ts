@@ -1,9 +1,10 @@
-import { type AuditSubject, looksLikeEmail } from "../../audit/schema";
+import { looksLikeEmail } from "../../audit/schema";
 import type { AuditStore } from "../../audit/store";
 import { sha256Hex } from "../../bytes";
 import type { Bindings } from "../../env";
 import { isRunId, newRunRequest, startRun } from "../../offboarding/start";
-import type { Counts, SourceName } from "../../offboarding/types";
+import { describeRun, personOf } from "../../offboarding/summary";
+import type { SourceName } from "../../offboarding/types";
 
 /** Who typed the command and where, as a chat source verified it. */
 export interface ChatContext {
@@ -106,28 +107,4 @@ async function offboard(args: string[], ctx: ChatContext): Promise<string> {
   const what = dryRun ? "Dry run started (nothing will be cancelled)" : "Offboarding started";
   const then = ctx.notifyUrl ? " I will post the result here when it finishes." : "";
   return `${what} for ${target}: run \`${runId}\`${duplicate ? " (already running)" : ""}.${then}`;
-}
-
-/** How a run names its person in chat. */
-export function personOf(subject: AuditSubject): string {
-  return subject.name ?? subject.email ?? subject.koodriveUserId ?? subject.hrId ?? "unknown";
-}
-
-/** One line a person can read: status, the counts that matter, and why. */
-export function describeRun(
-  runId: string,
-  state: string,
-  counts: Counts,
-  detail: string | undefined,
-  person: string,
-): string {
-  const n = (k: keyof Counts) => counts[k] ?? 0;
-  const parts = [
-    `${n("cancelled")} cancelled`,
-    n("already_gone") ? `${n("already_gone")} already gone` : "",
-    n("skipped_hold") + n("skipped_scope") ? `${n("skipped_hold") + n("skipped_scope")} skipped` : "",
-    n("failed") + n("still_active") ? `${n("failed") + n("still_active")} still active or failed` : "",
-    n("planned") ? `${n("planned")} planned` : "",
-  ].filter(Boolean);
-  return `Run \`${runId}\` (${person}): *${state}*, ${parts.join(", ")}.${detail ? ` ${detail.slice(0, 300)}` : ""}`;
 }
