@@ -5,7 +5,7 @@ import pkg from "../package.json";
 import { adminRoutes } from "./admin/routes";
 import { type AppEnv, ConfigError, loadConfig } from "./env";
 import { ApiError, errorBody } from "./errors";
-import { auditStore, koodriveClient } from "./services";
+import { auditStore } from "./services";
 import { hrRoutes } from "./sources/hr/route";
 import { oktaRoutes } from "./sources/okta/route";
 import { ERROR_SCHEMA, ScimError } from "./sources/scim/resource";
@@ -27,7 +27,6 @@ export function buildApp() {
   app.use(async (c, next) => {
     const config = loadConfig(c.env);
     c.set("config", config);
-    c.set("koodrive", koodriveClient(config, c.var.requestId));
     c.set("audit", auditStore(c.env.AUDIT, config));
     await next();
   });

@@ -1,5 +1,14 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { KooDriveClient, KooDriveError } from "../src/koodrive/client";
+import {
+  cancelShares,
+  exitShares,
+  getShare,
+  listAllShares,
+  listReceivedPages,
+  listSharePages,
+  updateUserStatus,
+} from "./helpers/koodrive";
 import { KOODRIVE_BASE, SIM, sim } from "./helpers/sim";
 
 const LEAVER = "1505084218764549001";
@@ -33,7 +42,7 @@ describe("KooDrive client: listing", () => {
     const ids = await seedLeaver(450);
     await sim.quirks({ shortPages: true, emptyPages: true, codeAsString: "alternate" });
     const pages = [];
-    for await (const page of client().listSharePages(LEAVER)) pages.push(page);
+    for await (const page of listSharePages(client(), LEAVER)) pages.push(page);
     const listed = pages.flatMap((p) => p.shareLinks.map((s) => s.shareId));
     expect(listed).toHaveLength(450);
     expect(new Set(listed)).toEqual(new Set(ids));
@@ -46,7 +55,7 @@ describe("KooDrive client: listing", () => {
 
   it("sends a 58-character X-Traceid and the simulator accepts it", async () => {
     await seedLeaver(3);
-    const shares = await client({ traceId: "t".repeat(58) }).listAllShares(LEAVER);
+    const shares = await listAllShares(client({ traceId: "t".repeat(58) }), LEAVER);
     expect(shares).toHaveLength(3);
   });
 });
@@ -55,7 +64,7 @@ describe("KooDrive client: cancelling", () => {
   it("chunks 250 ids into 3 calls of at most 100", async () => {
     const ids = await seedLeaver(250);
     const { last } = await sim.calls(0);
-    const outcomes = await client().cancelShares(LEAVER, ids, 2);
+    const outcomes = await cancelShares(client(), LEAVER, ids, 2);
     expect(outcomes).toHaveLength(250);
     expect(outcomes.every((o) => o.ok)).toBe(true);
     const cancels = (await sim.calls(last)).calls.filter((c) => c.endpoint === "cancel");
@@ -67,7 +76,7 @@ describe("KooDrive client: cancelling", () => {
     const ids = await seedLeaver(10);
     const failing = ids.slice(0, 3);
     await sim.faults({ rules: [{ endpoint: "cancel", kind: "shareFailure", shareIds: failing, rate: 1 }] });
-    const outcomes = await client().cancelShares(LEAVER, ids);
+    const outcomes = await cancelShares(client(), LEAVER, ids);
     const failed = outcomes.filter((o) => !o.ok);
     expect(failed.map((o) => o.shareId).sort()).toEqual([...failing].sort());
     expect(failed.every((o) => o.code === "13000201")).toBe(true);
@@ -77,7 +86,7 @@ describe("KooDrive client: cancelling", () => {
 
   it("reports a share that is not the caller's as not found", async () => {
     const ids = await seedLeaver(2);
-    const outcomes = await client().cancelShares(LEAVER, [ids[0] as string, "1999999999999999999"]);
+    const outcomes = await cancelShares(client(), LEAVER, [ids[0] as string, "1999999999999999999"]);
     expect(outcomes[0]).toMatchObject({ ok: true });
     expect(outcomes[1]).toMatchObject({ ok: false, code: "13000309" });
   });
@@ -93,7 +102,7 @@ describe("KooDrive client: resilience", () => {
       ],
     });
     const sleeps: number[] = [];
-    const shares = await client({ sleeps }).listAllShares(LEAVER);
+    const shares = await listAllShares(client({ sleeps }), LEAVER);
     expect(shares).toHaveLength(5);
     expect(sleeps).toHaveLength(2);
     expect(sleeps[0]).toBeGreaterThanOrEqual(2000);
@@ -105,9 +114,7 @@ describe("KooDrive client: resilience", () => {
     await seedLeaver(5);
     await sim.faults({ rules: [{ endpoint: "list", kind: "http5xx", rate: 1, status: 503 }] });
     const sleeps: number[] = [];
-    const err = await client({ sleeps, maxAttempts: 3 })
-      .listAllShares(LEAVER)
-      .catch((e: unknown) => e);
+    const err = await listAllShares(client({ sleeps, maxAttempts: 3 }), LEAVER).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(KooDriveError);
     const e = err as KooDriveError;
     expect(e).toMatchObject({
@@ -125,9 +132,9 @@ describe("KooDrive client: resilience", () => {
 
   it("does not retry other 4xx (an unknown user)", async () => {
     const sleeps: number[] = [];
-    const err = (await client({ sleeps })
-      .listAllShares("1505084218764599999")
-      .catch((e: unknown) => e)) as KooDriveError;
+    const err = (await listAllShares(client({ sleeps }), "1505084218764599999").catch(
+      (e: unknown) => e,
+    )) as KooDriveError;
     expect(err).toBeInstanceOf(KooDriveError);
     expect(err).toMatchObject({ httpStatus: 400, code: "13000309", retryable: false, attempts: 1 });
     expect(sleeps).toHaveLength(0);
@@ -141,7 +148,7 @@ describe("KooDrive client: resilience", () => {
       appSecret: "wrong",
       sleep: async () => {},
     });
-    const err = (await bad.listAllShares(LEAVER).catch((e: unknown) => e)) as KooDriveError;
+    const err = (await listAllShares(bad, LEAVER).catch((e: unknown) => e)) as KooDriveError;
     expect(err).toMatchObject({ httpStatus: 401, retryable: false });
   });
 });
@@ -153,7 +160,7 @@ describe("KooDrive client: the other typed calls", () => {
   it("gets a share's detail with its recipients", async () => {
     await sim.seed({ demo: true });
     const scope3 = (await sim.shares(DANA, "active")).find((s) => s.scope === 3);
-    const detail = await client().getShare(DANA, scope3?.shareId ?? "");
+    const detail = await getShare(client(), DANA, scope3?.shareId ?? "");
     expect(detail.shareId).toBe(scope3?.shareId);
     expect((detail.users?.length ?? 0) + (detail.groups?.length ?? 0)).toBeGreaterThan(0);
   });
@@ -165,23 +172,24 @@ describe("KooDrive client: the other typed calls", () => {
     expect(page.list).toHaveLength(2);
     const found = await client().findUsersByName(ADMIN, "dana");
     expect(found.map((u) => u.userId)).toEqual([DANA]);
-    await client().updateUserStatus(ADMIN, DANA, 1);
+    await updateUserStatus(client(), ADMIN, DANA, 1);
     expect((await client().getUser(ADMIN, DANA)).status).toBe(1);
   });
 
   it("lists shares received and exits them", async () => {
     await sim.seed({ demo: true });
     const received = [];
-    for await (const page of client().listReceivedPages(DANA)) received.push(...page);
+    for await (const page of listReceivedPages(client(), DANA)) received.push(...page);
     expect(received.length).toBeGreaterThan(0);
     expect(received[0]?.ownerId).toEqual(expect.any(String));
-    const outcomes = await client().exitShares(
+    const outcomes = await exitShares(
+      client(),
       DANA,
       received.map((s) => s.shareId),
     );
     expect(outcomes.every((o) => o.ok)).toBe(true);
     const after = [];
-    for await (const page of client().listReceivedPages(DANA)) after.push(...page);
+    for await (const page of listReceivedPages(client(), DANA)) after.push(...page);
     expect(after).toHaveLength(0);
   });
 
@@ -195,7 +203,7 @@ describe("KooDrive client: the other typed calls", () => {
       timeoutMs: 100,
       sleep: async () => {},
     });
-    expect(await slow.listAllShares(LEAVER)).toHaveLength(2);
+    expect(await listAllShares(slow, LEAVER)).toHaveLength(2);
   });
 
   it("refuses more than 100 ids in one cancel call before sending anything", async () => {

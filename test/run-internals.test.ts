@@ -2,8 +2,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { KooDriveClient, SharePage } from "../src/koodrive/client";
 import type { ShareLink } from "../src/koodrive/schema";
+import type { Lookahead } from "../src/offboarding/context";
 import { jsonBatches, MAX_JSON_BATCH_BYTES } from "../src/offboarding/ledger";
-import { type Lookahead, listPages, PAGES_PER_STEP } from "../src/offboarding/steps";
+import { listPages, PAGES_PER_STEP } from "../src/offboarding/paging";
 import type { PlannedShare, RunRequest } from "../src/offboarding/types";
 import { uniqueId } from "./helpers/worker";
 

@@ -2,8 +2,6 @@ import type * as z from "zod";
 import {
   BatchResponse,
   Envelope,
-  ReceivedListResponse,
-  ShareDetailResponse,
   type ShareLink,
   ShareListResponse,
   type SubResponse,
@@ -11,7 +9,7 @@ import {
   UserListResponse,
   UserResponse,
 } from "./schema";
-import { authorizationHeader, formatXDate, sign, TRACE_ID_LENGTH, toHex } from "./signer";
+import { authorizationHeader, formatXDate, sign, TRACE_ID_LENGTH } from "./signer";
 
 /** At most 100 ids per cancel / exit call; more is parameter error 13000102 [doc: Cancel]. */
 export const MAX_IDS_PER_CANCEL = 100;
@@ -96,7 +94,7 @@ export interface SharePage {
   nextCursor: string | undefined;
 }
 
-interface RequestSpec<S extends z.ZodType> {
+export interface RequestSpec<S extends z.ZodType> {
   call: CallName;
   method: "GET" | "POST" | "PUT";
   path: string;
@@ -107,12 +105,6 @@ interface RequestSpec<S extends z.ZodType> {
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Makes a 58-character trace id (hex) for X-Traceid. */
-export function newTraceId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(TRACE_ID_LENGTH / 2));
-  return toHex(bytes);
-}
 
 /** Parses Retry-After (seconds or HTTP date) into milliseconds. */
 export function retryAfterMs(header: string | null, now: Date): number | undefined {
@@ -149,27 +141,6 @@ export class KooDriveClient {
     };
   }
 
-  /** A copy of this client with another trace id (e.g. one per run). */
-  withTraceId(traceId: string): KooDriveClient {
-    return new KooDriveClient({ ...this.opts, traceId });
-  }
-
-  /**
-   * Every share the user created, page by page. Stops only when `nextCursor` is absent: pages may be
-   * short or empty before the end [doc: List].
-   */
-  async *listSharePages(
-    userId: string,
-    opts: { pageSize?: number; displayName?: string; startCursor?: string } = {},
-  ): AsyncGenerator<SharePage> {
-    let cursor: string | undefined = opts.startCursor ?? "0";
-    while (cursor !== undefined) {
-      const page: SharePage = await this.listSharePage(userId, cursor, opts);
-      yield page;
-      cursor = page.nextCursor;
-    }
-  }
-
   /** One page of `GET /share`. `cursor` "0" is the first page. */
   async listSharePage(
     userId: string,
@@ -187,72 +158,9 @@ export class KooDriveClient {
     return { shareLinks: res.shareLinks, nextCursor: res.nextCursor };
   }
 
-  /** Convenience: all shares (small users only; runs page through `listSharePage` in steps). */
-  async listAllShares(userId: string): Promise<ShareLink[]> {
-    const all: ShareLink[] = [];
-    for await (const page of this.listSharePages(userId)) all.push(...page.shareLinks);
-    return all;
-  }
-
-  /**
-   * Cancels shares in chunks of at most 100 ids, `parallelism` calls at a time. Returns one outcome per id
-   * from `subResponseList`; an id KooDrive did not report on is an explicit failure, never assumed done.
-   */
-  async cancelShares(userId: string, shareIds: readonly string[], parallelism = 1): Promise<ShareOutcome[]> {
-    const chunks = chunk(shareIds, MAX_IDS_PER_CANCEL);
-    const results: ShareOutcome[][] = new Array(chunks.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < chunks.length) {
-        const i = next++;
-        results[i] = await this.cancelBatch(userId, chunks[i] ?? []);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(parallelism, chunks.length)) }, worker));
-    return results.flat();
-  }
-
   /** One `POST /share/cancel` call with 1 to 100 ids. */
   async cancelBatch(userId: string, shareIds: readonly string[]): Promise<ShareOutcome[]> {
     return this.batchCall("share.cancel", "/koodrive/ose/v1/share/cancel", userId, shareIds);
-  }
-
-  /** `GET /share/{shareId}` with recipients. */
-  async getShare(userId: string, shareId: string) {
-    const res = await this.request({
-      call: "share.detail",
-      method: "GET",
-      path: `/koodrive/ose/v1/share/${encodeURIComponent(shareId)}`,
-      userId,
-      schema: ShareDetailResponse,
-    });
-    return res.shareLink;
-  }
-
-  /** Shares others gave the user, page by page (same paging rules as the list). */
-  async *listReceivedPages(userId: string) {
-    let cursor: string | undefined = "0";
-    while (cursor !== undefined) {
-      const res: z.output<typeof ReceivedListResponse> = await this.request({
-        call: "share.received",
-        method: "GET",
-        path: "/koodrive/ose/v1/share/received",
-        userId,
-        query: { pageSize: PAGE_SIZE, pageCursor: cursor },
-        schema: ReceivedListResponse,
-      });
-      yield res.shareLinks;
-      cursor = res.nextCursor;
-    }
-  }
-
-  /** `POST /share/exit`: removes the user from shares they received, at most 100 ids a call. */
-  async exitShares(userId: string, shareIds: readonly string[]): Promise<ShareOutcome[]> {
-    const out: ShareOutcome[] = [];
-    for (const ids of chunk(shareIds, MAX_IDS_PER_CANCEL)) {
-      out.push(...(await this.batchCall("share.exit", "/koodrive/ose/v1/share/exit", userId, ids)));
-    }
-    return out;
   }
 
   /** One page of `GET /userList`, acting as `actingUserId` (a directory admin). */
@@ -298,19 +206,11 @@ export class KooDriveClient {
     return res.data;
   }
 
-  /** `PUT /users/{userId}` status 0 enabled, 1 disabled. */
-  async updateUserStatus(actingUserId: string, userId: string, status: 0 | 1): Promise<void> {
-    await this.request({
-      call: "user.update",
-      method: "PUT",
-      path: `/koodrive/ose/v1/users/${encodeURIComponent(userId)}`,
-      userId: actingUserId,
-      body: { status },
-      schema: Envelope,
-    });
-  }
-
-  private async batchCall(
+  /**
+   * One call taking 1 to 100 share ids (`/share/cancel`, `/share/exit`): one outcome per id from
+   * `subResponseList`; an id KooDrive did not report on is an explicit failure, never assumed done.
+   */
+  async batchCall(
     call: CallName,
     path: string,
     userId: string,
@@ -349,7 +249,8 @@ export class KooDriveClient {
     });
   }
 
-  private async request<S extends z.ZodType>(spec: RequestSpec<S>): Promise<z.output<S>> {
+  /** One signed call with retries, its answer parsed with `spec.schema`. */
+  async request<S extends z.ZodType>(spec: RequestSpec<S>): Promise<z.output<S>> {
     return (await this.requestWithMeta(spec)).value;
   }
 

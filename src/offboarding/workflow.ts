@@ -2,22 +2,16 @@ import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloud
 import type { AuditStore } from "../audit/store";
 import { type Bindings, loadConfig } from "../env";
 import { auditStore, koodriveClient } from "../services";
+import { limiter, settleAll } from "./concurrency";
+import type { RunContext } from "./context";
+import { cancelPending, cancelShares } from "./execute";
 import { currentHolds } from "./holds";
 import { unwatchRun } from "./instances";
 import { postToChat } from "./notify";
+import { AuditFlusher, flushAudit } from "./outbox";
+import { listPages, planPage } from "./paging";
 import { resolveLeaver } from "./resolve";
 import { receivedRecord } from "./start";
-import {
-  AuditFlusher,
-  cancelPending,
-  cancelShares,
-  flushAudit,
-  limiter,
-  listPages,
-  planPage,
-  type RunContext,
-  settleAll,
-} from "./steps";
 import { describeRun, personOf } from "./summary";
 import type { Counts, RunMeta, RunParams, RunStatus } from "./types";
 
