@@ -4,6 +4,7 @@ import { sweepRuns } from "./offboarding/sweep";
 import { auditStore } from "./services";
 
 export { HoldsStore } from "./offboarding/holds";
+export { LeaverLock } from "./offboarding/leavers";
 export { RunLedger } from "./offboarding/ledger";
 export { OffboardingWorkflow } from "./offboarding/workflow";
 export { ScimDirectory } from "./sources/scim/directory";

@@ -64,6 +64,13 @@ beforeEach(async () => {
   await sim.reset();
   await sim.seed({ demo: true });
   await clearHolds();
+  // Okta names Dana by login (e-mail): the identity map is how she is found (a name alone is not enough).
+  const mapped = await admin("/identities", {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ identities: [{ email: DANA.login, koodriveUserId: DEMO.leaver }] }),
+  });
+  expect(mapped.status).toBe(200);
 });
 
 describe("GET /webhooks/okta: the one-time verification", () => {
@@ -92,7 +99,7 @@ describe("GET /webhooks/okta: the one-time verification", () => {
 });
 
 describe("POST /webhooks/okta: leaver events start runs", () => {
-  it("a deactivated user is resolved by name and every share they created is cancelled", async () => {
+  it("a deactivated user is resolved through the identity map and every share they created is cancelled", async () => {
     const before = await sim.shares(DEMO.leaver, "active");
     const event = oktaEvent("user.lifecycle.deactivate", DANA);
     const res = await sendOkta(delivery([event]));
@@ -104,7 +111,11 @@ describe("POST /webhooks/okta: leaver events start runs", () => {
     ]);
 
     const run = await waitForRun(body.runs[0]?.runId ?? "");
-    expect(run).toMatchObject({ status: "completed", koodriveUserId: DEMO.leaver, resolvedBy: "name_match" });
+    expect(run).toMatchObject({
+      status: "completed",
+      koodriveUserId: DEMO.leaver,
+      resolvedBy: "identity_map",
+    });
     expect(run.counts.cancelled).toBe(before.length);
     expect(await sim.shares(DEMO.leaver, "active")).toHaveLength(0);
     // The trail names the source, the Okta event and the person by e-mail.

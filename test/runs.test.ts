@@ -192,20 +192,6 @@ describe("resolving the leaver", () => {
     expect(await sim.shares(DEMO.leaver, "active")).toHaveLength(0);
   });
 
-  it("resolves by a unique exact name match in KooDrive's user list", async () => {
-    const run = await waitForRun(
-      await start({ id: "E-3007", name: "Dana Leaver" }, { options: { dryRun: true } }),
-    );
-    expect(run).toMatchObject({ status: "dry_run", koodriveUserId: DEMO.leaver, resolvedBy: "name_match" });
-  });
-
-  it("never guesses between two users with the same name", async () => {
-    await sim.seed({ users: [{ name: "Dana Leaver", shares: 1 }], seed: 5 });
-    const run = await waitForRun(await start({ id: "E-3008", name: "Dana Leaver" }));
-    expect(run.status).toBe("unresolved");
-    expect(run.detail).toContain("not guessing");
-  });
-
   it("rejects identities with a bad row as a whole (422, nothing stored)", async () => {
     const res = await admin("/identities", {
       method: "PUT",

@@ -45,9 +45,18 @@ async function expectScimError(res: Response, status: number, scimType?: string)
   return body;
 }
 
-/** Dana, the demo leaver, as an IdP provisions her: resolved by her unique name in KooDrive. */
+/**
+ * Dana, the demo leaver, as an IdP provisions her; the identity map knows her e-mail (a name alone never
+ * resolves anyone by default: RESOLVE_BY_NAME=off).
+ */
 async function createDana(extra: Record<string, unknown> = {}) {
   const userName = `${uniqueId("dana")}@example.com`;
+  const mapped = await admin("/identities", {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ identities: [{ email: userName, koodriveUserId: DEMO.leaver }] }),
+  });
+  expect(mapped.status).toBe(200);
   const res = await scim("/Users", {
     method: "POST",
     body: {
@@ -130,7 +139,11 @@ describe("SCIM deprovisioning starts one run per deactivation", () => {
     expect(runId).toMatch(/^scim-[0-9a-f]{32}$/);
 
     const run = await waitForRun(runId);
-    expect(run).toMatchObject({ status: "completed", koodriveUserId: DEMO.leaver, resolvedBy: "name_match" });
+    expect(run).toMatchObject({
+      status: "completed",
+      koodriveUserId: DEMO.leaver,
+      resolvedBy: "identity_map",
+    });
     expect(run.counts.cancelled).toBe(before.length);
     expect(await sim.shares(DEMO.leaver, "active")).toHaveLength(0);
     const audit = (await (

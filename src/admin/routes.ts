@@ -7,11 +7,15 @@ import { ApiError } from "../errors";
 import { limitBody, validate } from "../http";
 import { instanceId, watchRun } from "../offboarding/instances";
 import { isRunId } from "../offboarding/start";
-import { SHARE_STATES } from "../offboarding/types";
+import { CONFIRM_EVENT, SHARE_STATES } from "../offboarding/types";
 import { adminActor, requireAdmin } from "./auth";
 import { exportRun } from "./export";
 import { holdsRoutes } from "./holds";
 import { identityRoutes } from "./identities";
+
+const ConfirmBody = z.object({
+  koodriveUserId: z.string().regex(/^\d{19}$/, "must be the 19-digit KooDrive user id you confirm"),
+});
 
 const RunQuery = z.object({
   limit: z.coerce.number().int().min(1).max(5000).default(1000),
@@ -75,6 +79,9 @@ export function adminRoutes() {
       subject: request.subject,
       koodriveUserId: meta.koodriveUserId ?? null,
       resolvedBy: meta.resolvedBy ?? null,
+      ...(meta.candidate ? { candidate: meta.candidate } : {}),
+      ...(meta.confirmedBy ? { confirmedBy: meta.confirmedBy, confirmedAt: meta.confirmedAt } : {}),
+      duplicates: meta.duplicates ?? 0,
       detail: meta.detail ?? null,
       reason: request.reason ?? null,
       dryRun: request.dryRun,
@@ -128,6 +135,49 @@ export function adminRoutes() {
       details: { attempt: started.attempt, requeued: started.requeued },
     });
     return c.json({ runId, status: "accepted", attempt: started.attempt, requeued: started.requeued }, 202);
+  });
+
+  // An operator confirms the name match a run waits for (RESOLVE_BY_NAME=confirm), naming the KooDrive id
+  // they checked: only that id, once. The ledger records it first; the event then wakes the run.
+  app.post("/runs/:runId/confirm", limitBody(4 * 1024), validate("json", ConfirmBody), async (c) => {
+    const runId = c.req.param("runId");
+    const { ledger, meta } = await loadRun(c.env, runId);
+    const actor = adminActor(c.req.header("x-audit-actor"));
+    const { koodriveUserId } = c.req.valid("json");
+    const confirmed = await ledger.confirm(koodriveUserId, actor);
+    if ("refused" in confirmed) {
+      await c.var.audit.write({
+        type: "admin.confirm",
+        actor,
+        runId,
+        requestId: c.var.requestId,
+        subject: meta.request.subject,
+        status: "refused",
+        reason: confirmed.refused,
+        details: { koodriveUserId },
+      });
+      throw new ApiError("conflict", confirmed.refused);
+    }
+    await c.var.audit.write({
+      type: "admin.confirm",
+      actor,
+      runId,
+      requestId: c.var.requestId,
+      subject: { ...meta.request.subject, koodriveUserId },
+      status: "confirmed",
+      reason: `name match confirmed: KooDrive user ${koodriveUserId}`,
+      details: { koodriveUserId },
+    });
+    try {
+      const instance = await c.env.OFFBOARDING.get(instanceId(runId, confirmed.meta.attempt));
+      await instance.sendEvent({ type: CONFIRM_EVENT, payload: { koodriveUserId } });
+    } catch (err) {
+      // The confirmation is recorded; a run that cannot be woken is resumed by the sweeper and reads it.
+      console.warn(
+        JSON.stringify({ level: "warn", msg: "confirm event not delivered", runId, error: String(err) }),
+      );
+    }
+    return c.json({ runId, status: "running", koodriveUserId, confirmedBy: actor }, 202);
   });
 
   app.get("/audit", validate("query", AuditQuery), async (c) => {

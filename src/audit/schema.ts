@@ -14,6 +14,7 @@ export const AuditType = z.enum([
   "admin.holds",
   "admin.retry",
   "admin.export",
+  "admin.confirm",
 ]);
 export type AuditType = z.infer<typeof AuditType>;
 

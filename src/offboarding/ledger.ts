@@ -8,6 +8,7 @@ import {
   SHARE_STATES,
   type ShareRow,
   type ShareState,
+  TERMINAL,
 } from "./types";
 
 /**
@@ -108,10 +109,18 @@ export class RunLedger extends DurableObject<Env> {
     return row ? Number(row.v) : 0;
   }
 
-  /** Records the request once. Returns whether this call created it, and the stored meta. */
+  /**
+   * Records the request once. Returns whether this call created it, and the stored meta. A later delivery
+   * of the same event is counted (`duplicates`), so the audit trail records the first one only.
+   */
   accept(request: RunRequest): { created: boolean; meta: RunMeta } {
     const existing = this.readMeta();
-    if (existing) return { created: false, meta: existing };
+    if (existing) {
+      const meta = { ...existing, duplicates: (existing.duplicates ?? 0) + 1 };
+      // Not progress: a flood of redeliveries must not keep a stuck run looking alive to the sweeper.
+      this.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('run', ?)", JSON.stringify(meta));
+      return { created: false, meta };
+    }
     const now = new Date().toISOString();
     const meta: RunMeta = { request, status: "accepted", attempt: 1, createdAt: now, updatedAt: now };
     this.writeMeta(meta);
@@ -124,15 +133,46 @@ export class RunLedger extends DurableObject<Env> {
 
   /** Updates status and resolution fields; returns the new meta. */
   update(
-    patch: Partial<Pick<RunMeta, "status" | "koodriveUserId" | "resolvedBy" | "detail" | "waitUntil">>,
+    patch: Partial<
+      Pick<RunMeta, "status" | "koodriveUserId" | "resolvedBy" | "detail" | "waitUntil" | "candidate">
+    >,
   ): RunMeta {
     const meta = this.readMeta();
     if (!meta) throw new Error("run not found");
     const now = new Date().toISOString();
     const next: RunMeta = { ...meta, ...patch, updatedAt: now };
-    if (patch.status && patch.status !== "running" && patch.status !== "accepted") next.finishedAt = now;
+    if (patch.status && TERMINAL.has(patch.status)) next.finishedAt = now;
     this.writeMeta(next);
     return next;
+  }
+
+  /**
+   * An operator confirms the name match a run waits for. Only the KooDrive id the run found is accepted,
+   * once: a second confirmation, or one for another id, is refused (the run is not changed).
+   */
+  confirm(koodriveUserId: string, actor: string): { meta: RunMeta } | { refused: string } {
+    const meta = this.readMeta();
+    if (!meta) return { refused: "run not found" };
+    if (meta.status !== "needs_confirmation" || !meta.candidate)
+      return { refused: `run is ${meta.status}; only a run that needs confirmation can be confirmed` };
+    if (meta.confirmedBy) return { refused: `already confirmed by ${meta.confirmedBy}` };
+    if (meta.candidate.koodriveUserId !== koodriveUserId)
+      return {
+        refused: `the run waits for confirmation of KooDrive user ${meta.candidate.koodriveUserId}, not ${koodriveUserId}`,
+      };
+    const now = new Date().toISOString();
+    const next: RunMeta = {
+      ...meta,
+      status: "running",
+      koodriveUserId,
+      resolvedBy: "name_match",
+      confirmedBy: actor,
+      confirmedAt: now,
+      detail: `name match confirmed by ${actor}`,
+      updatedAt: now,
+    };
+    this.writeMeta(next);
+    return { meta: next };
   }
 
   /**

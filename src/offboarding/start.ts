@@ -1,7 +1,7 @@
 import type { AuditInput } from "../audit/schema";
 import type { AuditStore } from "../audit/store";
 import { sha256Hex } from "../bytes";
-import type { Bindings } from "../env";
+import { type Bindings, loadConfig } from "../env";
 import { instanceId, watchRun } from "./instances";
 import { ALL_SCOPES, type RunParams, type RunRequest } from "./types";
 
@@ -89,7 +89,9 @@ export async function startRun(
   request: RunRequest,
 ): Promise<{ runId: string; duplicate: boolean }> {
   const ledger = env.RUNS.getByName(request.runId);
-  const { created, meta } = await ledger.accept(request);
+  // The run keeps the name-match policy in force now, whatever the setting is when it gets there.
+  const policy = request.nameMatch ?? loadConfig(env).RESOLVE_BY_NAME;
+  const { created, meta } = await ledger.accept({ ...request, nameMatch: policy });
   // The ledger decides who was first; the Workflow create is then idempotent on its id.
   const duplicate = !created;
   const id = instanceId(request.runId, meta.attempt);
@@ -104,7 +106,9 @@ export async function startRun(
     await createOnce(env, id, params);
   }
   // A new run's "request received" record is written by the run's first (durable, retried) step, which
-  // keeps the webhook's answer fast; a duplicate is recorded here, since no run will.
-  if (duplicate) await audit.write(receivedRecord(request, true, meta.status));
+  // keeps the webhook's answer fast. A duplicate is recorded here, since no run will, but only the first
+  // one: later deliveries of the same event are counted in the ledger (`duplicates`, shown by GET /runs/:id
+  // and in the run's final record), so replaying a captured delivery cannot flood the audit trail.
+  if (duplicate && meta.duplicates === 1) await audit.write(receivedRecord(request, true, meta.status));
   return { runId: request.runId, duplicate };
 }

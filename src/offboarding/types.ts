@@ -3,6 +3,18 @@ import type { AuditSubject } from "../audit/schema";
 export type Scope = 1 | 2 | 3;
 export const ALL_SCOPES: readonly Scope[] = [1, 2, 3];
 
+/**
+ * What a unique exact name match in KooDrive's user list may do (`RESOLVE_BY_NAME`). A name is a guess
+ * across two directories, so by default it does nothing: `off` ends the run `unresolved`; `confirm` plans
+ * and waits (`needs_confirmation`) until an operator confirms the KooDrive id; `auto` acts on it alone
+ * (opt-in, documented risk: a namesake loses their links).
+ */
+export const NAME_MATCH_POLICIES = ["off", "confirm", "auto"] as const;
+export type NameMatchPolicy = (typeof NAME_MATCH_POLICIES)[number];
+
+/** The Workflow event an operator's `POST /runs/:id/confirm` sends to a run waiting for a name match. */
+export const CONFIRM_EVENT = "confirm-name-match";
+
 /** Where a request to offboard came from. */
 export type SourceName = "hr" | "okta" | "scim" | "slack" | "teams" | "admin";
 
@@ -24,6 +36,11 @@ export interface RunRequest {
    * Slack's). A capability URL: never written to the audit trail or shown by the admin API.
    */
   notifyUrl?: string;
+  /**
+   * The name-match policy in force when the request was accepted (the run keeps it, so changing the setting
+   * never changes what an accepted run may do). Absent on runs accepted before the setting existed: `off`.
+   */
+  nameMatch?: NameMatchPolicy;
 }
 
 /** Parameters of one Workflow instance. A retry is another instance on the same run (same ledger). */
@@ -35,6 +52,7 @@ export interface RunParams {
 export type RunStatus =
   | "accepted"
   | "running"
+  | "needs_confirmation"
   | "completed"
   | "partial"
   | "failed"
@@ -88,12 +106,21 @@ export interface ShareRow extends PlannedShare {
   updatedAt: string;
 }
 
+export type ResolvedBy = "event" | "identity_map" | "name_match";
+
 export interface RunMeta {
   request: RunRequest;
   status: RunStatus;
   attempt: number;
   koodriveUserId?: string;
-  resolvedBy?: "event" | "identity_map" | "name_match";
+  resolvedBy?: ResolvedBy;
+  /** A name match waiting for an operator (`needs_confirmation`): who it would be. */
+  candidate?: { koodriveUserId: string; name: string };
+  /** Who confirmed a name match, and when. */
+  confirmedBy?: string;
+  confirmedAt?: string;
+  /** Deliveries of the same event after the first (recorded once in the audit trail, counted here). */
+  duplicates?: number;
   detail?: string;
   /** The run sleeps until this time (the event's effectiveAt); the sweeper leaves it alone until then. */
   waitUntil?: string;

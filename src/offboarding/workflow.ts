@@ -3,17 +3,17 @@ import type { AuditStore } from "../audit/store";
 import { type Bindings, loadConfig } from "../env";
 import { auditStore, koodriveClient } from "../services";
 import { limiter, settleAll } from "./concurrency";
-import type { RunContext } from "./context";
+import type { RunContext, Subject } from "./context";
 import { cancelPending, cancelShares } from "./execute";
 import { currentHolds } from "./holds";
 import { unwatchRun } from "./instances";
 import { postToChat } from "./notify";
 import { AuditFlusher, flushAudit } from "./outbox";
 import { listPages, planPage } from "./paging";
-import { resolveLeaver } from "./resolve";
+import { type Resolution, resolveLeaver } from "./resolve";
 import { receivedRecord } from "./start";
 import { describeRun, personOf } from "./summary";
-import type { Counts, RunMeta, RunParams, RunStatus } from "./types";
+import { CONFIRM_EVENT, type Counts, type RunMeta, type RunParams, type RunStatus, TERMINAL } from "./types";
 
 /**
  * Execute + verify passes at most. A verify listing that finds shares the plan never saw (created after
@@ -28,8 +28,19 @@ const NOTIFY_STEP = { retries: { limit: 0, delay: "1 second" }, timeout: "30 sec
 
 /** KooDrive's cursor for a listing's first page. */
 const FIRST_CURSOR = "0";
-/** Workflows sleep at most 365 days [Workflows limits]; an effectiveAt further out is capped. */
+/**
+ * Workflows sleep at most 365 days [Workflows limits]. Sources refuse an effectiveAt further out (422); this
+ * cap only guards runs accepted before that check.
+ */
 const MAX_WAIT_MS = 365 * 86_400_000;
+
+/** How long a name match waits for an operator before the run ends `unresolved` (nothing cancelled). */
+export const CONFIRM_TIMEOUT_HOURS = 72;
+
+/** A run waiting for another run of the same person polls this often (doubling), and gives up after a day. */
+const LEAVER_POLL_FIRST_S = 10;
+const LEAVER_POLL_MAX_S = 600;
+const LEAVER_WAIT_MAX_MS = 24 * 3_600_000;
 
 /**
  * Every step: retried 8 times, exponentially from 3 s (about 13 minutes in all), so a KooDrive outage or a
@@ -40,24 +51,51 @@ const STEP = {
   timeout: "10 minutes",
 } as const;
 
+type Outcome = { status: RunStatus | "superseded"; counts?: Counts };
+
 /**
- * The durable revocation run: resolve the leaver, plan (list every share they created), execute (cancel
- * in batches), verify (list again), report. Each stage is a sequence of retried steps; all state lives in
- * the run's ledger (a Durable Object), so a replayed or retried step never redoes finished work. The work
- * inside the steps is in steps.ts.
+ * The durable revocation run: resolve the leaver, wait for their last day, (confirm a name match), claim
+ * the person, plan (list every share they created), execute (cancel in batches), verify (list again),
+ * report. Each stage is a sequence of retried steps; all state lives in the run's ledger (a Durable Object),
+ * so a replayed or retried step never redoes finished work. The work inside the steps is in paging.ts,
+ * execute.ts and outbox.ts.
  */
 export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams> {
-  override async run(
-    event: WorkflowEvent<RunParams>,
-    step: WorkflowStep,
-  ): Promise<{ status: RunStatus | "superseded"; counts?: Counts }> {
-    const { runId, attempt } = event.payload;
-    const ledger = this.env.RUNS.getByName(runId);
-    const config = loadConfig(this.env);
-    const audit = auditStore(this.env.AUDIT, config);
-    const client = koodriveClient(config, runId);
+  override async run(event: WorkflowEvent<RunParams>, step: WorkflowStep): Promise<Outcome> {
+    const meta = await this.start(step, event.payload);
+    if (!meta) return { status: "superseded" };
+    const run = new Run(this.env, step, meta);
+    try {
+      const who = await run.resolve();
+      if (!who.ok) return await run.finish("unresolved", who.detail);
+      await run.waitForEffectiveAt();
+      if (meta.request.dryRun) {
+        await run.plan({ cancel: false });
+        return await run.finishDryRun(who);
+      }
+      if (who.needsConfirmation) {
+        await run.plan({ cancel: false });
+        const confirmed = await run.waitForConfirmation(who);
+        if (!confirmed.ok) return await run.finish("unresolved", confirmed.detail);
+      }
+      const waited = await run.claimLeaver();
+      if (!waited.ok) return await run.finish("failed", waited.detail);
+      if (!who.needsConfirmation) await run.plan({ cancel: true });
+      return await run.finish(...(await run.executeAndVerify()));
+    } catch (err) {
+      // A failing finish step is not turned into "failed" over a result it may already have recorded:
+      // the instance errors and the sweeper takes it from there.
+      if (run.finishing) throw err;
+      const detail = err instanceof Error ? err.message : String(err);
+      return await run.finish("failed", detail.slice(0, 500));
+    }
+  }
 
-    const meta = await step.do(`start (attempt ${attempt})`, STEP, async () => {
+  /** The first step: fencing (an older attempt stops here), status `running`, the request's audit record. */
+  private async start(step: WorkflowStep, { runId, attempt }: RunParams): Promise<RunMeta | null> {
+    const ledger = this.env.RUNS.getByName(runId);
+    const audit = auditStore(this.env.AUDIT, loadConfig(this.env));
+    return step.do(`start (attempt ${attempt})`, STEP, async () => {
       // Fencing: an instance of an older attempt (the sweeper or an admin started a newer one) stops here.
       const current = await ledger.getMeta();
       if (!current || current.attempt !== attempt) return null;
@@ -70,167 +108,313 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       // capability, stays in the ledger only.
       return m.request.notifyUrl ? { ...m, request: { ...m.request, notifyUrl: NOTIFY_URL_IN_LEDGER } } : m;
     });
-    if (!meta) return { status: "superseded" };
-    const request = meta.request;
-    let subject = request.subject;
+  }
+}
 
-    let finishing = false;
-    const finish = async (status: RunStatus, detail: string) => {
-      finishing = true;
-      const result = await step.do(`finish ${status}`, STEP, async () => {
-        await flushAudit({ ledger, audit, meta, subject });
-        const m = await ledger.update({ status, detail });
-        const counts = await ledger.counts();
-        await auditState(audit, m, detail, counts);
-        await unwatchRun(this.env.AUDIT, runId);
-        return { status, counts };
+/** One run's stages, each a named sequence of durable steps over the run's ledger. */
+class Run {
+  readonly ledger;
+  readonly audit: AuditStore;
+  readonly config;
+  readonly client;
+  readonly runId: string;
+  subject: Subject;
+  userId: string | undefined;
+  finishing = false;
+
+  constructor(
+    private readonly env: Bindings,
+    private readonly step: WorkflowStep,
+    private readonly meta: RunMeta,
+  ) {
+    this.runId = meta.request.runId;
+    this.ledger = env.RUNS.getByName(this.runId);
+    this.config = loadConfig(env);
+    this.audit = auditStore(env.AUDIT, this.config);
+    this.client = koodriveClient(this.config, this.runId);
+    this.subject = meta.request.subject;
+  }
+
+  private get request() {
+    return this.meta.request;
+  }
+
+  /** Who the leaver is in KooDrive (see resolve.ts); an earlier attempt's answer stands. */
+  async resolve(): Promise<Resolution | { ok: true; userId: string; needsConfirmation: false }> {
+    const r = await this.step.do("resolve", STEP, async () => {
+      if (this.meta.koodriveUserId)
+        return { ok: true as const, userId: this.meta.koodriveUserId, needsConfirmation: false as const };
+      const found = await resolveLeaver(this.request.subject, {
+        kv: this.env.AUDIT,
+        client: this.client,
+        directoryUserId: this.config.KOODRIVE_DIRECTORY_USER_ID || undefined,
+        nameMatch: this.request.nameMatch ?? "off",
       });
-      // A run started from chat posts its result there (best effort, once; the run is already finished).
-      if (meta.request.notifyUrl) {
-        await step.do("notify chat", NOTIFY_STEP, async () => {
-          const url = (await ledger.getMeta())?.request.notifyUrl;
-          if (!url) return false;
-          return postToChat(url, describeRun(runId, status, result.counts, detail, personOf(subject)));
+      if (!found.ok) return found;
+      // A name match waiting for confirmation is a candidate, not the leaver: nothing acts on it yet.
+      if (!found.needsConfirmation)
+        await this.ledger.update({
+          koodriveUserId: found.userId,
+          resolvedBy: found.by,
+          detail: found.detail,
         });
-      }
-      return result;
-    };
+      return found;
+    });
+    if (r.ok) {
+      this.userId = r.userId;
+      // An unconfirmed name match is not filed under that person in the audit trail until confirmed.
+      if (!r.needsConfirmation) this.subject = { ...this.request.subject, koodriveUserId: r.userId };
+    }
+    return r;
+  }
 
-    try {
-      const resolved = await step.do("resolve", STEP, async () => {
-        if (meta.koodriveUserId) return { ok: true as const, userId: meta.koodriveUserId };
-        const r = await resolveLeaver(request.subject, {
-          kv: this.env.AUDIT,
-          client,
-          directoryUserId: config.KOODRIVE_DIRECTORY_USER_ID || undefined,
-        });
-        if (!r.ok) return { ok: false as const, detail: r.detail };
-        await ledger.update({ koodriveUserId: r.userId, resolvedBy: r.by, detail: r.detail });
-        return { ok: true as const, userId: r.userId };
+  /**
+   * A leaver whose last day is still ahead keeps their links until then: the run sleeps (durably). The
+   * decision is a step, so a replay after waking takes the same path. A dry run plans at once.
+   */
+  async waitForEffectiveAt(): Promise<void> {
+    const effectiveAt = this.request.effectiveAt;
+    if (this.request.dryRun || !effectiveAt) return;
+    const until = await this.step.do("schedule", STEP, async () => {
+      const at = Date.parse(effectiveAt);
+      if (!(at > Date.now())) return null;
+      const iso = new Date(Math.min(at, Date.now() + MAX_WAIT_MS)).toISOString();
+      await this.ledger.update({ waitUntil: iso, detail: `waiting until ${iso}` });
+      return iso;
+    });
+    if (until) await this.step.sleepUntil("wait for effectiveAt", new Date(until));
+  }
+
+  /**
+   * A name match under `RESOLVE_BY_NAME=confirm`: the plan is made (so the operator sees what would be
+   * cancelled), then the run waits for `POST /runs/:id/confirm` with the same KooDrive id, at most
+   * CONFIRM_TIMEOUT_HOURS. The ledger is the truth: the event only wakes the run.
+   */
+  async waitForConfirmation(
+    who: Extract<Resolution, { ok: true }>,
+  ): Promise<{ ok: true } | { ok: false; detail: string }> {
+    const deadline = await this.step.do("needs confirmation", STEP, async () => {
+      const current = await this.ledger.getMeta();
+      if (current?.confirmedBy) return null;
+      const until = new Date(Date.now() + CONFIRM_TIMEOUT_HOURS * 3_600_000).toISOString();
+      const m = await this.ledger.update({
+        status: "needs_confirmation",
+        candidate: { koodriveUserId: who.userId, name: who.name ?? "" },
+        // The sweeper leaves a run alone until this moment (it is waiting, not stuck).
+        waitUntil: until,
+        detail: who.detail,
       });
-      if (!resolved.ok) return await finish("unresolved", resolved.detail);
-      subject = { ...request.subject, koodriveUserId: resolved.userId };
-
-      // A leaver whose last day is still ahead keeps their links until then: the run sleeps (durably). The
-      // decision is a step, so a replay after waking takes the same path.
-      if (!request.dryRun && request.effectiveAt) {
-        const effectiveAt = request.effectiveAt;
-        const until = await step.do("schedule", STEP, async () => {
-          const at = Date.parse(effectiveAt);
-          if (!(at > Date.now())) return null;
-          const iso = new Date(Math.min(at, Date.now() + MAX_WAIT_MS)).toISOString();
-          await ledger.update({ waitUntil: iso, detail: `waiting until ${iso}` });
-          return iso;
+      const counts = await this.ledger.counts();
+      await auditState(this.audit, m, who.detail, counts);
+      return until;
+    });
+    if (deadline) {
+      try {
+        await this.step.waitForEvent("wait for confirmation", {
+          type: CONFIRM_EVENT,
+          timeout: `${CONFIRM_TIMEOUT_HOURS} hours`,
         });
-        if (until) await step.sleepUntil("wait for effectiveAt", new Date(until));
+      } catch {
+        // Timed out (or the wait failed): the ledger below decides; nothing is cancelled without a "yes".
       }
-
-      const ctx: RunContext = {
-        ledger,
-        holds: this.env.HOLDS,
-        client,
-        audit,
-        meta,
-        subject,
-        userId: resolved.userId,
-        parallelism: config.CANCEL_PARALLELISM,
-        lookahead: {},
+    }
+    const confirmed = await this.step.do("confirmation", STEP, async () => {
+      const m = await this.ledger.getMeta();
+      return m?.confirmedBy ? { by: m.confirmedBy } : null;
+    });
+    if (!confirmed)
+      return {
+        ok: false,
+        detail: `the name match (KooDrive user ${who.userId}) was not confirmed within ${CONFIRM_TIMEOUT_HOURS} h; nothing was cancelled`,
       };
+    this.subject = { ...this.request.subject, koodriveUserId: who.userId };
+    return { ok: true };
+  }
 
-      // Plan: page through every share the leaver created, PAGES_PER_STEP pages a step. Unless this is a dry
-      // run, each page's shares are cancelled while the next page is listed (paging is sequential, so this
-      // hides the cancels behind it). How KooDrive's cursor behaves while shares disappear is not documented:
-      // if it drifts and hides some, the verify listing below (no cancels while it pages) finds them.
-      await this.pageThrough(step, "plan", async (from) => {
-        const holds = currentHolds(ctx.holds); // read while the first page is fetched
-        holds.catch(() => {}); // awaited by the first page's handler
-        const limit = limiter(ctx.parallelism);
-        const flusher = new AuditFlusher(ctx);
-        const cancels: Promise<unknown>[] = [];
-        let next: string | undefined;
-        try {
-          next = await listPages(ctx, from, async (links) => {
-            const fresh = await planPage(ctx, links, await holds);
-            if (request.dryRun || fresh.length === 0) return;
-            const cancel = limit(() => cancelShares(ctx, fresh, flusher));
-            cancel.catch(() => {}); // observed by settleAll below; this only keeps it from being "unhandled"
-            cancels.push(cancel);
-          });
-        } finally {
-          await Promise.allSettled(cancels); // a failed listing still waits for the cancels it started
-          await flusher.drain().catch(() => {}); // best effort here; the outbox keeps what is not written
+  /**
+   * One person, one active run: claims the leaver (LeaverLock), or waits for the run that holds them
+   * (polling durably), so two runs never cancel the same shares side by side. A holder that is finished or
+   * gone is replaced. After LEAVER_WAIT_MAX_MS of waiting the run fails (retryable) rather than wait forever.
+   */
+  async claimLeaver(): Promise<{ ok: true } | { ok: false; detail: string }> {
+    const userId = this.userId;
+    if (!userId) throw new Error("claimLeaver before resolve");
+    const lock = this.env.LEAVERS.getByName(userId);
+    let waitedMs = 0;
+    for (let i = 0; ; i++) {
+      const holder = await this.step.do(`claim leaver ${i}`, STEP, async () => {
+        const first = await lock.claim(this.runId);
+        if ("granted" in first) return null;
+        const other = await this.env.RUNS.getByName(first.heldBy).getMeta();
+        if (!other || TERMINAL.has(other.status)) {
+          const again = await lock.claim(this.runId, first.heldBy);
+          return "granted" in again ? null : again.heldBy;
         }
-        await settleAll(cancels);
-        await flusher.drain();
-        return next;
+        const delayS = Math.min(LEAVER_POLL_MAX_S, LEAVER_POLL_FIRST_S * 2 ** i);
+        const m = await this.ledger.update({
+          waitUntil: new Date(Date.now() + delayS * 1000).toISOString(),
+          detail: `waiting for run ${first.heldBy}: it is revoking the same person's shares`,
+        });
+        if (i === 0) await auditState(this.audit, m, m.detail ?? "", undefined, { joined: first.heldBy });
+        return first.heldBy;
       });
-
-      if (request.dryRun) {
-        const counts = await step.do("dry run report", STEP, () => ledger.counts());
-        return await finish("dry_run", `dry run: ${counts.planned} share(s) would be cancelled`);
-      }
-
-      let counts: Counts | undefined;
-      for (let pass = 1; pass <= MAX_PASSES; pass++) {
-        // Execute: cancel whatever is still pending (left by an interrupted plan step, or discovered by the
-        // previous verify), a few rounds of batches per step, until nothing is pending.
-        for (let k = 0; ; k++) {
-          const r = await step.do(`cancel ${pass}.${k}`, STEP, () => cancelPending(ctx));
-          if (r.done) break;
-        }
-        // Verify: list again. Planned shares still listed are reported; shares never planned are planned now.
-        // The first page's step starts from a clean slate (flags of an interrupted or earlier pass dropped).
-        await this.pageThrough(step, `verify ${pass}`, async (from) => {
-          const holds = currentHolds(ctx.holds);
-          holds.catch(() => {});
-          if (from === FIRST_CURSOR) await ledger.resetSeen();
-          return listPages(ctx, from, async (links) => {
-            await ledger.markSeen(links.map((s) => s.shareId));
-            await planPage(ctx, links, await holds);
-          });
-        });
-        counts = await step.do(`verify ${pass} done`, STEP, async () => {
-          await ledger.finishVerify();
-          await flushAudit(ctx);
-          return ledger.counts();
-        });
-        // Execute drained everything pending, so anything planned now was discovered by this verify.
-        if (counts.planned === 0) break;
-      }
-
-      if (!counts) throw new Error("no verify pass ran"); // MAX_PASSES >= 1: unreachable
-      const open = counts.failed + counts.still_active + counts.planned + counts.in_flight;
-      return await finish(
-        open === 0 ? "completed" : "partial",
-        open === 0
-          ? `${counts.cancelled} cancelled, ${counts.already_gone} already gone, ${counts.skipped_hold + counts.skipped_scope} skipped`
-          : `${open} share(s) still active or failed`,
-      );
-    } catch (err) {
-      // A failing finish step is not turned into "failed" over a result it may already have recorded:
-      // the instance errors and the sweeper takes it from there.
-      if (finishing) throw err;
-      const detail = err instanceof Error ? err.message : String(err);
-      return await finish("failed", detail.slice(0, 500));
+      if (holder === null) return { ok: true };
+      if (waitedMs >= LEAVER_WAIT_MAX_MS)
+        return {
+          ok: false,
+          detail: `run ${holder} still holds this person after 24 h; retry this run later`,
+        };
+      const delayS = Math.min(LEAVER_POLL_MAX_S, LEAVER_POLL_FIRST_S * 2 ** i);
+      waitedMs += delayS * 1000;
+      await this.step.sleep(`wait for run ${holder} ${i}`, `${delayS} seconds`);
     }
   }
 
+  private context(): RunContext {
+    if (!this.userId) throw new Error("context before resolve");
+    return {
+      ledger: this.ledger,
+      holds: this.env.HOLDS,
+      client: this.client,
+      audit: this.audit,
+      meta: this.meta,
+      subject: this.subject,
+      userId: this.userId,
+      parallelism: this.config.CANCEL_PARALLELISM,
+      lookahead: this.lookahead,
+    };
+  }
+  private readonly lookahead = {};
+
+  /**
+   * Plan: page through every share the leaver created, PAGES_PER_STEP pages a step. With `cancel`, each
+   * page's shares are cancelled while the next page is listed (paging is sequential, so this hides the
+   * cancels behind it). How KooDrive's cursor behaves while shares disappear is not documented: if it drifts
+   * and hides some, the verify listing (no cancels while it pages) finds them.
+   */
+  async plan({ cancel }: { cancel: boolean }): Promise<void> {
+    const ctx = this.context();
+    await this.pageThrough("plan", async (from) => {
+      const holds = currentHolds(ctx.holds); // read while the first page is fetched
+      holds.catch(() => {}); // awaited by the first page's handler
+      const limit = limiter(ctx.parallelism);
+      const flusher = new AuditFlusher(ctx);
+      const cancels: Promise<unknown>[] = [];
+      let next: string | undefined;
+      try {
+        next = await listPages(ctx, from, async (links) => {
+          const fresh = await planPage(ctx, links, await holds);
+          if (!cancel || fresh.length === 0) return;
+          const sent = limit(() => cancelShares(ctx, fresh, flusher));
+          sent.catch(() => {}); // observed by settleAll below; this only keeps it from being "unhandled"
+          cancels.push(sent);
+        });
+      } finally {
+        await Promise.allSettled(cancels); // a failed listing still waits for the cancels it started
+        await flusher.drain().catch(() => {}); // best effort here; the outbox keeps what is not written
+      }
+      await settleAll(cancels);
+      await flusher.drain();
+      return next;
+    });
+  }
+
+  /**
+   * Execute (cancel whatever is pending, a few rounds of batches per step) and verify (list again: planned
+   * shares still listed are reported, shares never planned are planned and cancelled in another pass).
+   */
+  async executeAndVerify(): Promise<[RunStatus, string]> {
+    const ctx = this.context();
+    let counts: Counts | undefined;
+    for (let pass = 1; pass <= MAX_PASSES; pass++) {
+      for (let k = 0; ; k++) {
+        const r = await this.step.do(`cancel ${pass}.${k}`, STEP, () => cancelPending(ctx));
+        if (r.done) break;
+      }
+      // The first page's step starts from a clean slate (flags of an interrupted or earlier pass dropped).
+      await this.pageThrough(`verify ${pass}`, async (from) => {
+        const holds = currentHolds(ctx.holds);
+        holds.catch(() => {});
+        if (from === FIRST_CURSOR) await this.ledger.resetSeen();
+        return listPages(ctx, from, async (links) => {
+          await this.ledger.markSeen(links.map((s) => s.shareId));
+          await planPage(ctx, links, await holds);
+        });
+      });
+      counts = await this.step.do(`verify ${pass} done`, STEP, async () => {
+        await this.ledger.finishVerify();
+        await flushAudit(ctx);
+        return this.ledger.counts();
+      });
+      // Execute drained everything pending, so anything planned now was discovered by this verify.
+      if (counts.planned === 0) break;
+    }
+    if (!counts) throw new Error("no verify pass ran"); // MAX_PASSES >= 1: unreachable
+    const open = counts.failed + counts.still_active + counts.planned + counts.in_flight;
+    return open === 0
+      ? [
+          "completed",
+          `${counts.cancelled} cancelled, ${counts.already_gone} already gone, ${counts.skipped_hold + counts.skipped_scope} skipped`,
+        ]
+      : ["partial", `${open} share(s) still active or failed`];
+  }
+
+  async finishDryRun(who: { ok: true; needsConfirmation: boolean }): Promise<Outcome> {
+    const counts = await this.step.do("dry run report", STEP, () => this.ledger.counts());
+    const note = who.needsConfirmation
+      ? " (a real run would wait for an operator to confirm the name match)"
+      : "";
+    return this.finish("dry_run", `dry run: ${counts.planned} share(s) would be cancelled${note}`);
+  }
+
+  /** The last step: audit flushed, status recorded, the person let go; a chat-started run posts its result. */
+  async finish(status: RunStatus, detail: string): Promise<Outcome> {
+    this.finishing = true;
+    const result = await this.step.do(`finish ${status}`, STEP, async () => {
+      await flushAudit({ ledger: this.ledger, audit: this.audit, meta: this.meta, subject: this.subject });
+      const m = await this.ledger.update({ status, detail });
+      const counts = await this.ledger.counts();
+      await auditState(this.audit, m, detail, counts);
+      await unwatchRun(this.env.AUDIT, this.runId);
+      if (m.koodriveUserId) await this.env.LEAVERS.getByName(m.koodriveUserId).release(this.runId);
+      return { status, counts };
+    });
+    if (this.request.notifyUrl) {
+      // Best effort, once: the run is already finished and audited whatever happens here.
+      await this.step.do("notify chat", NOTIFY_STEP, async () => {
+        const url = (await this.ledger.getMeta())?.request.notifyUrl;
+        if (!url) return false;
+        return postToChat(
+          url,
+          describeRun(this.runId, status, result.counts, detail, personOf(this.subject)),
+        );
+      });
+    }
+    return result;
+  }
+
   /** Runs `page` as steps named `<name> 0`, `<name> 1`, ... from cursor "0" until it returns no cursor. */
-  private async pageThrough(
-    step: WorkflowStep,
-    name: string,
-    page: (from: string) => Promise<string | undefined>,
-  ) {
+  private async pageThrough(name: string, page: (from: string) => Promise<string | undefined>) {
     let cursor: string | undefined = FIRST_CURSOR;
     for (let i = 0; cursor !== undefined; i++) {
       const from: string = cursor;
-      const next: string | null = await step.do(`${name} ${i}`, STEP, async () => (await page(from)) ?? null);
+      const next: string | null = await this.step.do(
+        `${name} ${i}`,
+        STEP,
+        async () => (await page(from)) ?? null,
+      );
       cursor = next ?? undefined;
     }
   }
 }
 
-async function auditState(audit: AuditStore, meta: RunMeta, detail: string, counts?: Counts): Promise<void> {
+async function auditState(
+  audit: AuditStore,
+  meta: RunMeta,
+  detail: string,
+  counts?: Counts,
+  extra: Record<string, string | number> = {},
+): Promise<void> {
   await audit.write({
     type: "run.state",
     actor: "workflow",
@@ -244,6 +428,16 @@ async function auditState(audit: AuditStore, meta: RunMeta, detail: string, coun
     },
     status: meta.status,
     reason: detail,
-    ...(counts ? { details: { ...counts } } : {}),
+    ...(counts || meta.duplicates || meta.candidate || Object.keys(extra).length
+      ? {
+          details: {
+            ...(counts ?? {}),
+            ...(meta.duplicates ? { duplicates: meta.duplicates } : {}),
+            ...(meta.candidate ? { candidate: meta.candidate.koodriveUserId } : {}),
+            ...(meta.confirmedBy ? { confirmedBy: meta.confirmedBy } : {}),
+            ...extra,
+          },
+        }
+      : {}),
   });
 }

@@ -1,0 +1,53 @@
+import { DurableObject } from "cloudflare:workers";
+
+/**
+ * One person, one active run. A Durable Object per KooDrive user id remembers which run is revoking that
+ * user's shares; a second run for the same person (a resend with a new event id, the same leaver from
+ * another source) waits until the first is done instead of cancelling the same shares alongside it.
+ * Strongly consistent: two runs claiming at once cannot both win.
+ */
+export class LeaverLock extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS holder (k INTEGER PRIMARY KEY CHECK (k = 1), run_id TEXT NOT NULL, since TEXT NOT NULL)",
+    );
+  }
+
+  private current(): { runId: string; since: string } | undefined {
+    const row = this.sql
+      .exec<{ run_id: string; since: string }>("SELECT run_id, since FROM holder WHERE k = 1")
+      .toArray()[0];
+    return row ? { runId: row.run_id, since: row.since } : undefined;
+  }
+
+  /**
+   * Claims the person for `runId`. Granted when free, already held by this run, or held by `replacing` (a
+   * run the caller found finished or gone); otherwise says who holds it.
+   */
+  claim(runId: string, replacing?: string): { granted: true } | { heldBy: string; since: string } {
+    const holder = this.current();
+    if (holder && holder.runId !== runId && holder.runId !== replacing)
+      return { heldBy: holder.runId, since: holder.since };
+    if (holder?.runId !== runId) {
+      this.sql.exec(
+        "INSERT OR REPLACE INTO holder (k, run_id, since) VALUES (1, ?, ?)",
+        runId,
+        new Date().toISOString(),
+      );
+    }
+    return { granted: true };
+  }
+
+  /** Lets the person go, if `runId` holds them (a finished run that never claimed changes nothing). */
+  release(runId: string): boolean {
+    return this.sql.exec("DELETE FROM holder WHERE k = 1 AND run_id = ?", runId).rowsWritten > 0;
+  }
+
+  holderOf(): string | null {
+    return this.current()?.runId ?? null;
+  }
+}
