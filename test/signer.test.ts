@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
+  canonicalPath as simCanonicalPath,
+  canonicalQuery as simCanonicalQuery,
+  verifyAppAuth,
+} from "../simulator/src/app-auth";
+import {
   authorizationHeader,
   canonicalQuery,
   canonicalUri,
@@ -129,5 +134,123 @@ describe("app-auth signer: edge cases", () => {
     expect(parseXDate("20261122T101500Z")?.toISOString()).toBe("2026-11-22T10:15:00.000Z");
     expect(parseXDate("20261340T101500Z")).toBeNull();
     expect(parseXDate("2026-11-22T10:15:00Z")).toBeNull();
+  });
+});
+
+/**
+ * The service's signer against the simulator's verifier: two implementations written separately from the
+ * contract (src/koodrive/signer.ts and simulator/src/app-auth.ts), so their agreement means something. Each
+ * case also pins the canonical path and query to values written by hand from koodrive-api.md steps 1.2 and
+ * 1.3 (RFC 3986: only A-Za-z0-9-_.~ kept, upper-case hex, space as %20, each path segment encoded, a
+ * trailing `/`, names sorted in character-code order).
+ */
+describe("app-auth signer: agrees with the simulator's independent verifier", () => {
+  const BASE = "https://intl.myhuaweicloud-koodrive.com";
+  const DATE = "20261122T101500Z";
+  const NOW = new Date("2026-11-22T10:15:30Z");
+
+  /** Builds a URL as the client does: values set through URLSearchParams (form encoding). */
+  const built = (path: string, query: Record<string, string>) => {
+    const url = new URL(path, BASE);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    return url.toString();
+  };
+
+  const cases: { name: string; url: string; path: string; query: string }[] = [
+    {
+      name: "spaces in query and path (typed raw)",
+      url: `${BASE}/koodrive/ose/v1/share/my doc?displayName=Q3 plan`,
+      path: "/koodrive/ose/v1/share/my%20doc/",
+      query: "displayName=Q3%20plan",
+    },
+    {
+      name: "space, plus and tilde in a value built by URLSearchParams (space as +, plus as %2B, ~ as %7E)",
+      url: built("/koodrive/ose/v1/share", { displayName: "a+b c~d" }),
+      path: "/koodrive/ose/v1/share/",
+      query: "displayName=a%2Bb%20c~d",
+    },
+    {
+      name: "a raw + in the query is a space; %2B is a plus; + in the path is a plus",
+      url: `${BASE}/koodrive/ose/v1/share/a+b?q=x+y&r=x%2By`,
+      path: "/koodrive/ose/v1/share/a%2Bb/",
+      query: "q=x%20y&r=x%2By",
+    },
+    {
+      name: "tilde kept in path and query, even when sent escaped",
+      url: `${BASE}/koodrive/ose/v1/~share/%7Eme?t=~x&u=%7Ey`,
+      path: "/koodrive/ose/v1/~share/~me/",
+      query: "t=~x&u=~y",
+    },
+    {
+      name: "percent signs: escaped, and a stray one",
+      url: `${BASE}/koodrive/ose/v1/share/100%25/50%?off=100%25&raw=50%`,
+      path: "/koodrive/ose/v1/share/100%25/50%25/",
+      query: "off=100%25&raw=50%25",
+    },
+    {
+      name: "non-ASCII in path and query (typed raw)",
+      url: `${BASE}/koodrive/ose/v1/share/Jörg/東京?owner=Jörg&city=東京`,
+      path: "/koodrive/ose/v1/share/J%C3%B6rg/%E6%9D%B1%E4%BA%AC/",
+      query: "city=%E6%9D%B1%E4%BA%AC&owner=J%C3%B6rg",
+    },
+    {
+      name: "non-ASCII names sort by their encoded form, built by URLSearchParams",
+      url: built("/koodrive/ose/v1/userList", { zone: "1", Ärger: "2", keyWord: "Jörg 東京" }),
+      path: "/koodrive/ose/v1/userList/",
+      query: "%C3%84rger=2&keyWord=J%C3%B6rg%20%E6%9D%B1%E4%BA%AC&zone=1",
+    },
+    {
+      name: "reserved characters are escaped, an empty value keeps its =",
+      url: built("/koodrive/ose/v1/share", { q: "a=b&c/d?e#f*!'()", empty: "" }),
+      path: "/koodrive/ose/v1/share/",
+      query: "empty=&q=a%3Db%26c%2Fd%3Fe%23f%2A%21%27%28%29",
+    },
+  ];
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      const url = new URL(c.url);
+      expect(canonicalUri(url.pathname)).toBe(c.path);
+      expect(canonicalQuery(url.search)).toBe(c.query);
+      expect(simCanonicalPath(url.pathname)).toBe(c.path);
+      expect(simCanonicalQuery(url.search)).toBe(c.query);
+
+      const headers = { "x-date": DATE, "x-user-id": USER };
+      const signed = await sign({ method: "GET", url: c.url, headers }, SECRET);
+      expect(signed.canonicalRequest.split("\n").slice(1, 3)).toEqual([c.path, c.query]);
+      // What the simulator receives: the same URL as fetch would send it, with the signed headers.
+      const received = new Request(c.url, {
+        headers: { ...headers, authorization: authorizationHeader(APP_ID, signed) },
+      });
+      const verdict = await verifyAppAuth({
+        method: received.method,
+        url: received.url,
+        headers: received.headers,
+        body: new Uint8Array(),
+        appId: APP_ID,
+        appSecret: SECRET,
+        now: NOW,
+      });
+      expect(verdict).toEqual({ ok: true, userId: USER });
+    });
+  }
+
+  it("agrees on a POST body with non-ASCII bytes, and both refuse it once a byte changes", async () => {
+    const url = `${BASE}/koodrive/ose/v1/share/cancel`;
+    const body = '{"shareIds":["1689759841444195840"],"note":"Jörg 東京"}';
+    const headers = { "x-date": DATE, "x-user-id": USER };
+    const signed = await sign({ method: "POST", url, headers, body }, SECRET);
+    const check = (sent: string) =>
+      verifyAppAuth({
+        method: "POST",
+        url,
+        headers: new Headers({ ...headers, authorization: authorizationHeader(APP_ID, signed) }),
+        body: new TextEncoder().encode(sent),
+        appId: APP_ID,
+        appSecret: SECRET,
+        now: NOW,
+      });
+    expect(await check(body)).toEqual({ ok: true, userId: USER });
+    expect(await check(body.replace("東京", "京都"))).toMatchObject({ ok: false, kind: "auth" });
   });
 });

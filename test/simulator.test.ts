@@ -475,6 +475,102 @@ describe("users", () => {
   });
 });
 
+describe("users: unknown ids [inferred: answered like any missing resource]", () => {
+  it("answers GET and PUT /users/{id} for an id no user has with 400 13000309, changing nothing", async () => {
+    const missing = "1505084218764549999";
+    const got = await signedFetch({ path: `/users/${missing}`, userId: DEMO.admin }).then(call);
+    expect(got.status).toBe(400);
+    expect(got.body).toEqual({ code: 13000309, msg: "user does not exist" });
+    const put = await signedFetch({
+      method: "PUT",
+      path: `/users/${missing}`,
+      userId: DEMO.admin,
+      body: { status: 1 },
+    }).then(call);
+    expect(put.status).toBe(400);
+    expect(put.body.code).toBe(13000309);
+    const users = await fetch("http://sim.local/__sim/users", {
+      headers: { authorization: `Bearer ${SIM.adminToken}` },
+    }).then((r) => r.json() as Promise<{ users: { user_id: string; status: number }[] }>);
+    expect(users.users.some((u) => u.user_id === missing)).toBe(false);
+    expect(users.users.every((u) => u.status === 0)).toBe(true);
+  });
+});
+
+describe("seeding named shares", () => {
+  /** Names a CSV export must neutralise [issue 8 finding 7]. */
+  const HOSTILE = ["x;=1+1;y", '=HYPERLINK("http://evil")', "@SUM(1)", "\t=1", 'a,b"c'];
+
+  it("seeds shares with the exact display names, scopes and states given, in order", async () => {
+    const { users } = await sim.seed({
+      users: [
+        {
+          name: "Hostile Names",
+          shares: [
+            { displayName: HOSTILE[0], scope: 1 },
+            { displayName: HOSTILE[1], scope: 2 },
+            { displayName: HOSTILE[2], scope: 3 },
+            { displayName: HOSTILE[3] },
+            { displayName: HOSTILE[4], scope: 1, expired: true },
+          ],
+        },
+      ],
+    });
+    const [user] = users;
+    expect(user?.shareCount).toBe(5);
+    const byId = new Map((await sim.shares(user?.userId ?? "")).map((s) => [s.shareId, s]));
+    expect(user?.shareIds?.map((id) => byId.get(id))).toEqual(
+      HOSTILE.map((displayName, i) =>
+        expect.objectContaining({ displayName, scope: [1, 2, 3, 1, 1][i], status: i === 4 ? 2 : 0 }),
+      ),
+    );
+    // What KooDrive's list answers: the same names, byte for byte, as displayName and fileName.
+    await sim.quirks({ shortPages: false, emptyPages: false });
+    const listed = await list(user?.userId ?? "");
+    const links = listed.body.shareLinks as { displayName: string; files: { fileName: string }[] }[];
+    expect(links.map((l) => l.displayName).sort()).toEqual([...HOSTILE].sort());
+    expect(links.every((l) => l.files[0]?.fileName === l.displayName)).toBe(true);
+  });
+
+  it("adds named shares to an existing user, next to the count form", async () => {
+    const { users } = await sim.seed({
+      users: [
+        { userId: DEMO.seller, name: "Sam Seller", shares: [{ displayName: "@SUM(1)" }] },
+        { name: "Counted", shares: 2, scopes: [2] },
+      ],
+    });
+    expect(users.map((u) => u.shareCount)).toEqual([1, 2]);
+    const seller = await sim.shares(DEMO.seller, "active");
+    expect(seller).toHaveLength(4);
+    expect(seller.filter((s) => s.displayName === "@SUM(1)")).toHaveLength(1);
+  });
+
+  it("refuses a malformed share list with 400 and seeds nothing", async () => {
+    const seed = (shares: unknown) =>
+      fetch("http://sim.local/__sim/seed", {
+        method: "POST",
+        headers: { authorization: `Bearer ${SIM.adminToken}` },
+        body: JSON.stringify({ users: [{ name: "Bad Seed", shares }] }),
+      });
+    for (const shares of [
+      [{ displayName: "" }],
+      [{ displayName: 7 }],
+      [{ displayName: "ok", scope: 4 }],
+      [{ displayName: "ok", expired: "yes" }],
+      ["just a name"],
+      -1,
+    ]) {
+      const res = await seed(shares);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(/^users\[0\]\.shares/);
+    }
+    const users = await fetch("http://sim.local/__sim/users", {
+      headers: { authorization: `Bearer ${SIM.adminToken}` },
+    }).then((r) => r.json() as Promise<{ users: { name: string }[] }>);
+    expect(users.users.some((u) => u.name === "Bad Seed")).toBe(false);
+  });
+});
+
 describe("control plane", () => {
   it("is 401 without the admin token", async () => {
     const res = await fetch("http://sim.local/__sim/reset", { method: "POST" });

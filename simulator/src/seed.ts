@@ -22,10 +22,20 @@ export const DEMO_LEAVER_ID = "1505084218764547201";
 /** The leaver's share count in the demo tenant. */
 const DEMO_LEAVER_SHARES = 36;
 
+/** One share named by the test, e.g. a hostile display name for CSV export tests. */
+export interface ShareSpec {
+  displayName: string;
+  /** 1 anyone with the link, 2 enterprise users, 3 specified users [api.md "List"]; default: `scopes` cycled. */
+  scope?: number;
+  /** Expired (status 2) instead of valid (status 0, the default for named shares). */
+  expired?: boolean;
+}
+
 export interface UserSpec {
   userId?: string;
   name: string;
-  shares?: number;
+  /** A count of generated shares, or the shares themselves (in this order). */
+  shares?: number | ShareSpec[];
   scopes?: number[];
   deptName?: string;
 }
@@ -92,16 +102,18 @@ class ShareFactory {
     count: number,
     scopes: readonly number[],
     recipientPool: Recipient[],
-    opts: { names?: string[]; expiredEvery?: number } = {},
+    opts: { names?: string[]; expiredEvery?: number; expired?: boolean[] } = {},
   ): NewShare[] {
     return this.ids(count).map((shareId, i) => {
       const [ext, mime] = this.pick(EXTS);
       const displayName = opts.names?.[i] ?? `${this.pick(WORDS)} ${this.pick(WORDS)} ${i + 1}.${ext}`;
       const scope = scopes[i % scopes.length] ?? 2;
       const shareTime = GEN_EPOCH_MS - Math.floor(this.rand() * 365 * DAY_MS);
-      const expired = opts.expiredEvery
-        ? i % opts.expiredEvery === opts.expiredEvery - 1
-        : this.rand() < 0.05;
+      const expired = opts.expired
+        ? opts.expired[i] === true
+        : opts.expiredEvery
+          ? i % opts.expiredEvery === opts.expiredEvery - 1
+          : this.rand() < 0.05;
       const recipients: Recipients = { depts: [], groups: [], users: [] };
       if (scope === 3) {
         const pool = recipientPool.filter((r) => r.id !== ownerId);
@@ -178,16 +190,64 @@ function seeded(u: UserRow, shareIds: string[]): SeededUser {
   return out;
 }
 
-/** Adds users (existing userIds get the extra shares) with generated shares; deterministic from `seed`. */
+const isScope = (x: unknown): boolean => x === 1 || x === 2 || x === 3;
+
+/** Checks one `shares: [...]` entry; an error message, or null when it is well formed. */
+function shareSpecError(share: unknown, at: string): string | null {
+  if (typeof share !== "object" || share === null) return `${at} must be an object`;
+  const { displayName, scope, expired } = share as Record<string, unknown>;
+  if (typeof displayName !== "string" || displayName === "")
+    return `${at}.displayName must be a non-empty string`;
+  if (scope !== undefined && !isScope(scope)) return `${at}.scope must be 1|2|3`;
+  if (expired !== undefined && typeof expired !== "boolean") return `${at}.expired must be a boolean`;
+  return null;
+}
+
+function userSpecError(s: UserSpec, i: number): string | null {
+  if (typeof s.name !== "string" || s.name === "") return `users[${i}].name is required`;
+  if (s.userId !== undefined && !USER_ID_PATTERN.test(s.userId))
+    return `users[${i}].userId must be 19 digits`;
+  if (s.scopes !== undefined && (!Array.isArray(s.scopes) || !s.scopes.every(isScope)))
+    return `users[${i}].scopes must be 1|2|3`;
+  const shares = s.shares ?? 0;
+  if (Array.isArray(shares)) {
+    for (const [j, share] of shares.entries()) {
+      const error = shareSpecError(share, `users[${i}].shares[${j}]`);
+      if (error) return error;
+    }
+    return null;
+  }
+  if (!Number.isInteger(shares) || shares < 0)
+    return `users[${i}].shares must be an integer >= 0 or a list of {displayName, scope?, expired?}`;
+  return null;
+}
+
+/** The shares of one spec: generated (a count) or named (a list), with ids from the store's counter. */
+function sharesFor(factory: ShareFactory, ownerId: string, spec: UserSpec, pool: Recipient[]): NewShare[] {
+  const scopes = spec.scopes ?? [1, 2, 3];
+  const shares = spec.shares ?? 0;
+  if (!Array.isArray(shares)) return factory.build(ownerId, shares, scopes, pool);
+  return factory.build(
+    ownerId,
+    shares.length,
+    shares.map((share, i) => share.scope ?? (scopes[i % scopes.length] as number)),
+    pool,
+    {
+      names: shares.map((share) => share.displayName),
+      expired: shares.map((share) => share.expired === true),
+    },
+  );
+}
+
+/**
+ * Adds users (existing userIds get the extra shares) with generated or named shares; deterministic from
+ * `seed`.
+ */
 export function seedUsers(store: Store, specs: UserSpec[], seed: number): SeededUser[] | string {
   for (const [i, s] of specs.entries()) {
-    if (typeof s.name !== "string" || s.name === "") return `users[${i}].name is required`;
-    if (s.userId !== undefined && !USER_ID_PATTERN.test(s.userId))
-      return `users[${i}].userId must be 19 digits`;
-    const n = s.shares ?? 0;
-    if (!Number.isInteger(n) || n < 0) return `users[${i}].shares must be an integer >= 0`;
-    if (s.scopes && !s.scopes.every((x) => x === 1 || x === 2 || x === 3))
-      return `users[${i}].scopes must be 1|2|3`;
+    if (typeof s !== "object" || s === null) return `users[${i}] must be an object`;
+    const error = userSpecError(s, i);
+    if (error) return error;
   }
   const rand = mulberry32(seed);
   const factory = new ShareFactory(store, rand);
@@ -209,8 +269,7 @@ export function seedUsers(store: Store, specs: UserSpec[], seed: number): Seeded
     store.insertUsers(newUsers);
     const pool = rows.map((u) => ({ id: u.user_id, name: u.name }));
     return rows.map((u, i) => {
-      const spec = specs[i] as UserSpec;
-      const shares = factory.build(u.user_id, spec.shares ?? 0, spec.scopes ?? [1, 2, 3], pool);
+      const shares = sharesFor(factory, u.user_id, specs[i] as UserSpec, pool);
       store.insertShares(shares);
       return seeded(
         u,

@@ -66,7 +66,11 @@ export function userList(store: Store, params: URLSearchParams): ApiResult {
   return ok({ data: { total, list } });
 }
 
-/** `GET /users/{userId}`: the path takes the KooDrive userId, not the third-party id [inferred; doc unknown]. */
+/**
+ * `GET /users/{userId}`: the path takes the KooDrive userId, not the third-party id [inferred; doc unknown].
+ * An id no user has is 13000309 "resource does not exist", like any missing resource [inferred: the contract
+ * does not say how an unknown user is answered]; `PUT` alike.
+ */
 export function userGet(store: Store, userId: string): ApiResult {
   const u = store.user(userId);
   if (!u) return fail(Code.notFound, USER_NOT_FOUND);

@@ -1,8 +1,8 @@
 /**
  * KooDrive app authentication ("App-based Authentication Generation Rule", steps 1-4).
  *
- * Pure: the caller supplies the date, the body bytes and the credentials. Used by the client to sign and
- * by the simulator to verify, so both sides share one reading of the rule.
+ * Pure: the caller supplies the date, the body bytes and the credentials. The simulator verifies with its
+ * own reading of the contract (simulator/src/app-auth.ts), and test/signer.test.ts checks the two agree.
  * @see ../../../shared/koodrive-api.md#authentication-app-authentication-server-to-server
  */
 

@@ -1,9 +1,11 @@
 /**
- * Test helpers for the KooDrive simulator: its control plane (`sim.*`) and a signed-request builder that
- * uses the project's real signer, with knobs to forge every part of a request.
+ * Test helpers for the KooDrive simulator: its control plane (`sim.*`) and a signed-request builder, with
+ * knobs to forge every part of a request. Requests are signed with the simulator's own app-auth module
+ * (written from the contract), never with the service's signer: the service's signer is what is under test,
+ * and is checked against the simulator's verifier and the contract's known answers (test/signer.test.ts).
  * In tests, every outbound fetch is routed to the simulator (vitest.config.ts `outboundService`).
  */
-import { authorizationHeader, formatXDate, sign } from "../../src/koodrive/signer";
+import { signAppAuth } from "../../simulator/src/app-auth";
 
 /**
  * Demo credentials; duplicated from vitest.config.ts (`SIM`), which cannot be imported inside workerd
@@ -111,7 +113,7 @@ export interface SignedFetchInput {
   signedHeaders?: string[];
 }
 
-/** Sends a KooDrive API request signed with the real signer (demo credentials unless overridden). */
+/** Sends a KooDrive API request signed from the contract (demo credentials unless overridden). */
 export async function signedFetch(input: SignedFetchInput): Promise<Response> {
   const method = input.method ?? "GET";
   const path = input.path.startsWith("/koodrive") ? input.path : `${API}${input.path}`;
@@ -119,24 +121,19 @@ export async function signedFetch(input: SignedFetchInput): Promise<Response> {
   for (const [k, v] of Object.entries(input.query ?? {})) url.searchParams.set(k, String(v));
   const body =
     input.body === undefined ? "" : typeof input.body === "string" ? input.body : JSON.stringify(input.body);
-  const headers: Record<string, string> = {
-    "x-date": formatXDate(input.date ?? new Date()),
-    "x-user-id": input.userId,
-  };
-  const signed = await sign(
+  const signed = await signAppAuth(
     {
       method,
       url: input.signUrl ?? url.toString(),
-      headers,
+      userId: input.userId,
+      date: input.date ?? new Date(),
       body: input.signBody ?? body,
       ...(input.signedHeaders ? { signedHeaders: input.signedHeaders } : {}),
     },
-    input.appSecret ?? SIM.appSecret,
+    { appId: input.appId ?? SIM.appId, appSecret: input.appSecret ?? SIM.appSecret },
   );
-  const sent: Record<string, string> = {
-    ...headers,
-    authorization: input.authorization ?? authorizationHeader(input.appId ?? SIM.appId, signed),
-  };
+  const sent: Record<string, string> = { ...signed.headers };
+  if (input.authorization !== undefined) sent.authorization = input.authorization;
   if (body !== "") sent["content-type"] = "application/json";
   if (input.traceId !== undefined) sent["x-traceid"] = input.traceId;
   const init: RequestInit = { method, headers: sent };
