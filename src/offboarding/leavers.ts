@@ -12,9 +12,10 @@ export class LeaverLock extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(
-      "CREATE TABLE IF NOT EXISTS holder (k INTEGER PRIMARY KEY CHECK (k = 1), run_id TEXT NOT NULL, since TEXT NOT NULL)",
-    );
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS holder (k INTEGER PRIMARY KEY CHECK (k = 1), run_id TEXT NOT NULL, since TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS waiters (instance_id TEXT PRIMARY KEY);
+    `);
   }
 
   private current(): { runId: string; since: string } | undefined {
@@ -26,12 +27,20 @@ export class LeaverLock extends DurableObject<Env> {
 
   /**
    * Claims the person for `runId`. Granted when free, already held by this run, or held by `replacing` (a
-   * run the caller found finished or gone); otherwise says who holds it.
+   * run the caller found finished or gone); otherwise says who holds it and remembers `instanceId` as a
+   * waiter, to be woken when the holder lets go.
    */
-  claim(runId: string, replacing?: string): { granted: true } | { heldBy: string; since: string } {
+  claim(
+    runId: string,
+    instanceId: string,
+    replacing?: string,
+  ): { granted: true } | { heldBy: string; since: string } {
     const holder = this.current();
-    if (holder && holder.runId !== runId && holder.runId !== replacing)
+    if (holder && holder.runId !== runId && holder.runId !== replacing) {
+      this.sql.exec("INSERT OR IGNORE INTO waiters (instance_id) VALUES (?)", instanceId);
       return { heldBy: holder.runId, since: holder.since };
+    }
+    this.sql.exec("DELETE FROM waiters WHERE instance_id = ?", instanceId);
     if (holder?.runId !== runId) {
       this.sql.exec(
         "INSERT OR REPLACE INTO holder (k, run_id, since) VALUES (1, ?, ?)",
@@ -42,9 +51,20 @@ export class LeaverLock extends DurableObject<Env> {
     return { granted: true };
   }
 
-  /** Lets the person go, if `runId` holds them (a finished run that never claimed changes nothing). */
-  release(runId: string): boolean {
-    return this.sql.exec("DELETE FROM holder WHERE k = 1 AND run_id = ?", runId).rowsWritten > 0;
+  /**
+   * Lets the person go, if `runId` holds them (a finished run that never claimed changes nothing). Returns
+   * the Workflow instances waiting for them, to wake (they also poll, so a lost wake-up only costs time).
+   */
+  release(runId: string): string[] {
+    return this.ctx.storage.transactionSync(() => {
+      if (this.sql.exec("DELETE FROM holder WHERE k = 1 AND run_id = ?", runId).rowsWritten === 0) return [];
+      const waiters = this.sql
+        .exec<{ instance_id: string }>("SELECT instance_id FROM waiters ORDER BY instance_id")
+        .toArray()
+        .map((r) => r.instance_id);
+      this.sql.exec("DELETE FROM waiters");
+      return waiters;
+    });
   }
 
   holderOf(): string | null {

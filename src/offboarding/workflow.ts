@@ -6,7 +6,7 @@ import { limiter, settleAll } from "./concurrency";
 import type { RunContext, Subject } from "./context";
 import { cancelPending, cancelShares } from "./execute";
 import { currentHolds } from "./holds";
-import { unwatchRun } from "./instances";
+import { instanceId, unwatchRun } from "./instances";
 import { postToChat } from "./notify";
 import { AuditFlusher, flushAudit } from "./outbox";
 import { listPages, planPage } from "./paging";
@@ -37,7 +37,12 @@ const MAX_WAIT_MS = 365 * 86_400_000;
 /** How long a name match waits for an operator before the run ends `unresolved` (nothing cancelled). */
 export const CONFIRM_TIMEOUT_HOURS = 72;
 
-/** A run waiting for another run of the same person polls this often (doubling), and gives up after a day. */
+/** The event a finishing run sends to the runs waiting for the same person. */
+const LEAVER_FREE_EVENT = "leaver-free";
+/**
+ * A run waiting for another run of the same person is woken by it, and also polls this often (doubling: a
+ * lost wake-up only costs time), and gives up after a day.
+ */
 const LEAVER_POLL_FIRST_S = 10;
 const LEAVER_POLL_MAX_S = 600;
 const LEAVER_WAIT_MAX_MS = 24 * 3_600_000;
@@ -240,14 +245,15 @@ class Run {
     const userId = this.userId;
     if (!userId) throw new Error("claimLeaver before resolve");
     const lock = this.env.LEAVERS.getByName(userId);
+    const self = instanceId(this.runId, this.meta.attempt);
     let waitedMs = 0;
     for (let i = 0; ; i++) {
       const holder = await this.step.do(`claim leaver ${i}`, STEP, async () => {
-        const first = await lock.claim(this.runId);
+        const first = await lock.claim(this.runId, self);
         if ("granted" in first) return null;
         const other = await this.env.RUNS.getByName(first.heldBy).getMeta();
         if (!other || TERMINAL.has(other.status)) {
-          const again = await lock.claim(this.runId, first.heldBy);
+          const again = await lock.claim(this.runId, self, first.heldBy);
           return "granted" in again ? null : again.heldBy;
         }
         const delayS = Math.min(LEAVER_POLL_MAX_S, LEAVER_POLL_FIRST_S * 2 ** i);
@@ -266,7 +272,14 @@ class Run {
         };
       const delayS = Math.min(LEAVER_POLL_MAX_S, LEAVER_POLL_FIRST_S * 2 ** i);
       waitedMs += delayS * 1000;
-      await this.step.sleep(`wait for run ${holder} ${i}`, `${delayS} seconds`);
+      try {
+        await this.step.waitForEvent(`wait for run ${holder} ${i}`, {
+          type: LEAVER_FREE_EVENT,
+          timeout: `${delayS} seconds`,
+        });
+      } catch {
+        // No wake-up within the poll interval: look again.
+      }
     }
   }
 
@@ -376,7 +389,10 @@ class Run {
       const counts = await this.ledger.counts();
       await auditState(this.audit, m, detail, counts);
       await unwatchRun(this.env.AUDIT, this.runId);
-      if (m.koodriveUserId) await this.env.LEAVERS.getByName(m.koodriveUserId).release(this.runId);
+      if (m.koodriveUserId) {
+        const waiters = await this.env.LEAVERS.getByName(m.koodriveUserId).release(this.runId);
+        await Promise.all(waiters.map((id) => wake(this.env, id)));
+      }
       return { status, counts };
     });
     if (this.request.notifyUrl) {
@@ -405,6 +421,15 @@ class Run {
       );
       cursor = next ?? undefined;
     }
+  }
+}
+
+/** Wakes a run waiting for this person; best effort (it polls anyway). */
+async function wake(env: Bindings, instance: string): Promise<void> {
+  try {
+    await (await env.OFFBOARDING.get(instance)).sendEvent({ type: LEAVER_FREE_EVENT, payload: {} });
+  } catch {
+    // Gone or finished: nothing to wake.
   }
 }
 
