@@ -28,6 +28,8 @@ export interface UserSpec {
   shares?: number;
   scopes?: number[];
   deptName?: string;
+  /** Names of the first shares, in order (e.g. hostile names for export tests); the rest are generated. */
+  displayNames?: string[];
 }
 
 export interface SeededUser {
@@ -188,6 +190,11 @@ export function seedUsers(store: Store, specs: UserSpec[], seed: number): Seeded
     if (!Number.isInteger(n) || n < 0) return `users[${i}].shares must be an integer >= 0`;
     if (s.scopes && !s.scopes.every((x) => x === 1 || x === 2 || x === 3))
       return `users[${i}].scopes must be 1|2|3`;
+    if (
+      s.displayNames &&
+      !(Array.isArray(s.displayNames) && s.displayNames.every((d) => typeof d === "string"))
+    )
+      return `users[${i}].displayNames must be an array of strings`;
   }
   const rand = mulberry32(seed);
   const factory = new ShareFactory(store, rand);
@@ -210,7 +217,8 @@ export function seedUsers(store: Store, specs: UserSpec[], seed: number): Seeded
     const pool = rows.map((u) => ({ id: u.user_id, name: u.name }));
     return rows.map((u, i) => {
       const spec = specs[i] as UserSpec;
-      const shares = factory.build(u.user_id, spec.shares ?? 0, spec.scopes ?? [1, 2, 3], pool);
+      const names = spec.displayNames ? { names: spec.displayNames } : {};
+      const shares = factory.build(u.user_id, spec.shares ?? 0, spec.scopes ?? [1, 2, 3], pool, names);
       store.insertShares(shares);
       return seeded(
         u,
