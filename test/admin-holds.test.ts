@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
+import { MAX_HOLDS } from "../src/offboarding/holds";
 import { adminCall, auditOf, expectError } from "./helpers/admin";
 import { DEMO, sim } from "./helpers/sim";
 import { call, clearHolds, offboardedEvent, sendHr, waitForRun } from "./helpers/worker";
@@ -127,6 +128,16 @@ describe("two admins saving at once", () => {
     expect(keys(await readHolds())).toEqual([`share:${S1}`, `share:${S2}`]);
   });
 
+  it("a hold POSTed after another admin read the list makes that admin's replace fail (412), not vanish", async () => {
+    const read = await readHolds();
+    const post = await adminCall("/holds", { method: "POST", body: share(S1, "LH-legal") });
+    expect(post.res.status).toBe(200);
+    // The other admin saves the list as they read it (without S1): refused, S1 stays.
+    const { res } = await putHolds([...read.holds, share(S2, "LH-2")], read.etag ?? "");
+    await expectError(res, 412, "precondition_failed");
+    expect(keys(await readHolds())).toEqual([`share:${S1}`]);
+  });
+
   it("two POSTs at once both land", async () => {
     const [a, b] = await Promise.all([
       adminCall("/holds", { method: "POST", body: share(S1, "LH-alice") }),
@@ -157,6 +168,32 @@ describe("POST /holds", () => {
 
     const same = await adminCall("/holds", { method: "POST", body: share(S2, "LH-2") });
     expect(await same.res.json()).toMatchObject({ version: v + 2, added: 0, updated: 0, total: 3 });
+  });
+
+  it(`refuses to keep more than ${MAX_HOLDS} holds (409) and adds none of the request`, async () => {
+    const ids = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => `1689759841${String(from + i).padStart(9, "0")}`);
+    expect(
+      (
+        await putHolds(
+          ids(0, MAX_HOLDS).map((id) => share(id, "bulk")),
+          "*",
+        )
+      ).res.status,
+    ).toBe(200);
+    const { res } = await adminCall("/holds", {
+      method: "POST",
+      body: {
+        holds: [
+          share(ids(0, 1)[0] ?? "", "still fine"),
+          ...ids(MAX_HOLDS, 1).map((id) => share(id, "one too many")),
+        ],
+      },
+    });
+    await expectError(res, 409, "conflict");
+    const after = await readHolds();
+    expect(after.holds).toHaveLength(MAX_HOLDS);
+    expect(after.holds.find((h) => h.id === ids(0, 1)[0])?.reason).toBe("bulk");
   });
 
   it("checks an If-Match it is given", async () => {

@@ -53,7 +53,7 @@ const HoldParams = z.object({
 });
 
 /** The entity tag of a version: `"7"`. */
-export const etagOf = (version: number) => `"${version}"`;
+const etagOf = (version: number) => `"${version}"`;
 
 /**
  * Reads `If-Match` (RFC 9110 section 13.1.1): `*`, or a list of entity tags. Ours are `"<version>"`; a weak
@@ -87,7 +87,7 @@ type Change =
   | { change: "updated"; hold: string; reason: string; previousReason: string };
 
 /** The changes as named in the audit: which holds (type:id) and their reasons. */
-export function holdChanges(r: Pick<HoldsChanged, "added" | "removed" | "updated">): Change[] {
+function holdChanges(r: Pick<HoldsChanged, "added" | "removed" | "updated">): Change[] {
   return [
     ...r.added.map((h) => ({ change: "added" as const, hold: holdKey(h), reason: h.reason })),
     ...r.removed.map((h) => ({ change: "removed" as const, hold: holdKey(h), reason: h.reason })),

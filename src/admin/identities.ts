@@ -48,7 +48,7 @@ interface KeyWrite {
 }
 
 /** What a load did to one key, compared with the entry KV held before. */
-export interface IdentityChange {
+interface IdentityChange {
   key: string;
   kind: "added" | "remapped" | "updated";
   /** The KooDrive user id before (absent for an added key). */
@@ -124,7 +124,7 @@ async function changesOf(kv: KVNamespace, writes: KeyWrite[]): Promise<Array<Ide
 }
 
 /** What writing `w` over `old` changes, or "unchanged" when only the update stamp would differ. */
-export function diff(
+function diff(
   w: Pick<KeyWrite, "label" | "entry">,
   old: IdentityEntry | null,
 ): IdentityChange | "unchanged" {
@@ -139,7 +139,7 @@ export function diff(
  * The audit details of a load: counts, and the changed keys by name (remapped first: a key that now points
  * to another person matters most), at most {@link MAX_AUDITED_IDENTITY_CHANGES}, the rest counted.
  */
-export function identityAuditDetails(
+function identityAuditDetails(
   entries: number,
   keys: number,
   all: Array<IdentityChange | "unchanged">,
