@@ -11,9 +11,13 @@ export const ERROR_STATUS = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  /** `If-Match` names a version that is no longer current (RFC 9110 section 15.5.13). */
+  precondition_failed: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
   invalid_body: 422,
+  /** A conditional request was required and `If-Match` is missing (RFC 6585 section 3). */
+  precondition_required: 428,
   rate_limited: 429,
   internal: 500,
   misconfigured: 500,

@@ -120,7 +120,7 @@ describe("holds", () => {
     const held = shares.slice(0, 2).map((s) => s.shareId);
     const put = await admin("/holds", {
       method: "PUT",
-      headers: { "content-type": "application/json", "x-audit-actor": "legal@example.com" },
+      headers: { "content-type": "application/json", "x-audit-actor": "legal@example.com", "if-match": "*" },
       body: JSON.stringify({ holds: held.map((id) => ({ type: "share", id, reason: "legal hold LH-7" })) }),
     });
     expect(put.status).toBe(200);
@@ -140,7 +140,7 @@ describe("holds", () => {
   it("a user hold leaves every share of that user alone", async () => {
     await admin("/holds", {
       method: "PUT",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "if-match": "*" },
       body: JSON.stringify({ holds: [{ type: "user", id: DEMO.leaver, reason: "litigation" }] }),
     });
     const before = await sim.shares(DEMO.leaver, "active");
@@ -153,7 +153,7 @@ describe("holds", () => {
   it("rejects an invalid hold with 422 and keeps the old set", async () => {
     const res = await admin("/holds", {
       method: "PUT",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "if-match": "*" },
       body: JSON.stringify({ holds: [{ type: "share", id: "12", reason: "" }] }),
     });
     expect(res.status).toBe(422);

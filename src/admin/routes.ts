@@ -57,7 +57,7 @@ async function loadRun(env: AppEnv["Bindings"], runId: string) {
 /** The admin API: runs, exports, audit, retries, identities, holds. */
 export function adminRoutes() {
   const app = new Hono<AppEnv>();
-  for (const path of ["/runs/*", "/audit", "/identities", "/identities/*", "/holds"])
+  for (const path of ["/runs/*", "/audit", "/identities", "/identities/*", "/holds", "/holds/*"])
     app.use(path, requireAdmin());
 
   app.get("/runs/:runId", validate("query", RunQuery), async (c) => {

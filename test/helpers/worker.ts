@@ -20,11 +20,11 @@ export function admin(path: string, init: RequestInit = {}): Promise<Response> {
   return call(path, { ...init, headers });
 }
 
-/** Holds live in a Durable Object that outlives a test: start each test with none. */
+/** Holds live in a Durable Object that outlives a test: start each test with none (`If-Match: *` overwrites). */
 export async function clearHolds(): Promise<void> {
   const res = await admin("/holds", {
     method: "PUT",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", "if-match": "*" },
     body: '{"holds":[]}',
   });
   if (res.status !== 200) throw new Error(`clearing holds: ${res.status}`);
