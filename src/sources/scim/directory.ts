@@ -2,33 +2,10 @@ import { DurableObject } from "cloudflare:workers";
 import { type Bindings, loadConfig } from "../../env";
 import { auditStore } from "../../services";
 import { startDeprovisioning } from "./deprovision";
-import { applyPatch, type PatchRequest, ScimError, type UserAttributes } from "./resource";
-
-/** A stored SCIM user, as the routes see it. */
-export interface ScimUser {
-  id: string;
-  attributes: UserAttributes;
-  created: string;
-  lastModified: string;
-  version: number;
-  /** How many times this user went from active to inactive (each one is a deprovisioning, i.e. a run). */
-  deactivations: number;
-}
-
-/** The outcome of a write: the user after it, and whether the user is now (or already was) deprovisioned. */
-export interface ScimWrite {
-  user: ScimUser;
-  /** Set when the user is inactive after a deactivation: the run to start (idempotent) is keyed by it. */
-  deprovision: number | null;
-}
-
-/**
- * A refusal, returned rather than thrown: an error's class does not survive the call from the Worker to the
- * Durable Object, so the route turns this back into a ScimError.
- */
-export interface ScimFailure {
-  error: { code: ScimError["code"]; message: string; scimType?: string };
-}
+import { ScimError } from "./errors";
+import type { ScimFilter } from "./filter";
+import { applyPatch } from "./patch";
+import type { PatchOperation, ScimFailure, ScimUser, ScimWrite, UserAttributes } from "./schema";
 
 function refusal(err: unknown): ScimFailure {
   if (err instanceof ScimError) {
@@ -123,11 +100,7 @@ export class ScimDirectory extends DurableObject<Env> {
   }
 
   /** `attr eq "value"` for userName (case-insensitive), externalId or id; or everyone, paged. */
-  find(
-    filter: { attr: "userName" | "externalId" | "id"; value: string } | null,
-    startIndex: number,
-    count: number,
-  ): { total: number; users: ScimUser[] } {
+  find(filter: ScimFilter | null, startIndex: number, count: number): { total: number; users: ScimUser[] } {
     const column = filter
       ? { userName: "user_name", externalId: "external_id", id: "id" }[filter.attr]
       : null;
@@ -183,7 +156,7 @@ export class ScimDirectory extends DurableObject<Env> {
   }
 
   /** PATCH: applies the operations to the stored user, in this one call. */
-  patch(id: string, ops: PatchRequest["Operations"]): ScimWrite | ScimFailure {
+  patch(id: string, ops: PatchOperation[]): ScimWrite | ScimFailure {
     return this.write(id, (current) => applyPatch(current, ops));
   }
 

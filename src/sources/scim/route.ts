@@ -2,26 +2,29 @@ import { type Context, Hono } from "hono";
 import type * as z from "zod";
 import { recordRejection } from "../../audit/security";
 import { type AppEnv, sourceSecrets } from "../../env";
-import { fieldErrors } from "../../errors";
+import { answerFor, fieldErrors } from "../../errors";
 import { limitBody, matchesAnySecret, parseJsonBody, rawBody } from "../../http";
 import { startDeprovisioning } from "./deprovision";
-import type { ScimDirectory, ScimFailure, ScimUser, ScimWrite } from "./directory";
+import type { ScimDirectory } from "./directory";
+import { SCIM_JSON, ScimError, scimErrorResponse } from "./errors";
+import { parseFilter } from "./filter";
 import {
   attributesFrom,
   canonicalKeys,
   LIST_SCHEMA,
   PatchRequest,
   patchKeys,
-  ScimError,
+  type ScimFailure,
+  type ScimUser,
+  type ScimWrite,
   USER_SCHEMA,
   UserInput,
-} from "./resource";
+} from "./schema";
 
 /** SCIM requests are single users; anything over 64 KiB is refused before any work. */
 export const MAX_SCIM_BODY_BYTES = 64 * 1024;
 const SOURCE = "scim";
 const MAX_PAGE = 200;
-const SCIM_JSON = "application/scim+json";
 /** The header naming the run a deprovisioning started (for the IdP's logs and for admins). */
 export const RUN_HEADER = "x-offboard-run-id";
 
@@ -101,22 +104,6 @@ function parseOrFail<T>(schema: z.ZodType<T>, json: unknown, scimType: string): 
   return parsed.data;
 }
 
-/** Only `attr eq "value"` on userName, externalId or id: what IdPs send to look a user up. */
-function parseFilter(filter: string | undefined) {
-  if (filter === undefined || filter.trim() === "") return null;
-  const m = /^\s*(userName|externalId|id)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i.exec(filter);
-  if (!m?.[1])
-    throw new ScimError(
-      "bad_request",
-      'only filters of the form attr eq "value" on userName, externalId or id are supported',
-      "invalidFilter",
-    );
-  const attr = (["userName", "externalId", "id"] as const).find(
-    (a) => a.toLowerCase() === m[1]?.toLowerCase(),
-  );
-  return { attr: attr ?? "userName", value: (m[2] ?? "").replace(/\\(.)/g, "$1") };
-}
-
 function intParam(
   value: string | undefined,
   fallback: number,
@@ -155,10 +142,21 @@ async function deprovision(
 /**
  * `/scim/v2`: a SCIM 2.0 service provider for Users, as much as deprovisioning needs (Okta, Entra ID). A
  * user set to `active: false` (PATCH with or without a path, or PUT) or deleted while active starts one
- * run for that person. Errors are SCIM errors (`application/scim+json`) that also carry our envelope.
+ * run for that person. Every error under `/scim/v2`, an unknown path included, is rendered here as a SCIM
+ * error (`application/scim+json`, RFC 7644 3.12) that also carries our envelope.
  */
 export function scimRoutes() {
   const app = new Hono<AppEnv>();
+  // Mounted with `app.route`, a sub-app keeps its onError (Hono wraps each of its handlers with it), but not
+  // its notFound: the catch-all route at the end answers unknown paths.
+  app.onError((err, c) => {
+    const id = c.var.requestId ?? "unknown";
+    return scimErrorResponse(answerFor(err, id), id);
+  });
+  const notFound = (c: Context<AppEnv>) => {
+    throw new ScimError("not_found", `no route for ${c.req.method} ${c.req.path}`);
+  };
+  app.notFound(notFound);
   app.use(async (c, next) => {
     await authenticate(c);
     await next();
@@ -230,5 +228,6 @@ export function scimRoutes() {
     return c.body(null, 204, headers);
   });
 
+  app.all("*", notFound);
   return app;
 }
