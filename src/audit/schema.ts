@@ -14,6 +14,8 @@ export const AuditType = z.enum([
   "admin.holds",
   "admin.retry",
   "admin.export",
+  /** A SCIM request changed a user (created, updated, deactivated, reactivated, deleted): see `status`. */
+  "scim.user",
 ]);
 export type AuditType = z.infer<typeof AuditType>;
 

@@ -8,6 +8,7 @@ import {
   parseActive,
   type UserAttributes,
   UserInput,
+  withoutPasswords,
 } from "./schema";
 
 /**
@@ -87,7 +88,8 @@ function setPath(target: Record<string, unknown>, path: string, change: Change):
 
 /**
  * Applies PATCH operations (RFC 7644 3.5.2) to a copy of `user`. `op` is matched case-insensitively (Entra
- * sends "Replace"); a replace/add without `path` merges the value object (Okta's deactivation).
+ * sends "Replace"); a replace/add without `path` merges the value object (Okta's deactivation). A password
+ * however addressed (`path: "password"`, a value holding one) is dropped: the result never holds one.
  */
 export function applyPatch(user: UserAttributes, ops: readonly PatchOperation[]): UserAttributes {
   const next: Record<string, unknown> = structuredClone(user);
@@ -122,7 +124,8 @@ export function applyPatch(user: UserAttributes, ops: readonly PatchOperation[])
       } else setPath(next, key, { kind, value: merged });
     }
   }
-  const parsed = UserInput.safeParse(next);
+  const kept = withoutPasswords(next);
+  const parsed = UserInput.safeParse(kept);
   if (!parsed.success) {
     throw new ScimError(
       "bad_request",
@@ -130,5 +133,5 @@ export function applyPatch(user: UserAttributes, ops: readonly PatchOperation[])
       "invalidValue",
     );
   }
-  return { ...next, userName: parsed.data.userName, active: parseActive(next.active ?? true) };
+  return { ...kept, userName: parsed.data.userName, active: parseActive(kept.active ?? true) };
 }

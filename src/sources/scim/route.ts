@@ -19,6 +19,7 @@ import {
   type ScimWrite,
   USER_SCHEMA,
   UserInput,
+  withoutPasswords,
 } from "./schema";
 
 /** SCIM requests are single users; anything over 64 KiB is refused before any work. */
@@ -28,7 +29,16 @@ const MAX_PAGE = 200;
 /** The header naming the run a deprovisioning started (for the IdP's logs and for admins). */
 export const RUN_HEADER = "x-offboard-run-id";
 
-type Methods = "get" | "find" | "create" | "replace" | "patch" | "prepareDelete" | "remove" | "runStarted";
+type Methods =
+  | "get"
+  | "find"
+  | "create"
+  | "replace"
+  | "patch"
+  | "prepareDelete"
+  | "remove"
+  | "runStarted"
+  | "audited";
 /**
  * The directory's RPC surface with its plain types (the generated stub types cannot express the free-form
  * SCIM attributes, which are JSON and serialise as such).
@@ -64,7 +74,8 @@ function scimJson(
 function resource(c: Context<AppEnv>, user: ScimUser) {
   const location = `${new URL(c.req.url).origin}/scim/v2/Users/${encodeURIComponent(user.id)}`;
   return {
-    ...user.attributes,
+    // The directory stores no password; dropped here too, as RFC 7643 4.1.1 says it is never returned.
+    ...withoutPasswords(user.attributes),
     schemas: [USER_SCHEMA],
     id: user.id,
     meta: {
@@ -115,6 +126,28 @@ function intParam(
   const n = Number(value);
   if (!Number.isInteger(n)) throw new ScimError("bad_request", `${name} must be an integer`, "invalidValue");
   return Math.min(max, Math.max(min, n));
+}
+
+/**
+ * After a write: writes its audit record (committed in the directory's outbox with the write) and confirms
+ * it, so the directory's alarm need not. If KV fails here, the answer still reflects the committed write and
+ * the alarm writes the record within a minute.
+ */
+async function record(c: Context<AppEnv>, write: ScimWrite): Promise<void> {
+  if (write.audit.length === 0) return;
+  try {
+    for (const { record } of write.audit) await c.var.audit.write(record);
+    await directory(c).audited(write.audit.map((p) => p.seq));
+  } catch (err) {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "scim audit left to the directory's alarm",
+        requestId: c.var.requestId,
+        error: String(err),
+      }),
+    );
+  }
 }
 
 /**
@@ -193,8 +226,9 @@ export function scimRoutes() {
 
   app.post("/Users", limitBody(MAX_SCIM_BODY_BYTES), async (c) => {
     const input = parseOrFail(UserInput, canonicalKeys(await readJson(c)), "invalidValue");
-    const user = unwrap(await directory(c).create(attributesFrom(input)));
-    const body = resource(c, user);
+    const write = unwrap(await directory(c).create(attributesFrom(input), c.var.requestId));
+    await record(c, write);
+    const body = resource(c, write.user);
     return scimJson(c, body, 201, { location: body.meta.location });
   });
 
@@ -208,20 +242,28 @@ export function scimRoutes() {
     const input = parseOrFail(UserInput, canonicalKeys(await readJson(c)), "invalidValue");
     // A PUT that leaves `active` out keeps the current value (it must not reactivate a leaver).
     const write = unwrap(
-      await directory(c).replace(c.req.param("id"), attributesFrom(input), input.active !== undefined),
+      await directory(c).replace(
+        c.req.param("id"),
+        attributesFrom(input),
+        input.active !== undefined,
+        c.var.requestId,
+      ),
     );
+    await record(c, write);
     return scimJson(c, resource(c, write.user), 200, await deprovision(c, write, "PUT active=false"));
   });
 
   app.patch("/Users/:id", limitBody(MAX_SCIM_BODY_BYTES), async (c) => {
     const patch = parseOrFail(PatchRequest, patchKeys(await readJson(c)), "invalidSyntax");
-    const write = unwrap(await directory(c).patch(c.req.param("id"), patch.Operations));
+    const write = unwrap(await directory(c).patch(c.req.param("id"), patch.Operations, c.var.requestId));
+    await record(c, write);
     return scimJson(c, resource(c, write.user), 200, await deprovision(c, write, "PATCH active=false"));
   });
 
   app.delete("/Users/:id", async (c) => {
     const id = c.req.param("id");
-    const write = unwrap(await directory(c).prepareDelete(id));
+    const write = unwrap(await directory(c).prepareDelete(id, c.var.requestId));
+    await record(c, write);
     // The run starts before the user is removed: a DELETE retried after a failure here still finds it.
     const headers = await deprovision(c, write, "DELETE");
     await directory(c).remove(id);

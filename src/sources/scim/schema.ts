@@ -1,4 +1,5 @@
 import * as z from "zod";
+import type { AuditInput } from "../../audit/schema";
 import { ScimError } from "./errors";
 
 /**
@@ -72,11 +73,19 @@ export interface ScimUser {
   deactivations: number;
 }
 
+/** An audit record of a directory write, kept in the directory's outbox until it is written to KV. */
+export interface PendingAudit {
+  seq: number;
+  record: AuditInput;
+}
+
 /** The outcome of a write: the user after it, and whether the user is now (or already was) deprovisioned. */
 export interface ScimWrite {
   user: ScimUser;
   /** Set when the user is inactive after a deactivation: the run to start (idempotent) is keyed by it. */
   deprovision: number | null;
+  /** The records of what changed (none when nothing did), to write and then confirm with `audited`. */
+  audit: PendingAudit[];
 }
 
 /**
@@ -117,6 +126,35 @@ export function canonicalKeys(json: unknown): unknown {
 export const isCoreSchema = (urn: string) => urn.toLowerCase() === USER_SCHEMA.toLowerCase();
 
 /**
+ * RFC 7643 4.1.1: `password` is writeOnly and "returned: never". We offer no password management
+ * (ServiceProviderConfig `changePassword: false`), so one an IdP syncs (Okta's password push) is dropped
+ * before anything is stored, answered or audited: every key `password`, in any case and at any depth (an
+ * extension's or a sub-attribute's too).
+ */
+export function withoutPasswords<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutPasswords) as T;
+  if (!isObject(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => key.toLowerCase() !== "password")
+      .map(([key, v]) => [key, withoutPasswords(v)]),
+  ) as T;
+}
+
+/**
+ * The form of a `userName` that uniqueness and `userName eq` compare (RFC 7643 4.1.1: userName is
+ * `caseExact: false`). The mapping of RFC 8265 3.3.2 (PRECIS UsernameCaseMapped): full- and half-width
+ * forms to their decomposition, then Unicode `toLowerCase`, then NFC. So `ÄNNE` is `änne` whichever way the
+ * `Ä` is encoded. Like RFC 8265 (which moved from case folding to `toLowerCase`), `ß` and `SS` stay apart.
+ */
+export function foldUserName(userName: string): string {
+  return userName
+    .replace(/[\uFF01-\uFFEE]/g, (ch) => ch.normalize("NFKC"))
+    .toLowerCase()
+    .normalize("NFC");
+}
+
+/**
  * Normalises a POST/PUT body; `id`, `meta` and `schemas` are the server's. `active` defaults to the
  * current value (true for a new user): a PUT that leaves it out does not reactivate anyone.
  */
@@ -127,9 +165,9 @@ export function attributesFrom(input: UserInput, currentActive = true): UserAttr
     schemas: _schemas,
     ...rest
   } = input as UserInput & { id?: unknown; meta?: unknown };
-  return {
+  return withoutPasswords({
     ...rest,
     userName: input.userName,
     active: input.active === undefined ? currentActive : parseActive(input.active),
-  };
+  });
 }
