@@ -1,4 +1,6 @@
+import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ConfigError } from "./env";
 
 /**
  * Every error the API answers with, mapped to its HTTP status. One enum, one envelope:
@@ -56,4 +58,30 @@ export function fieldErrors(issues: ReadonlyArray<{ path: PropertyKey[]; message
     path: issue.path.map(String).join(".") || "(root)",
     message: issue.message,
   }));
+}
+
+/** The caller-facing form of an error we know; undefined for anything unexpected (a bug: logged, 500). */
+export function toApiError(err: unknown): ApiError | undefined {
+  if (err instanceof ApiError) return err;
+  if (err instanceof ConfigError) return new ApiError("misconfigured", err.message);
+  if (err instanceof HTTPException) {
+    const status = err.status;
+    const code = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : "bad_request";
+    return new ApiError(code, err.message || "bad request");
+  }
+  return undefined;
+}
+
+/**
+ * What an error handler answers for `err` (the app's, or a sub-app's that renders its own format, as SCIM
+ * does): the known error, or an opaque `internal` one. Logs what the caller is not told.
+ */
+export function answerFor(err: unknown, requestId: string): ApiError {
+  const known = toApiError(err);
+  if (!known) {
+    console.error(JSON.stringify({ level: "error", requestId, msg: "unhandled error", error: String(err) }));
+  } else if (err instanceof ConfigError) {
+    console.error(JSON.stringify({ level: "error", requestId, msg: err.message }));
+  }
+  return known ?? new ApiError("internal", "internal error; quote the request id when reporting it");
 }

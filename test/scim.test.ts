@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { runIdFor } from "../src/offboarding/start";
@@ -515,5 +515,316 @@ describe("SCIM: bad requests get a SCIM error (with our envelope) and change not
       { ...env, SCIM_BEARER_TOKENS: "" },
     );
     await expectScimError(res, 404);
+  });
+});
+
+/** Every audit value in KV (all three indexes), as stored. */
+async function auditValues(): Promise<string[]> {
+  const values: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await env.AUDIT.list({ prefix: "audit", ...(cursor ? { cursor } : {}) });
+    for (const k of page.keys) values.push((await env.AUDIT.get(k.name)) ?? "");
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  return values;
+}
+
+interface ScimAuditRecord {
+  type: string;
+  actor: string;
+  source?: string;
+  at: string;
+  requestId?: string;
+  reason?: string;
+  status?: string;
+  subject?: { hrId?: string; email?: string; name?: string };
+  details?: Record<string, string | number | boolean | null>;
+}
+
+/** The `scim.user` records of one SCIM user, oldest first (from the global index). */
+async function scimRecords(id: string): Promise<ScimAuditRecord[]> {
+  const records: ScimAuditRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await env.AUDIT.list({ prefix: "audit:", ...(cursor ? { cursor } : {}) });
+    for (const k of page.keys) {
+      const r = await env.AUDIT.get<ScimAuditRecord>(k.name, "json");
+      if (r?.type === "scim.user" && r.details?.scimId === id) records.push(r);
+    }
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  return records.sort((a, b) => a.at.localeCompare(b.at));
+}
+
+/** The directory's stored rows, read inside the Durable Object (not through its API). */
+async function storedRows(): Promise<string> {
+  const stub = env.SCIM.getByName("directory");
+  return runInDurableObject(stub, (_instance, state) =>
+    JSON.stringify(state.storage.sql.exec("SELECT * FROM users").toArray()),
+  );
+}
+
+describe("SCIM never keeps a password (RFC 7643 4.1.1: password is returned never)", () => {
+  it("drops the password Okta syncs on create, PUT and PATCH: not in any answer, GET, list, stored row or audit record", async () => {
+    const secrets = Array.from({ length: 7 }, (_, i) => `Pw${i}-${crypto.randomUUID()}`);
+    const core = "urn:ietf:params:scim:schemas:core:2.0:User";
+    const user = await createDana({ password: secrets[0] });
+    expect(user).not.toHaveProperty("password");
+
+    const put = await scim(`/Users/${user.id}`, {
+      method: "PUT",
+      body: { userName: user.userName, name: { formatted: "Dana Leaver" }, Password: secrets[1] },
+    });
+    expect(put.status).toBe(200);
+    const patched = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      body: {
+        Operations: [
+          { op: "replace", path: "password", value: secrets[2] },
+          { op: "Replace", value: { PASSWORD: secrets[3], title: "Sales" } },
+          { op: "add", path: `${core}:password`, value: secrets[4] },
+          { op: "replace", value: { [core]: { passWord: secrets[5] } } },
+          { op: "add", path: "urn:example:ext:1.0:User:password", value: secrets[6] },
+        ],
+      },
+    });
+    expect(patched.status).toBe(200);
+    // A PATCH that only sets a password is accepted (Okta's password sync must not fail) and changes nothing.
+    const only = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      body: { Operations: [{ op: "replace", path: "Password", value: secrets[2] }] },
+    });
+    expect(only.status).toBe(200);
+
+    const answers = [
+      JSON.stringify(user),
+      await put.text(),
+      await patched.text(),
+      await only.text(),
+      await (await scim(`/Users/${user.id}`)).text(),
+      await (await scim(`/Users?filter=${encodeURIComponent(`userName eq "${user.userName}"`)}`)).text(),
+      await (await scim("/Users?count=200")).text(),
+    ];
+    const stored = await storedRows();
+    const audit = (await auditValues()).join("\n");
+    for (const secret of secrets) {
+      for (const answer of answers) expect(answer).not.toContain(secret);
+      expect(stored).not.toContain(secret);
+      expect(audit).not.toContain(secret);
+    }
+    for (const answer of answers.slice(0, 6)) expect(answer.toLowerCase()).not.toContain('"password"');
+    expect(stored.toLowerCase()).not.toContain("password");
+    // What was sent besides the password is kept.
+    expect(JSON.parse(answers[4] ?? "{}")).toMatchObject({ title: "Sales", userName: user.userName });
+  });
+});
+
+describe("every SCIM state change leaves one audit record (source:scim, identifiers before/after, no values)", () => {
+  it("create, rename (userName, externalId, e-mail), deactivate, PUT while inactive, reactivate, DELETE while inactive", async () => {
+    const user = await createDana();
+    const ext = (await (await scim(`/Users/${user.id}`)).json()) as { externalId: string };
+    const renamed = `${uniqueId("dana.l")}@example.com`;
+    const newExt = uniqueId("ext2");
+    const rename = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      body: {
+        Operations: [
+          { op: "replace", path: "userName", value: renamed },
+          { op: "replace", path: "externalId", value: newExt },
+          { op: "replace", path: 'emails[type eq "work"].value', value: renamed },
+        ],
+      },
+    });
+    expect(rename.status).toBe(200);
+    const off = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      body: { Operations: [{ op: "replace", value: { active: false } }] },
+    });
+    const firstRun = off.headers.get(RUN_HEADER) ?? "";
+    await waitForRun(firstRun);
+    // A repeat changes nothing: no record (its run is the same, recorded as a duplicate by the run).
+    const repeat = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      body: { Operations: [{ op: "replace", value: { active: false } }] },
+    });
+    expect(repeat.headers.get(RUN_HEADER)).toBe(firstRun);
+    const put = await scim(`/Users/${user.id}`, {
+      method: "PUT",
+      body: { userName: renamed, externalId: newExt, title: "Former AE", name: { formatted: "Dana Leaver" } },
+    });
+    expect(put.status).toBe(200);
+    const back = await scim(`/Users/${user.id}`, {
+      method: "PATCH",
+      body: { Operations: [{ op: "replace", path: "active", value: "True" }] },
+    });
+    expect(back.status).toBe(200);
+    const offAgain = await scim(`/Users/${user.id}`, {
+      method: "PUT",
+      body: { userName: renamed, externalId: newExt, active: false },
+    });
+    await waitForRun(offAgain.headers.get(RUN_HEADER) ?? "");
+    expect((await scim(`/Users/${user.id}`, { method: "DELETE" })).status).toBe(204);
+
+    const records = await scimRecords(user.id);
+    expect(records.map((r) => r.status)).toEqual([
+      "created",
+      "updated",
+      "deactivated",
+      "updated",
+      "reactivated",
+      "deactivated",
+      "deleted",
+    ]);
+    for (const r of records) {
+      expect(r).toMatchObject({ actor: "source:scim", source: "scim", requestId: expect.any(String) });
+    }
+    const [created, renamedRec, deactivated, putRec, reactivated, , deleted] = records;
+    expect(created?.details).toMatchObject({
+      "after.userName": user.userName,
+      "after.externalId": ext.externalId,
+      "after.active": true,
+      "after.email": user.userName,
+    });
+    expect(renamedRec?.details).toMatchObject({
+      "before.userName": user.userName,
+      "after.userName": renamed,
+      "before.externalId": ext.externalId,
+      "after.externalId": newExt,
+      "before.email": user.userName,
+      "after.email": renamed,
+      changed: "emails,externalId,userName",
+    });
+    expect(renamedRec?.subject).toMatchObject({ hrId: newExt, email: renamed });
+    expect(deactivated?.details).toMatchObject({ "before.active": true, "after.active": false });
+    expect(deactivated?.reason).toBe("SCIM PATCH");
+    // The PUT left `emails` and part of `name` out, so removed them: names, never values. The e-mail the
+    // person is matched on is the userName now, the same address: not a change.
+    expect(putRec?.details).toMatchObject({ changed: "emails,name,title" });
+    expect(Object.keys(putRec?.details ?? {}).filter((k) => k.includes("."))).toEqual([]);
+    expect(JSON.stringify(putRec)).not.toContain("Former AE");
+    expect(reactivated?.details).toMatchObject({ "before.active": false, "after.active": true });
+    expect(deleted).toMatchObject({ reason: "SCIM DELETE" });
+    expect(deleted?.details).toMatchObject({ "before.userName": renamed, "before.active": false });
+  });
+
+  it("a change whose request died before its record is written is recorded by the directory's alarm", async () => {
+    const user = await createDana();
+    const stub = env.SCIM.getByName("directory");
+    // The write happens in the directory; the request that made it never writes its record.
+    await stub.patch(user.id, [{ op: "replace", path: "title", value: "Manager" }]);
+    expect((await scimRecords(user.id)).map((r) => r.status)).toEqual(["created"]);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const records = await scimRecords(user.id);
+    expect(records.map((r) => r.status)).toEqual(["created", "updated"]);
+    expect(records[1]?.details).toMatchObject({ changed: "title" });
+    expect(await runDurableObjectAlarm(stub)).toBe(false);
+  });
+});
+
+describe("userName is unique and found in any case, Unicode included (RFC 7643 4.1.1: caseExact false)", () => {
+  it("refuses ÄNNE when änne exists (409 uniqueness), and a filter in the other case or form finds her", async () => {
+    const lower = `änne.${uniqueId("ü")}@exämple.com`;
+    const upper = lower.toUpperCase();
+    const created = await scim("/Users", { method: "POST", body: { userName: upper } });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    await expectScimError(
+      await scim("/Users", { method: "POST", body: { userName: lower } }),
+      409,
+      "uniqueness",
+    );
+    for (const form of [lower, lower.normalize("NFD"), upper.normalize("NFD")]) {
+      const found = await scim(`/Users?filter=${encodeURIComponent(`userName eq "${form}"`)}`);
+      const list = (await found.json()) as { totalResults: number; Resources: Array<{ id: string }> };
+      expect(list.totalResults).toBe(1);
+      expect(list.Resources[0]?.id).toBe(id);
+    }
+    // Renaming another user into her name is refused too; she may change her own name's case.
+    const other = await createDana();
+    await expectScimError(
+      await scim(`/Users/${other.id}`, {
+        method: "PATCH",
+        body: { Operations: [{ op: "replace", path: "userName", value: lower.normalize("NFD") }] },
+      }),
+      409,
+      "uniqueness",
+    );
+    const own = await scim(`/Users/${id}`, {
+      method: "PUT",
+      body: { userName: lower },
+    });
+    expect(own.status).toBe(200);
+    expect(((await own.json()) as { userName: string }).userName).toBe(lower);
+  });
+
+  it("keeps ß and SS apart (lower-case mapping as RFC 8265 does, not full case folding)", async () => {
+    const tag = uniqueId("s");
+    const a = await scim("/Users", { method: "POST", body: { userName: `straße.${tag}@example.com` } });
+    const b = await scim("/Users", { method: "POST", body: { userName: `STRASSE.${tag}@example.com` } });
+    expect([a.status, b.status]).toEqual([201, 201]);
+  });
+
+  it("migrates a directory written before: folds stored names, keeps old Unicode-case duplicates usable, scrubs stored passwords", async () => {
+    const stub = env.SCIM.getByName(`migration-${crypto.randomUUID()}`);
+    const now = new Date().toISOString();
+    const old = (id: string, userName: string, extra: Record<string, unknown> = {}) =>
+      [id, userName, JSON.stringify({ userName, active: true, ...extra }), now, now] as const;
+    await runInDurableObject(stub, (_instance, state) => {
+      const sql = state.storage.sql;
+      // The directory as it was: userName unique for ASCII case only, no folded column.
+      for (const t of sql.exec("SELECT name FROM sqlite_master WHERE type = 'table'").toArray()) {
+        if (!String(t.name).startsWith("_cf") && !String(t.name).startsWith("sqlite")) {
+          sql.exec(`DROP TABLE ${String(t.name)}`);
+        }
+      }
+      sql.exec(`CREATE TABLE users (
+        id TEXT PRIMARY KEY, user_name TEXT NOT NULL UNIQUE COLLATE NOCASE, external_id TEXT,
+        attributes TEXT NOT NULL, created TEXT NOT NULL, last_modified TEXT NOT NULL, version INTEGER NOT NULL,
+        deactivations INTEGER NOT NULL DEFAULT 0, runs_started INTEGER NOT NULL DEFAULT 0,
+        deleting INTEGER NOT NULL DEFAULT 0)`);
+      for (const row of [
+        old("u1", "ÄNNE@example.com", { password: "old-secret-1" }),
+        old("u2", "änne@example.com", { name: { Password: "old-secret-2" } }),
+        old("u3", "Bob@example.com"),
+      ]) {
+        sql.exec(
+          "INSERT INTO users (id, user_name, attributes, created, last_modified, version) VALUES (?, ?, ?, ?, ?, 1)",
+          ...row,
+        );
+      }
+    });
+    await evictDurableObject(stub);
+    // The next call constructs the directory again, which migrates its table.
+    const both = (await stub.find({ attr: "userName", value: "Änne@EXAMPLE.com" }, 1, 10)) as {
+      total: number;
+      users: Array<{ id: string }>;
+    };
+    expect(both.users.map((u) => u.id).sort()).toEqual(["u1", "u2"]);
+    expect(
+      ((await stub.find({ attr: "userName", value: "BOB@example.com" }, 1, 10)) as { total: number }).total,
+    ).toBe(1);
+    // The second of two old duplicates can still be changed (its own name never conflicts with itself).
+    const changed = (await stub.patch("u2", [{ op: "replace", path: "title", value: "Buyer" }])) as {
+      user?: { attributes: { title?: string } };
+    };
+    expect(changed.user?.attributes.title).toBe("Buyer");
+    // A case change that v1's ASCII-only unique constraint still refuses is a 409, not a 500.
+    const clash = (await stub.patch("u2", [
+      { op: "replace", path: "userName", value: "Änne@example.com" },
+    ])) as {
+      error?: { scimType?: string };
+    };
+    expect(clash.error?.scimType).toBe("uniqueness");
+    const taken = (await stub.create({ userName: "änne@example.com", active: true })) as {
+      error?: { scimType?: string };
+    };
+    expect(taken.error?.scimType).toBe("uniqueness");
+    const raw = await runInDurableObject(stub, (_instance, state) =>
+      JSON.stringify(state.storage.sql.exec("SELECT * FROM users").toArray()),
+    );
+    expect(raw).not.toContain("old-secret");
+    expect(raw.toLowerCase()).not.toContain("password");
+    await runDurableObjectAlarm(stub); // writes the record of u2's change
   });
 });

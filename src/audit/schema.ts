@@ -15,6 +15,8 @@ export const AuditType = z.enum([
   "admin.retry",
   "admin.export",
   "admin.confirm",
+  /** A SCIM request changed a user (created, updated, deactivated, reactivated, deleted): see `status`. */
+  "scim.user",
 ]);
 export type AuditType = z.infer<typeof AuditType>;
 

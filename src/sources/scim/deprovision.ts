@@ -1,8 +1,8 @@
 import type { AuditStore } from "../../audit/store";
 import type { Bindings } from "../../env";
 import { newRunRequest, startRun } from "../../offboarding/start";
-import type { ScimUser } from "./directory";
-import { subjectOf } from "./resource";
+import type { ScimUser } from "./schema";
+import { subjectOf } from "./subject";
 
 const SOURCE = "scim";
 

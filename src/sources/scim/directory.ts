@@ -1,34 +1,24 @@
 import { DurableObject } from "cloudflare:workers";
+import type { AuditInput } from "../../audit/schema";
+import type { AuditStore } from "../../audit/store";
 import { type Bindings, loadConfig } from "../../env";
 import { auditStore } from "../../services";
+import { changeRecord, type ScimMethod } from "./audit";
 import { startDeprovisioning } from "./deprovision";
-import { applyPatch, type PatchRequest, ScimError, type UserAttributes } from "./resource";
-
-/** A stored SCIM user, as the routes see it. */
-export interface ScimUser {
-  id: string;
-  attributes: UserAttributes;
-  created: string;
-  lastModified: string;
-  version: number;
-  /** How many times this user went from active to inactive (each one is a deprovisioning, i.e. a run). */
-  deactivations: number;
-}
-
-/** The outcome of a write: the user after it, and whether the user is now (or already was) deprovisioned. */
-export interface ScimWrite {
-  user: ScimUser;
-  /** Set when the user is inactive after a deactivation: the run to start (idempotent) is keyed by it. */
-  deprovision: number | null;
-}
-
-/**
- * A refusal, returned rather than thrown: an error's class does not survive the call from the Worker to the
- * Durable Object, so the route turns this back into a ScimError.
- */
-export interface ScimFailure {
-  error: { code: ScimError["code"]; message: string; scimType?: string };
-}
+import { ScimError } from "./errors";
+import type { ScimFilter } from "./filter";
+import { applyPatch } from "./patch";
+import {
+  foldUserName,
+  type PatchOperation,
+  type PendingAudit,
+  type ScimFailure,
+  type ScimUser,
+  type ScimWrite,
+  type UserAttributes,
+  withoutPasswords,
+} from "./schema";
+import { migrate, PENDING_WORK, type UserRow } from "./tables";
 
 function refusal(err: unknown): ScimFailure {
   if (err instanceof ScimError) {
@@ -37,18 +27,6 @@ function refusal(err: unknown): ScimFailure {
     };
   }
   throw err;
-}
-
-interface Row {
-  id: string;
-  attributes: string;
-  created: string;
-  last_modified: string;
-  version: number;
-  deactivations: number;
-  runs_started: number;
-  deleting: number;
-  [key: string]: SqlStorageValue;
 }
 
 /** A user's stored attributes are capped (repeated `add`s must not grow a row toward SQLite's limit). */
@@ -64,10 +42,28 @@ function tooLarge(attributes: UserAttributes): void {
   }
 }
 
-/** How soon the directory itself starts a deprovisioning run the request that caused it did not confirm. */
-export const RECOVERY_DELAY_MS = 60_000;
+const conflict = (userName: string) =>
+  new ScimError("conflict", `userName ${userName.slice(0, 100)} already exists`, "uniqueness");
 
-const toUser = (r: Row): ScimUser => ({
+/**
+ * Runs a write whose unique indexes may refuse it. `taken` is checked first; this catches the rest (a v1
+ * directory's ASCII-only NOCASE constraint, which a case change of an old duplicate can still meet).
+ */
+function unique<T>(userName: string, write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    if (String(err).includes("UNIQUE constraint failed")) throw conflict(userName);
+    throw err;
+  }
+}
+
+/** How soon the directory itself finishes what a request did not (start a run, write an audit record). */
+export const RECOVERY_DELAY_MS = 60_000;
+/** Outbox records the alarm writes per run (the rest wait for the next minute). */
+const OUTBOX_BATCH = 100;
+
+const toUser = (r: UserRow): ScimUser => ({
   id: r.id,
   attributes: JSON.parse(r.attributes) as UserAttributes,
   created: r.created,
@@ -80,7 +76,7 @@ const toUser = (r: Row): ScimUser => ({
  * The SCIM user directory in one Durable Object (SQLite): strongly consistent, so `userName` uniqueness
  * holds under concurrent creates and a PATCH reads and writes a user in one step (no lost update). A
  * deactivation is counted in the same write, so the run it starts has a stable key however often the IdP
- * repeats the request.
+ * repeats the request; the write's audit record is committed with it (an outbox).
  */
 export class ScimDirectory extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -88,32 +84,20 @@ export class ScimDirectory extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS users (
-        id TEXT PRIMARY KEY,
-        user_name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        external_id TEXT,
-        attributes TEXT NOT NULL,
-        created TEXT NOT NULL,
-        last_modified TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        deactivations INTEGER NOT NULL DEFAULT 0,
-        runs_started INTEGER NOT NULL DEFAULT 0,
-        deleting INTEGER NOT NULL DEFAULT 0
-      );
-      CREATE INDEX IF NOT EXISTS users_by_external_id ON users (external_id);
-    `);
+    migrate(ctx.storage);
   }
 
-  private row(id: string): Row | undefined {
+  private row(id: string): UserRow | undefined {
     // A user being deleted is gone for every request (the alarm finishes the delete).
-    return this.sql.exec<Row>("SELECT * FROM users WHERE id = ? AND deleting = 0", id).toArray()[0];
+    return this.sql.exec<UserRow>("SELECT * FROM users WHERE id = ? AND deleting = 0", id).toArray()[0];
   }
 
-  private taken(userName: string, exceptId: string | null): boolean {
+  /** Whether another user's name folds to `key` (a user being deleted still holds its name). */
+  private taken(key: string, exceptId: string | null): boolean {
     return (
-      this.sql.exec("SELECT 1 FROM users WHERE user_name = ? AND id IS NOT ?", userName, exceptId).toArray()
-        .length > 0
+      this.sql
+        .exec("SELECT 1 FROM users WHERE user_name_key = ? AND id IS NOT ? LIMIT 1", key, exceptId)
+        .toArray().length > 0
     );
   }
 
@@ -122,20 +106,16 @@ export class ScimDirectory extends DurableObject<Env> {
     return r ? toUser(r) : null;
   }
 
-  /** `attr eq "value"` for userName (case-insensitive), externalId or id; or everyone, paged. */
-  find(
-    filter: { attr: "userName" | "externalId" | "id"; value: string } | null,
-    startIndex: number,
-    count: number,
-  ): { total: number; users: ScimUser[] } {
+  /** `attr eq "value"` for userName (Unicode case folded), externalId or id; or everyone, paged. */
+  find(filter: ScimFilter | null, startIndex: number, count: number): { total: number; users: ScimUser[] } {
     const column = filter
-      ? { userName: "user_name", externalId: "external_id", id: "id" }[filter.attr]
+      ? { userName: "user_name_key", externalId: "external_id", id: "id" }[filter.attr]
       : null;
     const where = column ? `WHERE deleting = 0 AND ${column} = ?` : "WHERE deleting = 0";
-    const args = filter ? [filter.value] : [];
+    const args = filter ? [filter.attr === "userName" ? foldUserName(filter.value) : filter.value] : [];
     const total = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM users ${where}`, ...args).one().n;
     const rows = this.sql
-      .exec<Row>(
+      .exec<UserRow>(
         `SELECT * FROM users ${where} ORDER BY created, id LIMIT ? OFFSET ?`,
         ...args,
         count,
@@ -145,54 +125,37 @@ export class ScimDirectory extends DurableObject<Env> {
     return { total, users: rows.map(toUser) };
   }
 
-  create(attributes: UserAttributes): ScimUser | ScimFailure {
+  create(input: UserAttributes, requestId?: string): ScimWrite | ScimFailure {
     try {
-      tooLarge(attributes);
+      return this.createOrThrow(input, requestId);
     } catch (err) {
       return refusal(err);
     }
-    if (this.taken(attributes.userName, null)) {
-      return refusal(
-        new ScimError(
-          "conflict",
-          `userName ${attributes.userName.slice(0, 100)} already exists`,
-          "uniqueness",
-        ),
-      );
-    }
-    const now = new Date().toISOString();
-    const id = crypto.randomUUID();
-    this.sql.exec(
-      `INSERT INTO users (id, user_name, external_id, attributes, created, last_modified, version, deactivations)
-       VALUES (?, ?, ?, ?, ?, ?, 1, 0)`,
-      id,
-      attributes.userName,
-      typeof attributes.externalId === "string" ? attributes.externalId : null,
-      JSON.stringify(attributes),
-      now,
-      now,
-    );
-    return this.get(id) as ScimUser;
   }
 
   /** PUT: replaces the user's attributes; without `active` in the request, the current value stays. */
-  replace(id: string, attributes: UserAttributes, activeGiven = true): ScimWrite | ScimFailure {
-    return this.write(id, (current) =>
+  replace(
+    id: string,
+    attributes: UserAttributes,
+    activeGiven = true,
+    requestId?: string,
+  ): ScimWrite | ScimFailure {
+    return this.write(id, "PUT", requestId, (current) =>
       activeGiven ? attributes : { ...attributes, active: current.active },
     );
   }
 
   /** PATCH: applies the operations to the stored user, in this one call. */
-  patch(id: string, ops: PatchRequest["Operations"]): ScimWrite | ScimFailure {
-    return this.write(id, (current) => applyPatch(current, ops));
+  patch(id: string, ops: PatchOperation[], requestId?: string): ScimWrite | ScimFailure {
+    return this.write(id, "PATCH", requestId, (current) => applyPatch(current, ops));
   }
 
   /**
    * DELETE, first half: a delete of an active user is a deprovisioning too. Counts it and returns the run key;
    * the user is removed by `remove` once the run is started, so a retried DELETE cannot lose the run.
    */
-  prepareDelete(id: string): ScimWrite | ScimFailure {
-    const result = this.write(id, (current) => ({ ...current, active: false }));
+  prepareDelete(id: string, requestId?: string): ScimWrite | ScimFailure {
+    const result = this.write(id, "DELETE", requestId, (current) => ({ ...current, active: false }));
     if (!("error" in result)) {
       this.sql.exec("UPDATE users SET deleting = 1 WHERE id = ?", id);
       this.scheduleRecovery(); // removes the user even if the DELETE's request dies before `remove`
@@ -202,14 +165,25 @@ export class ScimDirectory extends DurableObject<Env> {
 
   /** DELETE, second half: removes the user once the run of its last deactivation is started. */
   remove(id: string): boolean {
-    return (
-      this.sql.exec("DELETE FROM users WHERE id = ? AND runs_started >= deactivations", id).rowsWritten > 0
-    );
+    const removed =
+      this.sql.exec("DELETE FROM users WHERE id = ? AND runs_started >= deactivations", id).rowsWritten > 0;
+    this.settle();
+    return removed;
   }
 
   /** The run of the user's `n`-th deactivation is started: the recovery alarm need not start it. */
   runStarted(id: string, n: number): void {
     this.sql.exec("UPDATE users SET runs_started = max(runs_started, ?) WHERE id = ?", n, id);
+    this.settle();
+  }
+
+  /** These outbox records are in KV: the recovery alarm need not write them. */
+  audited(seqs: number[]): void {
+    this.sql.exec(
+      "DELETE FROM audit_outbox WHERE seq IN (SELECT value FROM json_each(?))",
+      JSON.stringify(seqs),
+    );
+    this.settle();
   }
 
   /**
@@ -224,29 +198,49 @@ export class ScimDirectory extends DurableObject<Env> {
     void this.ctx.storage.setAlarm(at);
   }
 
+  /** Nothing left for the alarm (every request confirmed its work): no wake-up a minute later. */
+  private settle(): void {
+    if (this.pending()) return;
+    this.alarmAt = undefined;
+    void this.ctx.storage.deleteAlarm();
+  }
+
+  /** Whether a run, a delete or an audit record is still unconfirmed (both look-ups are indexed). */
+  private pending(): boolean {
+    return (
+      this.sql.exec("SELECT 1 FROM audit_outbox LIMIT 1").toArray().length > 0 ||
+      this.sql.exec(`SELECT 1 FROM users WHERE ${PENDING_WORK} LIMIT 1`).toArray().length > 0
+    );
+  }
+
   /** When the recovery alarm set by this instance fires (in memory: only to avoid pushing it back). */
   private alarmAt: number | undefined;
 
   /**
-   * Recovery: starts every deprovisioning run whose request did not confirm it (the Worker died between the
-   * directory's write and the run's start), and finishes DELETEs cut short. Retried every minute until done.
+   * Recovery: writes the audit records and starts the deprovisioning runs that requests did not confirm (the
+   * Worker died between the directory's write and its own), and finishes DELETEs cut short. Retried every
+   * minute until done. A record may then be written twice (the request may have written it and died before
+   * confirming); it is never lost.
    */
   override async alarm(): Promise<void> {
     // Re-armed first: whatever happens below (a bad configuration, KV down, a crash), it comes back.
     this.alarmAt = Date.now() + RECOVERY_DELAY_MS;
     await this.ctx.storage.setAlarm(this.alarmAt);
     const env = this.env as unknown as Bindings;
-    const rows = this.sql
-      .exec<Row>("SELECT * FROM users WHERE deactivations > runs_started OR deleting = 1")
-      .toArray();
+    let audit: AuditStore | undefined;
+    const store = () => {
+      audit ??= auditStore(env.AUDIT, loadConfig(env));
+      return audit;
+    };
+    await this.flushOutbox(store);
+    const rows = this.sql.exec<UserRow>(`SELECT * FROM users WHERE ${PENDING_WORK}`).toArray();
     for (const row of rows) {
       const user = toUser(row);
       try {
         if (row.deactivations > row.runs_started) {
-          const audit = auditStore(env.AUDIT, loadConfig(env));
           await startDeprovisioning(
             env,
-            audit,
+            store(),
             user,
             row.deactivations,
             "deprovisioning (recovered)",
@@ -261,47 +255,128 @@ export class ScimDirectory extends DurableObject<Env> {
         );
       }
     }
-    const pending = this.sql
-      .exec("SELECT 1 FROM users WHERE deactivations > runs_started OR deleting = 1 LIMIT 1")
-      .toArray().length;
-    if (pending === 0) {
+    if (!this.pending()) {
       this.alarmAt = undefined;
       await this.ctx.storage.deleteAlarm();
     }
   }
 
-  private write(id: string, change: (current: UserAttributes) => UserAttributes): ScimWrite | ScimFailure {
+  private async flushOutbox(store: () => AuditStore): Promise<void> {
+    const rows = this.sql
+      .exec<{ seq: number; record: string }>(
+        `SELECT seq, record FROM audit_outbox ORDER BY seq LIMIT ${OUTBOX_BATCH}`,
+      )
+      .toArray();
+    for (const { seq, record } of rows) {
+      try {
+        await store().write(JSON.parse(record) as AuditInput);
+        this.sql.exec("DELETE FROM audit_outbox WHERE seq = ?", seq);
+      } catch (err) {
+        console.error(JSON.stringify({ level: "error", msg: "scim audit outbox", seq, error: String(err) }));
+        return; // KV or the configuration is down: the next alarm tries again, in order
+      }
+    }
+  }
+
+  /** Commits a write's audit record with the write (the outbox), for the request to write and confirm. */
+  private enqueue(record: AuditInput | null): PendingAudit[] {
+    if (!record) return [];
+    const { seq } = this.sql
+      .exec<{ seq: number }>(
+        "INSERT INTO audit_outbox (record) VALUES (?) RETURNING seq",
+        JSON.stringify(record),
+      )
+      .one();
+    this.scheduleRecovery();
+    return [{ seq, record }];
+  }
+
+  private createOrThrow(input: UserAttributes, requestId: string | undefined): ScimWrite {
+    // Never stored, whoever calls (the route has already dropped it; this is the last gate).
+    const attributes = withoutPasswords(input);
+    tooLarge(attributes);
+    const key = foldUserName(attributes.userName);
+    if (this.taken(key, null)) throw conflict(attributes.userName);
+    const now = new Date().toISOString();
+    const id = crypto.randomUUID();
+    unique(attributes.userName, () =>
+      this.sql.exec(
+        `INSERT INTO users (id, user_name, user_name_key, external_id, attributes, created, last_modified,
+           version, deactivations)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 1, 0)`,
+        id,
+        attributes.userName,
+        key,
+        typeof attributes.externalId === "string" ? attributes.externalId : null,
+        JSON.stringify(attributes),
+        now,
+        now,
+      ),
+    );
+    const audit = this.enqueue(
+      changeRecord({ method: "POST", id, before: null, after: attributes, at: now, requestId }),
+    );
+    return { user: this.get(id) as ScimUser, deprovision: null, audit };
+  }
+
+  private write(
+    id: string,
+    method: ScimMethod,
+    requestId: string | undefined,
+    change: (current: UserAttributes) => UserAttributes,
+  ): ScimWrite | ScimFailure {
     try {
-      return this.writeOrThrow(id, change);
+      return this.writeOrThrow(id, method, requestId, change);
     } catch (err) {
       return refusal(err);
     }
   }
 
-  private writeOrThrow(id: string, change: (current: UserAttributes) => UserAttributes): ScimWrite {
+  private writeOrThrow(
+    id: string,
+    method: ScimMethod,
+    requestId: string | undefined,
+    change: (current: UserAttributes) => UserAttributes,
+  ): ScimWrite {
     const r = this.row(id);
     if (!r) throw new ScimError("not_found", `no user ${id.slice(0, 100)}`);
     const current = JSON.parse(r.attributes) as UserAttributes;
-    const next = change(current);
+    const next = withoutPasswords(change(current));
     tooLarge(next);
-    if (this.taken(next.userName, id)) {
-      throw new ScimError("conflict", `userName ${next.userName.slice(0, 100)} already exists`, "uniqueness");
-    }
+    // A user's own name never conflicts with itself (nor does an old duplicate's, see tables.ts).
+    const key = foldUserName(next.userName);
+    const sameName = key === r.user_name_key;
+    if (!sameName && this.taken(key, id)) throw conflict(next.userName);
     const deactivations = r.deactivations + (current.active && !next.active ? 1 : 0);
-    this.sql.exec(
-      `UPDATE users SET user_name = ?, external_id = ?, attributes = ?, last_modified = ?, version = version + 1,
-         deactivations = ? WHERE id = ?`,
-      next.userName,
-      typeof next.externalId === "string" ? next.externalId : null,
-      JSON.stringify(next),
-      new Date().toISOString(),
-      deactivations,
-      id,
+    const now = new Date().toISOString();
+    unique(next.userName, () =>
+      this.sql.exec(
+        `UPDATE users SET user_name = ?, user_name_key = ?, user_name_dup = ?, external_id = ?, attributes = ?,
+           last_modified = ?, version = version + 1, deactivations = ? WHERE id = ?`,
+        next.userName,
+        key,
+        sameName ? r.user_name_dup : 0,
+        typeof next.externalId === "string" ? next.externalId : null,
+        JSON.stringify(next),
+        now,
+        deactivations,
+        id,
+      ),
+    );
+    const audit = this.enqueue(
+      changeRecord({
+        method,
+        id,
+        before: current,
+        after: method === "DELETE" ? null : next,
+        at: now,
+        requestId,
+      }),
     );
     const user = this.get(id) as ScimUser;
     const deprovision = !next.active && deactivations > 0 ? deactivations : null;
     // Committed with the write: if the request dies before the run starts, the alarm starts it.
     if (deprovision !== null && deprovision > r.runs_started) this.scheduleRecovery();
-    return { user, deprovision };
+    return { user, deprovision, audit };
   }
 }

@@ -2,30 +2,43 @@ import { type Context, Hono } from "hono";
 import type * as z from "zod";
 import { recordRejection } from "../../audit/security";
 import { type AppEnv, sourceSecrets } from "../../env";
-import { fieldErrors } from "../../errors";
+import { answerFor, fieldErrors } from "../../errors";
 import { limitBody, matchesAnySecret, parseJsonBody, rawBody } from "../../http";
 import { startDeprovisioning } from "./deprovision";
-import type { ScimDirectory, ScimFailure, ScimUser, ScimWrite } from "./directory";
+import type { ScimDirectory } from "./directory";
+import { SCIM_JSON, ScimError, scimErrorResponse } from "./errors";
+import { parseFilter } from "./filter";
 import {
   attributesFrom,
   canonicalKeys,
   LIST_SCHEMA,
   PatchRequest,
   patchKeys,
-  ScimError,
+  type ScimFailure,
+  type ScimUser,
+  type ScimWrite,
   USER_SCHEMA,
   UserInput,
-} from "./resource";
+  withoutPasswords,
+} from "./schema";
 
 /** SCIM requests are single users; anything over 64 KiB is refused before any work. */
 export const MAX_SCIM_BODY_BYTES = 64 * 1024;
 const SOURCE = "scim";
 const MAX_PAGE = 200;
-const SCIM_JSON = "application/scim+json";
 /** The header naming the run a deprovisioning started (for the IdP's logs and for admins). */
 export const RUN_HEADER = "x-offboard-run-id";
 
-type Methods = "get" | "find" | "create" | "replace" | "patch" | "prepareDelete" | "remove" | "runStarted";
+type Methods =
+  | "get"
+  | "find"
+  | "create"
+  | "replace"
+  | "patch"
+  | "prepareDelete"
+  | "remove"
+  | "runStarted"
+  | "audited";
 /**
  * The directory's RPC surface with its plain types (the generated stub types cannot express the free-form
  * SCIM attributes, which are JSON and serialise as such).
@@ -61,7 +74,8 @@ function scimJson(
 function resource(c: Context<AppEnv>, user: ScimUser) {
   const location = `${new URL(c.req.url).origin}/scim/v2/Users/${encodeURIComponent(user.id)}`;
   return {
-    ...user.attributes,
+    // The directory stores no password; dropped here too, as RFC 7643 4.1.1 says it is never returned.
+    ...withoutPasswords(user.attributes),
     schemas: [USER_SCHEMA],
     id: user.id,
     meta: {
@@ -101,22 +115,6 @@ function parseOrFail<T>(schema: z.ZodType<T>, json: unknown, scimType: string): 
   return parsed.data;
 }
 
-/** Only `attr eq "value"` on userName, externalId or id: what IdPs send to look a user up. */
-function parseFilter(filter: string | undefined) {
-  if (filter === undefined || filter.trim() === "") return null;
-  const m = /^\s*(userName|externalId|id)\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$/i.exec(filter);
-  if (!m?.[1])
-    throw new ScimError(
-      "bad_request",
-      'only filters of the form attr eq "value" on userName, externalId or id are supported',
-      "invalidFilter",
-    );
-  const attr = (["userName", "externalId", "id"] as const).find(
-    (a) => a.toLowerCase() === m[1]?.toLowerCase(),
-  );
-  return { attr: attr ?? "userName", value: (m[2] ?? "").replace(/\\(.)/g, "$1") };
-}
-
 function intParam(
   value: string | undefined,
   fallback: number,
@@ -128,6 +126,28 @@ function intParam(
   const n = Number(value);
   if (!Number.isInteger(n)) throw new ScimError("bad_request", `${name} must be an integer`, "invalidValue");
   return Math.min(max, Math.max(min, n));
+}
+
+/**
+ * After a write: writes its audit record (committed in the directory's outbox with the write) and confirms
+ * it, so the directory's alarm need not. If KV fails here, the answer still reflects the committed write and
+ * the alarm writes the record within a minute.
+ */
+async function record(c: Context<AppEnv>, write: ScimWrite): Promise<void> {
+  if (write.audit.length === 0) return;
+  try {
+    for (const { record } of write.audit) await c.var.audit.write(record);
+    await directory(c).audited(write.audit.map((p) => p.seq));
+  } catch (err) {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "scim audit left to the directory's alarm",
+        requestId: c.var.requestId,
+        error: String(err),
+      }),
+    );
+  }
 }
 
 /**
@@ -155,10 +175,21 @@ async function deprovision(
 /**
  * `/scim/v2`: a SCIM 2.0 service provider for Users, as much as deprovisioning needs (Okta, Entra ID). A
  * user set to `active: false` (PATCH with or without a path, or PUT) or deleted while active starts one
- * run for that person. Errors are SCIM errors (`application/scim+json`) that also carry our envelope.
+ * run for that person. Every error under `/scim/v2`, an unknown path included, is rendered here as a SCIM
+ * error (`application/scim+json`, RFC 7644 3.12) that also carries our envelope.
  */
 export function scimRoutes() {
   const app = new Hono<AppEnv>();
+  // Mounted with `app.route`, a sub-app keeps its onError (Hono wraps each of its handlers with it), but not
+  // its notFound: the catch-all route at the end answers unknown paths.
+  app.onError((err, c) => {
+    const id = c.var.requestId ?? "unknown";
+    return scimErrorResponse(answerFor(err, id), id);
+  });
+  const notFound = (c: Context<AppEnv>) => {
+    throw new ScimError("not_found", `no route for ${c.req.method} ${c.req.path}`);
+  };
+  app.notFound(notFound);
   app.use(async (c, next) => {
     await authenticate(c);
     await next();
@@ -195,8 +226,9 @@ export function scimRoutes() {
 
   app.post("/Users", limitBody(MAX_SCIM_BODY_BYTES), async (c) => {
     const input = parseOrFail(UserInput, canonicalKeys(await readJson(c)), "invalidValue");
-    const user = unwrap(await directory(c).create(attributesFrom(input)));
-    const body = resource(c, user);
+    const write = unwrap(await directory(c).create(attributesFrom(input), c.var.requestId));
+    await record(c, write);
+    const body = resource(c, write.user);
     return scimJson(c, body, 201, { location: body.meta.location });
   });
 
@@ -210,25 +242,34 @@ export function scimRoutes() {
     const input = parseOrFail(UserInput, canonicalKeys(await readJson(c)), "invalidValue");
     // A PUT that leaves `active` out keeps the current value (it must not reactivate a leaver).
     const write = unwrap(
-      await directory(c).replace(c.req.param("id"), attributesFrom(input), input.active !== undefined),
+      await directory(c).replace(
+        c.req.param("id"),
+        attributesFrom(input),
+        input.active !== undefined,
+        c.var.requestId,
+      ),
     );
+    await record(c, write);
     return scimJson(c, resource(c, write.user), 200, await deprovision(c, write, "PUT active=false"));
   });
 
   app.patch("/Users/:id", limitBody(MAX_SCIM_BODY_BYTES), async (c) => {
     const patch = parseOrFail(PatchRequest, patchKeys(await readJson(c)), "invalidSyntax");
-    const write = unwrap(await directory(c).patch(c.req.param("id"), patch.Operations));
+    const write = unwrap(await directory(c).patch(c.req.param("id"), patch.Operations, c.var.requestId));
+    await record(c, write);
     return scimJson(c, resource(c, write.user), 200, await deprovision(c, write, "PATCH active=false"));
   });
 
   app.delete("/Users/:id", async (c) => {
     const id = c.req.param("id");
-    const write = unwrap(await directory(c).prepareDelete(id));
+    const write = unwrap(await directory(c).prepareDelete(id, c.var.requestId));
+    await record(c, write);
     // The run starts before the user is removed: a DELETE retried after a failure here still finds it.
     const headers = await deprovision(c, write, "DELETE");
     await directory(c).remove(id);
     return c.body(null, 204, headers);
   });
 
+  app.all("*", notFound);
   return app;
 }
