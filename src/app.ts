@@ -2,15 +2,9 @@ import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import pkg from "../package.json";
 import { adminRoutes } from "./admin/routes";
-<<<<<<< HEAD
-import { type AppEnv, ConfigError, loadConfig } from "./env";
-import { ApiError, errorBody } from "./errors";
-import { auditStore } from "./services";
-=======
 import { type AppEnv, loadConfig } from "./env";
 import { answerFor, errorBody } from "./errors";
-import { auditStore, koodriveClient } from "./services";
->>>>>>> scim
+import { auditStore } from "./services";
 import { hrRoutes } from "./sources/hr/route";
 import { oktaRoutes } from "./sources/okta/route";
 import { scimRoutes } from "./sources/scim/route";
