@@ -7,6 +7,7 @@ export { HoldsStore } from "./offboarding/holds";
 export { RunLedger } from "./offboarding/ledger";
 export { OffboardingWorkflow } from "./offboarding/workflow";
 export { ScimDirectory } from "./sources/scim/directory";
+export { ReplayGuard } from "./sources/teams/replay";
 
 const app = buildApp();
 
