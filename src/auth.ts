@@ -20,7 +20,8 @@ export type Verdict<Facts extends object = Record<never, never>> =
   | ({ ok: true } & Facts)
   | {
       ok: false;
-      reason: string /** the sender's event id, if it named one (audited with the rejection) */;
+      reason: string;
+      /** The sender's event id, if it named one (audited with the rejection). */
       eventId?: string;
     };
 
