@@ -8,6 +8,7 @@ export { LeaverLock } from "./offboarding/leavers";
 export { RunLedger } from "./offboarding/ledger";
 export { OffboardingWorkflow } from "./offboarding/workflow";
 export { ScimDirectory } from "./sources/scim/directory";
+export { ReplayGuard } from "./sources/teams/replay";
 
 const app = buildApp();
 

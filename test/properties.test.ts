@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { signStandardWebhook } from "../src/sources/standard-webhooks";
+import { signTeams } from "./helpers/signers";
 import { sim } from "./helpers/sim";
-import { call, HR_SECRET } from "./helpers/worker";
+import { call, HR_SECRET, HR_SECRET_2, signHr } from "./helpers/worker";
 
 /** Deterministic: the same seed explores the same inputs on every run. */
 const FC = { seed: 20261125, numRuns: 120 };
@@ -181,15 +181,13 @@ describe("POST /webhooks/hr with a valid signature over random bytes", () => {
   it("answers 2xx or a clear 4xx, never 5xx", async () => {
     await fc.assert(
       fc.asyncProperty(body, contentType, async (b, ct) => {
-        const bytes =
-          b === undefined
-            ? new Uint8Array()
-            : typeof b === "string"
-              ? new TextEncoder().encode(b)
-              : (b as Uint8Array);
+        // Signed with the official library, which signs text: random bytes go as their UTF-8 reading.
+        const text =
+          b === undefined ? "" : typeof b === "string" ? b : new TextDecoder().decode(b as Uint8Array);
+        const bytes = new TextEncoder().encode(text);
         const id = `prop_${crypto.randomUUID()}`;
         const ts = Math.floor(Date.now() / 1000);
-        const sig = await signStandardWebhook(HR_SECRET, id, ts, bytes);
+        const sig = signHr(HR_SECRET, id, ts, text);
         const res = await call("/webhooks/hr", {
           method: "POST",
           headers: {
@@ -276,5 +274,141 @@ describe("/scim/v2 with the valid token over random bodies", () => {
       }),
       { ...FC, numRuns: 100 },
     );
+  });
+});
+
+describe("POST /webhooks/hr with several candidates in webhook-signature", () => {
+  const FORGED = "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=";
+  const filler = fc.oneof(
+    { arbitrary: fc.constant(FORGED), weight: 3 },
+    { arbitrary: fc.base64String({ minLength: 44, maxLength: 44 }).map((b) => `v1,${b}`), weight: 3 },
+    { arbitrary: fc.base64String({ maxLength: 60 }).map((b) => `v1,${b}`), weight: 1 },
+    { arbitrary: fc.constantFrom("v1,", "v1a,abc", "v2,xyz", "garbage"), weight: 1 },
+  );
+  /** Short headers, and long ones around the cap (so a valid signature lands on both sides of it). */
+  const fills = fc.oneof(
+    fc.array(filler, { maxLength: 4 }),
+    fc.array(filler, { minLength: 8, maxLength: 16 }),
+  );
+  const isV1 = (entry: string) => entry.startsWith("v1,");
+  /** The documented cap on `v1,` candidates (MAX_SIGNATURE_CANDIDATES in src/sources/hr/verify.ts). */
+  const CAP = 10;
+
+  it(`accepts a valid signature among the first ${CAP} v1 entries, and only there`, async () => {
+    const before = await snapshot();
+    let beyondCap = 0;
+    let withinCap = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fills,
+        fc.nat(),
+        fc.option(fc.constantFrom(HR_SECRET, HR_SECRET_2), { nil: null }),
+        async (fill, at, secret) => {
+          const id = `prop_${crypto.randomUUID()}`;
+          const ts = Math.floor(Date.now() / 1000);
+          // An event type we only acknowledge: a valid delivery answers 200 and starts nothing.
+          const raw = JSON.stringify({
+            type: "employee.hired",
+            timestamp: new Date().toISOString(),
+            data: {},
+          });
+          const entries = [...fill];
+          if (secret) entries.splice(at % (entries.length + 1), 0, signHr(secret, id, ts, raw));
+          const validAt = secret ? entries.slice(0, at % (fill.length + 1)).filter(isV1).length : -1;
+          const res = await call("/webhooks/hr", {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              "webhook-id": id,
+              "webhook-timestamp": String(ts),
+              "webhook-signature": entries.join(" "),
+            },
+            body: raw,
+          });
+          await expectWellBehaved(res, "POST");
+          const accepted = validAt >= 0 && validAt < CAP;
+          if (validAt >= CAP) beyondCap++;
+          if (accepted) withinCap++;
+          expect(res.status).toBe(accepted ? 200 : 401);
+        },
+      ),
+      { ...FC, numRuns: 100 },
+    );
+    // The seed does try valid signatures on both sides of the cap.
+    expect(beyondCap).toBeGreaterThan(0);
+    expect(withinCap).toBeGreaterThan(0);
+    const after = await snapshot();
+    expect(after.simCalls).toBe(before.simCalls);
+    const runs = await env.AUDIT.list({ prefix: "active-run:" });
+    expect(runs.keys.filter((k) => !before.keys.has(k.name))).toHaveLength(0);
+  });
+});
+
+describe("POST /chatops/teams: replayed activities", () => {
+  const TOKEN = "dGVhbXMtdGVzdC1zZWN1cml0eS10b2tlbi0wMTIzNDU2Nzg5";
+  const OPERATOR = "6f1c7a2e-0000-4000-8000-0000000000aa";
+  const command = fc.constantFrom(
+    "help",
+    "status teams-00000000000000000000000000000000",
+    "nonsense",
+    "offboard",
+  );
+  const who = fc.constantFrom(
+    OPERATOR,
+    "00000000-0000-4000-8000-0000000prop1",
+    "00000000-0000-4000-8000-0000000prop2",
+  );
+
+  it("each activity is handled once; every replay is answered as handled and changes nothing", async () => {
+    const before = await snapshot();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ text: command, user: who, copies: fc.integer({ min: 1, max: 4 }) }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        fc.integer({ min: -240, max: 240 }),
+        fc.nat(),
+        async (activities, skewSeconds, shuffle) => {
+          const bodies = activities.map((a) =>
+            JSON.stringify({
+              type: "message",
+              id: crypto.randomUUID(),
+              timestamp: new Date(Date.now() + skewSeconds * 1000).toISOString(),
+              text: `<at>KooDrive</at> ${a.text}`,
+              from: { id: "29:prop", aadObjectId: a.user },
+              conversation: { id: "19:prop@thread.skype" },
+            }),
+          );
+          // Every copy of every activity, in an order the seed picks (a replay may race its original).
+          const sends = activities.flatMap((a, i) => Array.from({ length: a.copies }, () => i));
+          for (let k = sends.length - 1; k > 0; k--) {
+            const j = (shuffle + k * 7919) % (k + 1);
+            [sends[k], sends[j]] = [sends[j] as number, sends[k] as number];
+          }
+          const handled = new Set<number>();
+          for (const i of sends) {
+            const bodyText = bodies[i] as string;
+            const res = await call("/chatops/teams", {
+              method: "POST",
+              headers: {
+                "content-type": "application/json",
+                authorization: await signTeams(TOKEN, bodyText),
+              },
+              body: bodyText,
+            });
+            expect(res.status).toBe(200);
+            const { text } = (await res.json()) as { text: string };
+            expect(/already handled/.test(text)).toBe(handled.has(i));
+            handled.add(i);
+          }
+        },
+      ),
+      { ...FC, numRuns: 25 },
+    );
+    const after = await snapshot();
+    expect(after.simCalls).toBe(before.simCalls);
+    const runs = await env.AUDIT.list({ prefix: "active-run:" });
+    expect(runs.keys.filter((k) => !before.keys.has(k.name))).toHaveLength(0);
   });
 });

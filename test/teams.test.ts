@@ -1,5 +1,12 @@
-import { beforeEach, describe, expect, it } from "vitest";
-import { commandText, verifyTeamsSignature } from "../src/sources/teams/route";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { runIdFor } from "../src/offboarding/start";
+import { commandKey, REPEAT_WINDOW_MS } from "../src/sources/chat/commands";
+import { commandText } from "../src/sources/teams/route";
+import { TEAMS_TOLERANCE_MS } from "../src/sources/teams/verify";
+import { captureWarnings, withinOneWindow } from "./helpers/limits";
+import { signTeams } from "./helpers/signers";
 import { DEMO, sim } from "./helpers/sim";
 import { admin, call, clearHolds, uniqueId, waitForRun } from "./helpers/worker";
 
@@ -7,27 +14,21 @@ import { admin, call, clearHolds, uniqueId, waitForRun } from "./helpers/worker"
 const TOKEN = "dGVhbXMtdGVzdC1zZWN1cml0eS10b2tlbi0wMTIzNDU2Nzg5";
 const OPERATOR = "6f1c7a2e-0000-4000-8000-0000000000aa";
 
-async function hmac(token: string, body: string): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    Uint8Array.from(atob(token), (ch) => ch.charCodeAt(0)),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
-  return `HMAC ${btoa(String.fromCharCode(...mac))}`;
-}
+const hmac = signTeams;
 
+/** An outgoing-webhook activity as Teams posts it (signed `id` and `timestamp`, here sent just now). */
 function activity(
   text: string,
   from: Record<string, string> = { aadObjectId: OPERATOR, name: "Olu Operator" },
+  sentAt = Date.now(),
 ) {
   return JSON.stringify({
     type: "message",
     id: uniqueId("activity"),
+    timestamp: new Date(sentAt).toISOString(),
     text: `<at>KooDrive</at>&nbsp;${text}`,
     from: { id: "29:1abc", ...from },
+    conversation: { id: "19:general@thread.skype" },
     channelData: { tenant: { id: "tenant-1" } },
   });
 }
@@ -53,15 +54,7 @@ beforeEach(async () => {
 });
 
 describe("Teams outgoing webhook", () => {
-  it("verifies the HMAC of the exact body with the base64-decoded token", async () => {
-    const body = '{"text":"hi"}';
-    const enc = new TextEncoder();
-    expect(await verifyTeamsSignature(await hmac(TOKEN, body), enc.encode(body), [TOKEN])).toBe(true);
-    expect(await verifyTeamsSignature(await hmac(TOKEN, body), enc.encode(`${body} `), [TOKEN])).toBe(false);
-    expect(
-      await verifyTeamsSignature(await hmac(btoa("another-token-000000"), body), enc.encode(body), [TOKEN]),
-    ).toBe(false);
-    expect(await verifyTeamsSignature("HMAC not-base64!", enc.encode(body), [TOKEN])).toBe(false);
+  it("reads the command out of the @mention and HTML (the HMAC itself: test/unit/teams-verify)", () => {
     expect(commandText("<at>KooDrive</at>&nbsp;status <b>x</b>")).toBe("status  x");
   });
 
@@ -90,5 +83,131 @@ describe("Teams outgoing webhook", () => {
     expect((await sim.calls(0)).calls).toHaveLength(0);
     const bad = activity("help").replace('"from"', '"frm"');
     expect((await send(bad)).status).toBe(422);
+  });
+});
+
+/** Runs `fn` with the isolate's clock (the Worker's and its Durable Objects' `Date`) set to `at`. */
+async function at<T>(when: number, fn: () => Promise<T>): Promise<T> {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(when);
+  try {
+    return await fn();
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+interface AuditView {
+  records: Array<{ type: string; source?: string; actor?: string; reason?: string; runId?: string }>;
+}
+
+const audit = async (query: string) => (await (await admin(`/audit?${query}`)).json()) as AuditView;
+
+describe("Teams replays (issue 8, finding 3)", () => {
+  it("a captured activity replayed 2 minutes later, in a new 10-minute command window, runs nothing", async () => {
+    // The finding: only the HMAC was checked, and the command key changes every 10 minutes, so a replay
+    // two minutes later across that boundary started a second run. The clock is set so that it does.
+    const boundary = (Math.floor(Date.now() / REPEAT_WINDOW_MS) + 1) * REPEAT_WINDOW_MS;
+    const sentAt = boundary - 60_000;
+    const body = activity(`offboard ${DEMO.leaver} dry-run`, undefined, sentAt);
+    const first = await at(sentAt, async () => reply(await send(body)));
+    expect(first).toMatch(/Dry run started/);
+    const runId = /`(teams-[0-9a-f]{32})`/.exec(first)?.[1] ?? "";
+    const replayAt = sentAt + 2 * 60_000;
+    const replayed = await at(replayAt, async () => reply(await send(body)));
+    expect(replayed).toMatch(/already handled/);
+    expect(replayed).not.toContain("teams-");
+    // The run the replay would have started (its command key in the new window) does not exist.
+    const key = await commandKey([OPERATOR], `offboard ${DEMO.leaver} dry-run`, replayAt);
+    expect((await admin(`/runs/${await runIdFor("teams", `teams:${key}`)}`)).status).toBe(404);
+    await waitForRun(runId);
+    const records = (await audit(`user=${DEMO.leaver}&limit=100`)).records;
+    expect(records.filter((r) => r.runId === runId && r.type === "request.duplicate")).toHaveLength(0);
+  });
+
+  it("a replay within the window is answered once as handled, however often it comes", async () => {
+    const target = `${uniqueId("leaver")}@example.com`;
+    const body = activity(`offboard ${target} dry-run`, undefined, Date.now() - 2 * 60_000);
+    const first = await reply(await send(body));
+    expect(first).toMatch(/Dry run started/);
+    const runId = /`(teams-[0-9a-f]{32})`/.exec(first)?.[1] ?? "";
+    for (let i = 0; i < 5; i++) expect(await reply(await send(body))).toMatch(/already handled/);
+    await waitForRun(runId);
+    const records = (await audit(`user=${target}&limit=100`)).records;
+    expect(records.length).toBeGreaterThan(0);
+    expect(records.filter((r) => r.type === "request.duplicate")).toHaveLength(0);
+    expect(records.every((r) => r.runId === runId)).toBe(true);
+  });
+
+  for (const [name, sentAt] of [
+    ["more than 5 minutes old", () => Date.now() - TEAMS_TOLERANCE_MS - 5_000],
+    ["more than 5 minutes ahead", () => Date.now() + TEAMS_TOLERANCE_MS + 5_000],
+  ] as const) {
+    it(`refuses a signed activity ${name} with 401, a security record and no run`, async () => {
+      const body = activity(`offboard ${DEMO.leaver}`, undefined, sentAt());
+      const res = await send(body);
+      expect(res.status).toBe(401);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+      const rec = (await audit("limit=5")).records.find(
+        (r) => r.type === "request.rejected" && r.source === "teams",
+      );
+      expect(rec?.reason).toBe("stale_timestamp");
+      expect((await sim.calls(0)).calls).toHaveLength(0);
+      const active = await env.AUDIT.list({ prefix: "active-run:teams-" });
+      expect(active.keys).toHaveLength(0);
+    });
+  }
+
+  it("refuses a signed activity without a valid timestamp or id (nothing can tell a replay apart)", async () => {
+    const base = JSON.parse(activity("help")) as Record<string, unknown>;
+    for (const change of [{ timestamp: undefined }, { timestamp: "yesterday" }, { id: undefined }]) {
+      const res = await send(JSON.stringify({ ...base, ...change }));
+      expect(res.status).toBe(401);
+    }
+  });
+
+  it("a non-operator's refusals are recorded once per activity and at most 5 a minute per user", async () => {
+    const someone = {
+      aadObjectId: `00000000-0000-4000-8000-${Date.now().toString().slice(-12)}`,
+      name: "Sam",
+    };
+    const replayedBody = activity(`offboard ${DEMO.leaver}`, someone);
+    await withinOneWindow(20_000);
+    const logs = await captureWarnings(async () => {
+      // 30 replays of one captured refusal: one command, one record.
+      for (let i = 0; i < 30; i++) {
+        expect(await reply(await send(replayedBody))).toMatch(
+          i === 0 ? /not a KooDrive Offboard operator/ : /already handled/,
+        );
+      }
+      // 20 distinct refused commands by the same person: the per-user limiter caps the records.
+      for (let i = 0; i < 20; i++) {
+        expect(await reply(await send(activity(`status teams-${i}`, someone)))).toMatch(/not a KooDrive/);
+      }
+    });
+    const refusals = logs.filter((l) => l.msg === "chat command refused");
+    expect(refusals).toHaveLength(21);
+    const audited = refusals.filter((l) => l.audited).length;
+    expect(audited).toBe(5); // CHAT_REFUSAL_LIMITER: 5 a minute per source and user (wrangler.toml)
+    const records = (await audit("limit=100")).records.filter(
+      (r) => r.type === "request.rejected" && r.actor === `teams:${someone.aadObjectId} (Sam)`,
+    );
+    expect(records).toHaveLength(audited);
+    expect((await sim.calls(0)).calls).toHaveLength(0);
+  });
+
+  it("remembers activity ids until their timestamp is stale, then the alarm purges them", async () => {
+    const guard = env.REPLAY.getByName("teams-purge-test");
+    const now = Date.now();
+    expect(await guard.remember("old", now - 1)).toBe(true);
+    expect(await guard.remember("fresh", now + 60_000)).toBe(true);
+    expect(await guard.remember("fresh", now + 60_000)).toBe(false);
+    expect(await runDurableObjectAlarm(guard)).toBe(true);
+    expect(await guard.size()).toBe(1);
+    // The alarm is set again for the next expiry.
+    const alarm = await runInDurableObject(guard, (_i, state) => state.storage.getAlarm());
+    expect(alarm).toBe(now + 60_000);
+    // An id past its lifetime would be refused by the timestamp check; the guard no longer needs it.
+    expect(await guard.remember("old", now + 60_000)).toBe(true);
   });
 });

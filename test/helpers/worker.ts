@@ -2,7 +2,7 @@
  * Test helpers that talk to the Worker through its real entry point (`exports.default.fetch`).
  */
 import { exports } from "cloudflare:workers";
-import { signStandardWebhook } from "../../src/sources/standard-webhooks";
+import { Webhook } from "standardwebhooks";
 
 /** The two secrets configured in vitest.config.ts (HR_WEBHOOK_SECRETS); the first is the published vector's. */
 export const HR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -39,6 +39,14 @@ export interface HrEventOptions {
   headers?: Record<string, string | null>;
 }
 
+/**
+ * Signs a delivery the way a Standard Webhooks sender does, with the official `standardwebhooks` library:
+ * an oracle independent of our verifier. Returns the `webhook-signature` value (`v1,<base64>`).
+ */
+export function signHr(secret: string, id: string, timestamp: number, body: string): string {
+  return new Webhook(secret).sign(id, new Date(timestamp * 1000), body);
+}
+
 let counter = 0;
 export const uniqueId = (prefix = "msg") =>
   `${prefix}_${Date.now().toString(36)}_${(counter++).toString(36)}`;
@@ -59,9 +67,7 @@ export async function sendHr(body: unknown, opts: HrEventOptions = {}): Promise<
   const id = opts.id ?? uniqueId();
   const ts = opts.timestamp ?? Math.floor(Date.now() / 1000);
   const signature =
-    opts.signature === undefined
-      ? await signStandardWebhook(opts.secret ?? HR_SECRET, id, ts, raw)
-      : opts.signature;
+    opts.signature === undefined ? signHr(opts.secret ?? HR_SECRET, id, ts, raw) : opts.signature;
   const headers = new Headers({
     "content-type": "application/json",
     "webhook-id": id,

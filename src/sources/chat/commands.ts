@@ -1,4 +1,5 @@
 import { looksLikeEmail } from "../../audit/schema";
+import { recordChatRefusal } from "../../audit/security";
 import type { AuditStore } from "../../audit/store";
 import { sha256Hex } from "../../bytes";
 import type { Bindings } from "../../env";
@@ -14,6 +15,8 @@ export interface ChatContext {
   source: Extract<SourceName, "slack" | "teams">;
   /** `slack:<team>:<user> (<name>)`: recorded as the actor of what the command does. */
   actor: string;
+  /** The chat platform's id of that user (Slack `<team>:<user>`, Teams object id): refusals are limited per user. */
+  user: string;
   /** Whether this chat user may use the commands that read or change runs. */
   operator: boolean;
   /** The command's key (`commandKey`): the same command repeated soon after starts no second run. */
@@ -53,12 +56,12 @@ export async function runCommand(text: string, ctx: ChatContext): Promise<string
     case "status":
     case "offboard":
       if (!ctx.operator) {
-        // Written directly, not through the security limiter: the request is signed by the chat platform,
-        // and a refused colleague must not use up the budget that records forged requests.
-        await ctx.audit.write({
-          type: "request.rejected",
-          actor: ctx.actor,
+        // Through its own per-user limiter, not the security one: the request is signed by the chat
+        // platform, and a refused colleague must not use up the budget that records forged requests.
+        await recordChatRefusal(ctx.env, ctx.audit, {
           source: ctx.source,
+          user: ctx.user,
+          actor: ctx.actor,
           requestId: ctx.requestId,
           reason: `not an operator: ${verb.toLowerCase()}`,
         });

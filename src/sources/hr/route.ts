@@ -1,12 +1,12 @@
 import { Hono } from "hono";
-import { recordRejection } from "../../audit/security";
+import { type AuthSpec, authenticate } from "../../auth";
 import type { AppEnv } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
-import { limitBody, parseJsonBody, rawBody } from "../../http";
+import { limitBody, parseJsonBody } from "../../http";
 import { newRunRequest, startRun } from "../../offboarding/start";
 import { ALL_SCOPES } from "../../offboarding/types";
-import { verifyStandardWebhook } from "../standard-webhooks";
 import { HrEnvelope, HrOffboardedEvent, OFFBOARDED } from "./schema";
+import { type HrVerified, verifyStandardWebhook } from "./verify";
 
 /** A request body over 256 KiB is refused before any work. */
 export const MAX_HR_BODY_BYTES = 256 * 1024;
@@ -14,34 +14,28 @@ export const MAX_HR_BODY_BYTES = 256 * 1024;
 export const MAX_EVENT_ID_LENGTH = 256;
 const SOURCE = "hr";
 
+/** Standard Webhooks signatures with `HR_WEBHOOK_SECRETS` (required: this source is always on). */
+const HR_AUTH: AuthSpec<readonly string[], HrVerified> = {
+  source: SOURCE,
+  secrets: (config) => config.HR_WEBHOOK_SECRETS,
+  verify: verifyStandardWebhook,
+  unauthorized: () => new ApiError("unauthorized", "invalid or missing webhook signature"),
+};
+
 /**
- * `POST /webhooks/hr`: a Standard Webhooks HR event. Verifies the signature on the raw bytes, then parses,
- * then records the request and starts the run. Answers 202 well within a second; the run is a Workflow.
+ * `POST /webhooks/hr`: a Standard Webhooks HR event. Authenticated on the raw bytes (`HR_AUTH`), then
+ * parsed, then the request is recorded and the run started. Answers 202 well within a second; the run is a Workflow.
  */
 export function hrRoutes() {
   const app = new Hono<AppEnv>();
 
-  app.post("/", limitBody(MAX_HR_BODY_BYTES), async (c) => {
-    const body = await rawBody(c);
-    const webhookId = c.req.header("webhook-id");
-    const verdict = await verifyStandardWebhook({
-      id: webhookId,
-      timestamp: c.req.header("webhook-timestamp"),
-      signature: c.req.header("webhook-signature"),
-      body,
-      secrets: c.var.config.HR_WEBHOOK_SECRETS,
-      nowSeconds: Math.floor(Date.now() / 1000),
-    });
-    if (!verdict.ok) {
-      await recordRejection(c, SOURCE, verdict.reason, webhookId);
-      throw new ApiError("unauthorized", "invalid or missing webhook signature");
-    }
-    const eventId = webhookId as string;
+  app.post("/", limitBody(MAX_HR_BODY_BYTES), authenticate(HR_AUTH), async (c) => {
+    const eventId = c.var.verified.webhookId;
     if (eventId.length > MAX_EVENT_ID_LENGTH) {
       throw new ApiError("bad_request", `webhook-id is longer than ${MAX_EVENT_ID_LENGTH} characters`);
     }
 
-    const json = parseJsonBody(body);
+    const json = parseJsonBody(c.var.rawBody);
     const envelope = HrEnvelope.safeParse(json);
     if (!envelope.success)
       throw new ApiError("invalid_body", "the event is invalid", fieldErrors(envelope.error.issues));

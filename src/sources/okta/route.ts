@@ -1,12 +1,13 @@
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import { looksLikeEmail } from "../../audit/schema";
-import { recordRejection } from "../../audit/security";
+import { type AuthSpec, authenticate } from "../../auth";
 import { type AppEnv, ConfigError, sourceSecrets } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
-import { limitBody, matchesAnySecret, parseJsonBody, rawBody } from "../../http";
+import { limitBody, parseJsonBody } from "../../http";
 import { newRunRequest, startRun } from "../../offboarding/start";
 import type { RunRequest } from "../../offboarding/types";
 import { isLeaverEvent, leaverTarget, OktaDelivery, OktaEvent } from "./schema";
+import { type OktaSecrets, verifyOktaSecret } from "./verify";
 
 /** Okta deliveries are small JSON batches; anything over 256 KiB is refused before any work. */
 export const MAX_OKTA_BODY_BYTES = 256 * 1024;
@@ -15,26 +16,25 @@ const MAX_CHALLENGE_LENGTH = 1024;
 const SOURCE = "okta";
 
 /**
- * Okta authenticates an Event Hook with a fixed header it was configured to send (usually Authorization):
- * no signature, so the value is compared in constant time with every configured secret (two while rotating).
+ * Okta's configured header (`OKTA_EVENT_HOOK_HEADER`) carrying one of `OKTA_EVENT_HOOK_SECRETS`; the source
+ * is off without a secret, and a bad header name makes it `misconfigured`.
  */
-async function authenticate(c: Context<AppEnv>): Promise<void> {
-  const { OKTA_EVENT_HOOK_SECRETS: configured, OKTA_EVENT_HOOK_HEADER: headerConfig } = c.var.config;
-  if (headerConfig.problem) throw new ConfigError(`invalid configuration: ${headerConfig.problem}`);
-  const header = headerConfig.name;
-  const secrets = sourceSecrets(
-    configured,
-    new ApiError("not_found", "the Okta source is not enabled (set OKTA_EVENT_HOOK_SECRETS)"),
-  );
-  const given = c.req.header(header);
-  if (!given || !(await matchesAnySecret(given, secrets))) {
-    await recordRejection(c, SOURCE, given ? "wrong_secret" : "missing_secret");
-    throw new ApiError("unauthorized", `missing or wrong ${header} header`);
-  }
-}
+const OKTA_AUTH: AuthSpec<OktaSecrets, Record<never, never>> = {
+  source: SOURCE,
+  secrets: ({ OKTA_EVENT_HOOK_SECRETS: configured, OKTA_EVENT_HOOK_HEADER: header }) => {
+    if (header.problem) throw new ConfigError(`invalid configuration: ${header.problem}`);
+    const values = sourceSecrets(
+      configured,
+      new ApiError("not_found", "the Okta source is not enabled (set OKTA_EVENT_HOOK_SECRETS)"),
+    );
+    return { header: header.name, values };
+  },
+  verify: verifyOktaSecret,
+  unauthorized: ({ header }) => new ApiError("unauthorized", `missing or wrong ${header} header`),
+};
 
 /** The run request for one leaver event; the Okta user id stands as the person's id in the source. */
-async function runRequest(c: Context<AppEnv>, event: OktaEvent): Promise<RunRequest> {
+async function runRequest(requestId: string, event: OktaEvent): Promise<RunRequest> {
   const target = leaverTarget(event);
   if (!target?.id) throw new Error("leaver event without a User target"); // validated before
   const login = target.alternateId?.trim();
@@ -48,7 +48,7 @@ async function runRequest(c: Context<AppEnv>, event: OktaEvent): Promise<RunRequ
       ...(name ? { name } : {}),
     },
     reason: `Okta ${event.eventType}`,
-    requestId: c.var.requestId,
+    requestId,
   });
 }
 
@@ -60,8 +60,7 @@ async function runRequest(c: Context<AppEnv>, event: OktaEvent): Promise<RunRequ
 export function oktaRoutes() {
   const app = new Hono<AppEnv>();
 
-  app.get("/", async (c) => {
-    await authenticate(c);
+  app.get("/", authenticate(OKTA_AUTH), async (c) => {
     const challenge = c.req.header("x-okta-verification-challenge");
     if (!challenge || challenge.length > MAX_CHALLENGE_LENGTH) {
       throw new ApiError("bad_request", "missing or oversized x-okta-verification-challenge header");
@@ -77,9 +76,8 @@ export function oktaRoutes() {
     return c.json({ verification: challenge });
   });
 
-  app.post("/", limitBody(MAX_OKTA_BODY_BYTES), async (c) => {
-    await authenticate(c);
-    const parsed = OktaDelivery.safeParse(parseJsonBody(await rawBody(c)));
+  app.post("/", limitBody(MAX_OKTA_BODY_BYTES), authenticate(OKTA_AUTH), async (c) => {
+    const parsed = OktaDelivery.safeParse(parseJsonBody(c.var.rawBody));
     if (!parsed.success) {
       throw new ApiError("invalid_body", "the delivery is invalid", fieldErrors(parsed.error.issues));
     }
@@ -115,7 +113,11 @@ export function oktaRoutes() {
     // Each event is its own run, keyed by its uuid: a redelivered batch starts nothing new.
     const runs = await Promise.all(
       leavers.map(async (event) => {
-        const { runId, duplicate } = await startRun(c.env, c.var.audit, await runRequest(c, event));
+        const { runId, duplicate } = await startRun(
+          c.env,
+          c.var.audit,
+          await runRequest(c.var.requestId, event),
+        );
         return { uuid: event.uuid, eventType: event.eventType, runId, ...(duplicate ? { duplicate } : {}) };
       }),
     );

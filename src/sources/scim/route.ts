@@ -1,9 +1,9 @@
 import { type Context, Hono } from "hono";
 import type * as z from "zod";
-import { recordRejection } from "../../audit/security";
+import { type AuthSpec, authenticate } from "../../auth";
 import { type AppEnv, sourceSecrets } from "../../env";
 import { answerFor, fieldErrors } from "../../errors";
-import { limitBody, matchesAnySecret, parseJsonBody, rawBody } from "../../http";
+import { limitBody, parseJsonBody, rawBody } from "../../http";
 import { startDeprovisioning } from "./deprovision";
 import type { ScimDirectory } from "./directory";
 import { SCIM_JSON, ScimError, scimErrorResponse } from "./errors";
@@ -21,6 +21,7 @@ import {
   UserInput,
   withoutPasswords,
 } from "./schema";
+import { verifyScimBearer } from "./verify";
 
 /** SCIM requests are single users; anything over 64 KiB is refused before any work. */
 export const MAX_SCIM_BODY_BYTES = 64 * 1024;
@@ -48,19 +49,21 @@ type Directory = {
 };
 const directory = (c: Context<AppEnv>) => c.env.SCIM.getByName("directory") as unknown as Directory;
 
-/** Bearer token, compared in constant time with each configured one (two while rotating). */
-async function authenticate(c: Context<AppEnv>): Promise<void> {
-  const tokens = sourceSecrets(
-    c.var.config.SCIM_BEARER_TOKENS,
-    new ScimError("not_found", "SCIM is not enabled (set SCIM_BEARER_TOKENS)"),
-  );
-  const header = c.req.header("authorization") ?? "";
-  const match = /^Bearer\s+(.+)$/i.exec(header);
-  if (!match?.[1] || !(await matchesAnySecret(match[1].trim(), tokens))) {
-    await recordRejection(c, SOURCE, header ? "wrong_token" : "missing_token");
-    throw new ScimError("unauthorized", "missing or wrong bearer token");
-  }
-}
+/**
+ * A bearer token from `SCIM_BEARER_TOKENS` (off without one); errors are SCIM errors. The body is left to
+ * each route (its `limitBody` comes first).
+ */
+const SCIM_AUTH: AuthSpec<readonly string[], Record<never, never>> = {
+  source: SOURCE,
+  secrets: (config) =>
+    sourceSecrets(
+      config.SCIM_BEARER_TOKENS,
+      new ScimError("not_found", "SCIM is not enabled (set SCIM_BEARER_TOKENS)"),
+    ),
+  verify: verifyScimBearer,
+  unauthorized: () => new ScimError("unauthorized", "missing or wrong bearer token"),
+  body: "none",
+};
 
 function scimJson(
   c: Context<AppEnv>,
@@ -190,10 +193,7 @@ export function scimRoutes() {
     throw new ScimError("not_found", `no route for ${c.req.method} ${c.req.path}`);
   };
   app.notFound(notFound);
-  app.use(async (c, next) => {
-    await authenticate(c);
-    await next();
-  });
+  app.use(authenticate(SCIM_AUTH));
 
   app.get("/ServiceProviderConfig", (c) =>
     scimJson(c, {

@@ -1,33 +1,37 @@
-import { type Context, Hono } from "hono";
-import { recordRejection } from "../../audit/security";
+import { Hono, type MiddlewareHandler } from "hono";
+import { type AuthSpec, authenticate } from "../../auth";
 import { type AppEnv, sourceSecrets } from "../../env";
 import { ApiError } from "../../errors";
-import { limitBody, rawBody } from "../../http";
+import { limitBody } from "../../http";
 import { isSlackResponseUrl } from "../../offboarding/notify";
 import { commandKey, runCommand } from "../chat/commands";
-import { verifySlackSignature } from "./signature";
+import { verifySlackRequest } from "./verify";
 
 /** A slash command is a small form; anything over 64 KiB is refused before any work. */
 export const MAX_SLACK_BODY_BYTES = 64 * 1024;
 const SOURCE = "slack";
 
-async function authenticate(c: Context<AppEnv>, body: Uint8Array): Promise<void> {
-  const secrets = sourceSecrets(
-    c.var.config.SLACK_SIGNING_SECRETS,
-    new ApiError("not_found", "the Slack command is not enabled (set SLACK_SIGNING_SECRETS)"),
-  );
-  const verdict = await verifySlackSignature({
-    timestamp: c.req.header("x-slack-request-timestamp"),
-    signature: c.req.header("x-slack-signature"),
-    body,
-    secrets,
-    nowSeconds: Math.floor(Date.now() / 1000),
-  });
-  if (!verdict.ok) {
-    await recordRejection(c, SOURCE, verdict.reason);
-    throw new ApiError("unauthorized", "invalid or missing Slack signature");
-  }
-}
+/** Slack's request signature with `SLACK_SIGNING_SECRETS`; the source is off without one. */
+const SLACK_AUTH: AuthSpec<readonly string[], Record<never, never>> = {
+  source: SOURCE,
+  secrets: (config) =>
+    sourceSecrets(
+      config.SLACK_SIGNING_SECRETS,
+      new ApiError("not_found", "the Slack command is not enabled (set SLACK_SIGNING_SECRETS)"),
+    ),
+  verify: verifySlackRequest,
+  unauthorized: () => new ApiError("unauthorized", "invalid or missing Slack signature"),
+};
+
+/**
+ * Slack's SSL check probe (`ssl_check=1`) is answered 200 without doing anything [webhook-sources.md]; it
+ * comes before authentication, as it is not signed. Hono caches the body, so it is still read only once.
+ */
+const sslCheck: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const body = new TextDecoder().decode(await c.req.arrayBuffer());
+  if (new URLSearchParams(body).get("ssl_check") === "1") return c.body(null, 200);
+  await next();
+};
 
 function parseForm(body: Uint8Array): URLSearchParams {
   try {
@@ -38,21 +42,15 @@ function parseForm(body: Uint8Array): URLSearchParams {
 }
 
 /**
- * `POST /chatops/slack`: the `/koodrive` slash command. Verifies Slack's signature on the raw bytes, runs
+ * `POST /chatops/slack`: the `/koodrive` slash command. Authenticated on the raw bytes (`SLACK_AUTH`), runs
  * the command and answers at once (Slack waits 3 s), ephemerally: only the person who typed it sees it. A
  * started run posts its result to the command's `response_url` when it finishes.
  */
 export function slackRoutes() {
   const app = new Hono<AppEnv>();
 
-  app.post("/", limitBody(MAX_SLACK_BODY_BYTES), async (c) => {
-    const body = await rawBody(c);
-    // Slack's SSL check probe: answered without doing anything [webhook-sources.md]. Everything else is
-    // verified before it is parsed.
-    if (new URLSearchParams(new TextDecoder().decode(body)).get("ssl_check") === "1")
-      return c.body(null, 200);
-    await authenticate(c, body);
-    const form = parseForm(body);
+  app.post("/", limitBody(MAX_SLACK_BODY_BYTES), sslCheck, authenticate(SLACK_AUTH), async (c) => {
+    const form = parseForm(c.var.rawBody);
 
     const user = (form.get("user_id") ?? "").slice(0, 40);
     const team = (form.get("team_id") ?? "").slice(0, 40);
@@ -67,6 +65,7 @@ export function slackRoutes() {
       requestId: c.var.requestId,
       source: SOURCE,
       actor: `slack:${team}:${user}${name ? ` (${name})` : ""}`,
+      user: `${team}:${user}`,
       operator,
       invocationId,
       ...(isSlackResponseUrl(responseUrl) ? { notifyUrl: responseUrl } : {}),

@@ -1,11 +1,12 @@
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
 import * as z from "zod";
-import { recordRejection } from "../../audit/security";
-import { base64ToBytes } from "../../bytes";
+import { type AuthSpec, authenticate } from "../../auth";
 import { type AppEnv, sourceSecrets } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
-import { limitBody, parseJsonBody, rawBody } from "../../http";
+import { limitBody, parseJsonBody } from "../../http";
 import { commandKey, runCommand } from "../chat/commands";
+import { firstDelivery } from "./replay";
+import { type TeamsVerified, verifyTeamsActivity } from "./verify";
 
 /** An outgoing-webhook activity is small; anything over 64 KiB is refused before any work. */
 export const MAX_TEAMS_BODY_BYTES = 64 * 1024;
@@ -23,39 +24,21 @@ const Activity = z.looseObject({
   }),
 });
 
-/**
- * Teams outgoing webhooks sign the body: `Authorization: HMAC <base64 HMAC-SHA256>` keyed with the
- * base64-decoded security token [webhook-sources.md]. Verified with `crypto.subtle.verify` (constant time).
- */
-export async function verifyTeamsSignature(
-  header: string | undefined,
-  body: Uint8Array,
-  tokens: readonly string[],
-): Promise<boolean> {
-  const m = /^HMAC ([A-Za-z0-9+/]+={0,2})$/.exec(header ?? "");
-  const mac = m?.[1] ? base64ToBytes(m[1]) : null;
-  if (mac?.length !== 32) return false;
-  for (const token of tokens) {
-    const raw = base64ToBytes(token);
-    if (!raw || raw.length === 0) continue;
-    const key = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, [
-      "verify",
-    ]);
-    if (await crypto.subtle.verify("HMAC", key, mac, body)) return true;
-  }
-  return false;
-}
+/** The HMAC with `TEAMS_WEBHOOK_TOKENS` and a fresh signed timestamp; the source is off without a token. */
+const TEAMS_AUTH: AuthSpec<readonly string[], TeamsVerified> = {
+  source: SOURCE,
+  secrets: (config) =>
+    sourceSecrets(
+      config.TEAMS_WEBHOOK_TOKENS,
+      new ApiError("not_found", "the Teams command is not enabled (set TEAMS_WEBHOOK_TOKENS)"),
+    ),
+  verify: verifyTeamsActivity,
+  unauthorized: () => new ApiError("unauthorized", "invalid or missing Teams HMAC signature"),
+};
 
-async function authenticate(c: Context<AppEnv>, body: Uint8Array): Promise<void> {
-  const tokens = sourceSecrets(
-    c.var.config.TEAMS_WEBHOOK_TOKENS,
-    new ApiError("not_found", "the Teams command is not enabled (set TEAMS_WEBHOOK_TOKENS)"),
-  );
-  if (!(await verifyTeamsSignature(c.req.header("authorization"), body, tokens))) {
-    await recordRejection(c, SOURCE, "bad_signature");
-    throw new ApiError("unauthorized", "invalid or missing Teams HMAC signature");
-  }
-}
+/** The answer to a replayed activity: Teams shows it like any reply; nothing was run again. */
+export const ALREADY_HANDLED =
+  "This message was already handled; nothing was done again. Use `status <run id>` to see a run.";
 
 /** The command text without the bot's @mention and the HTML Teams wraps around it. */
 export function commandText(text: string): string {
@@ -70,17 +53,23 @@ export function commandText(text: string): string {
 /**
  * `POST /chatops/teams`: the same commands as Slack's `/koodrive`, from a Teams outgoing webhook
  * (`@KooDrive offboard ...`). Teams waits 5 s for the synchronous reply and offers no later follow-up, so
- * a run's result is read with `status`.
+ * a run's result is read with `status`. Authenticated by `TEAMS_AUTH` (HMAC, then a signed timestamp within
+ * five minutes); an activity id seen before is answered as already handled.
  */
 export function teamsRoutes() {
   const app = new Hono<AppEnv>();
 
-  app.post("/", limitBody(MAX_TEAMS_BODY_BYTES), async (c) => {
-    const body = await rawBody(c);
-    await authenticate(c, body);
-    const parsed = Activity.safeParse(parseJsonBody(body));
+  app.post("/", limitBody(MAX_TEAMS_BODY_BYTES), authenticate(TEAMS_AUTH), async (c) => {
+    const parsed = Activity.safeParse(parseJsonBody(c.var.rawBody));
     if (!parsed.success) {
       throw new ApiError("invalid_body", "the activity is invalid", fieldErrors(parsed.error.issues));
+    }
+    if (!(await firstDelivery(c.env, c.var.verified))) {
+      // A replay inside the freshness window: answered, not run (no command, no run, no audit record).
+      console.info(
+        JSON.stringify({ level: "info", msg: "teams activity replayed", requestId: c.var.requestId }),
+      );
+      return c.json({ type: "message", text: ALREADY_HANDLED });
     }
     const activity = parsed.data;
     const user = activity.from.aadObjectId ?? activity.from.id ?? "";
@@ -94,6 +83,7 @@ export function teamsRoutes() {
       requestId: c.var.requestId,
       source: SOURCE,
       actor: `teams:${user.slice(0, 100)}${name ? ` (${name})` : ""}`,
+      user: user.slice(0, 100),
       operator,
       invocationId,
     });
