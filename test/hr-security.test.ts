@@ -1,6 +1,5 @@
-import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { runIdFor } from "../src/offboarding/start";
+import { expectEnvelope, expectNoRun } from "./helpers/expect";
 import { captureWarnings, withinOneWindow } from "./helpers/limits";
 import { DEMO, sim } from "./helpers/sim";
 import {
@@ -17,23 +16,6 @@ import {
 const event = () =>
   offboardedEvent({ id: "E-2001", koodriveUserId: DEMO.leaver }, { options: { dryRun: true } });
 const ROTATED_OUT = "whsec_cm90YXRlZC1vdXQtc2VjcmV0LW5vLWxvbmdlci11c2Vk";
-
-/** No ledger, and no Workflow instance, for the run this delivery would have started. */
-async function expectNoRun(id: string) {
-  const runId = await runIdFor("hr", id);
-  const res = await admin(`/runs/${runId}`);
-  expect(res.status).toBe(404);
-  await expect(env.OFFBOARDING.get(runId)).rejects.toThrow();
-}
-
-async function expectEnvelope(res: Response, status: number, code: string) {
-  expect(res.status).toBe(status);
-  const body = (await res.json()) as { error: { code: string; message: string; requestId: string } };
-  expect(body.error.code).toBe(code);
-  expect(body.error.requestId).toEqual(expect.any(String));
-  expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+|whsec_/);
-  return body;
-}
 
 beforeEach(async () => {
   await sim.reset();
@@ -76,7 +58,7 @@ describe("POST /webhooks/hr rejects what is not signed by a configured secret", 
     it(`answers 401 to ${name}, starts no run and leaves a security record`, async () => {
       const id = uniqueId("forged");
       await expectEnvelope(await send(id), 401, "unauthorized");
-      await expectNoRun(id);
+      await expectNoRun("hr", id);
       const audit = (await (await admin("/audit?limit=5")).json()) as {
         records: Array<{ type: string; source?: string; clientIp?: string; reason?: string }>;
       };
@@ -152,7 +134,7 @@ describe("POST /webhooks/hr validates the body after the signature", () => {
     const body = await expectEnvelope(res, 422, "invalid_body");
     const details = (body.error as unknown as { details: Array<{ path: string }> }).details;
     expect(details.map((d) => d.path).sort()).toEqual(["data.employee.id", "timestamp"]);
-    await expectNoRun(id);
+    await expectNoRun("hr", id);
   });
 
   it("answers 422 to a body that is not JSON", async () => {
@@ -186,14 +168,14 @@ describe("POST /webhooks/hr validates the body after the signature", () => {
     );
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ignored: true, type: "employee.hired" });
-    await expectNoRun(id);
+    await expectNoRun("hr", id);
   });
 
   it("refuses a body over 256 KiB with 413 before any work", async () => {
     const id = uniqueId();
     const big = JSON.stringify({ ...event(), padding: "x".repeat(256 * 1024) });
     await expectEnvelope(await sendHr(big, { id }), 413, "payload_too_large");
-    await expectNoRun(id);
+    await expectNoRun("hr", id);
   });
 });
 

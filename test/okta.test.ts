@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { runIdFor } from "../src/offboarding/start";
+import { expectEnvelope, expectNoRun } from "./helpers/expect";
 import { DEMO, sim } from "./helpers/sim";
 import { admin, call, clearHolds, uniqueId, waitForRun } from "./helpers/worker";
 
@@ -45,20 +46,6 @@ function sendOkta(body: unknown, secret: string | null = OKTA_SECRET): Promise<R
 }
 
 const DANA = { id: "00u1danaleaver", login: "dana.leaver@example.com", name: "Dana Leaver" };
-
-async function expectEnvelope(res: Response, status: number, code: string) {
-  expect(res.status).toBe(status);
-  const body = (await res.json()) as { error: { code: string; message: string; requestId: string } };
-  expect(body.error).toMatchObject({ code, message: expect.any(String), requestId: expect.any(String) });
-  expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+/);
-  return body;
-}
-
-/** No run was recorded for the event: its ledger holds nothing. */
-async function expectNoRun(uuid: string) {
-  const runId = await runIdFor("okta", uuid);
-  expect((await admin(`/runs/${runId}`)).status).toBe(404);
-}
 
 beforeEach(async () => {
   await sim.reset();
@@ -153,7 +140,7 @@ describe("POST /webhooks/okta: leaver events start runs", () => {
     expect(body.runs.map((r) => r.uuid)).toEqual([leaver.uuid]);
     expect(body.ignored).toBe(1);
     expect((await waitForRun(body.runs[0]?.runId ?? "")).status).toBe("completed");
-    await expectNoRun(other.uuid);
+    await expectNoRun("okta", other.uuid);
     const audit = (await (await admin("/audit?limit=20")).json()) as AuditView;
     expect(
       audit.records.some((r) => r.source === "okta" && /user\.session\.start/.test(r.reason ?? "")),
@@ -175,7 +162,7 @@ describe("POST /webhooks/okta: bad requests", () => {
     it(`answers 401 to ${name}, starts no run and leaves a security record`, async () => {
       const event = oktaEvent("user.lifecycle.deactivate", DANA);
       await expectEnvelope(await sendOkta(delivery([event]), secret), 401, "unauthorized");
-      await expectNoRun(event.uuid);
+      await expectNoRun("okta", event.uuid);
       const audit = (await (await admin("/audit?limit=5")).json()) as AuditView;
       expect(audit.records.find((r) => r.type === "request.rejected" && r.source === "okta")).toBeDefined();
       expect(JSON.stringify(audit)).not.toContain("okta-test-secret");
@@ -203,7 +190,7 @@ describe("POST /webhooks/okta: bad requests", () => {
     expect(body.invalid).toEqual([
       expect.objectContaining({ index: 1, uuid: bad.uuid, path: "data.events.1.target" }),
     ]);
-    await expectNoRun(bad.uuid);
+    await expectNoRun("okta", bad.uuid);
     expect((await waitForRun(body.runs[0]?.runId ?? "")).status).toBe("completed");
     const audit = (await (await admin("/audit?limit=30")).json()) as AuditView;
     const rejected = audit.records.find((r) => r.type === "request.rejected" && r.eventId === bad.uuid);

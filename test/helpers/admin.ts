@@ -3,6 +3,7 @@
  * the audit records one request wrote, and the error envelope.
  */
 import { expect } from "vitest";
+import { expectEnvelope } from "./expect";
 import { admin, uniqueId } from "./worker";
 
 export interface AuditView {
@@ -43,15 +44,5 @@ export async function auditOf(requestId: string): Promise<AuditView[]> {
 
 /** Asserts our error envelope with this status and code; returns the error. */
 export async function expectError(res: Response, status: number, code: string) {
-  expect(res.status).toBe(status);
-  const body = (await res.json()) as {
-    error: {
-      code: string;
-      message: string;
-      requestId: string;
-      details?: Array<{ path: string; message: string }>;
-    };
-  };
-  expect(body.error).toMatchObject({ code, message: expect.any(String), requestId: expect.any(String) });
-  return body.error;
+  return (await expectEnvelope(res, status, code)).error;
 }

@@ -5,8 +5,8 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { Webhook } from "standardwebhooks";
 import worker from "../../src/index";
+import { HR_SECRET, signHr } from "./worker";
 
 const ORIGIN = "https://offboard.example.com";
 
@@ -25,19 +25,13 @@ export async function callWith(
   return res;
 }
 
-/** The published Standard Webhooks secret, configured first in HR_WEBHOOK_SECRETS (vitest.config.ts). */
-const HR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/**
- * Headers of an HR delivery signed by the official `standardwebhooks` library (an oracle independent of the
- * service's verifier).
- */
+/** Headers of an HR delivery signed by the official `standardwebhooks` library (`signHr`). */
 export function signedHrHeaders(id: string, body: string, at = new Date()): Headers {
-  const signature = new Webhook(HR_SECRET).sign(id, at, body);
+  const timestamp = Math.floor(at.getTime() / 1000);
   return new Headers({
     "content-type": "application/json",
     "webhook-id": id,
-    "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-    "webhook-signature": signature,
+    "webhook-timestamp": String(timestamp),
+    "webhook-signature": signHr(HR_SECRET, id, timestamp, body),
   });
 }
