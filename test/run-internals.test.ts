@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { KooDriveClient, SharePage } from "../src/koodrive/client";
 import type { ShareLink } from "../src/koodrive/schema";
 import type { Lookahead } from "../src/offboarding/context";
-import { jsonBatches, MAX_JSON_BATCH_BYTES } from "../src/offboarding/ledger";
+import { MAX_JSON_BATCH_BYTES } from "../src/offboarding/json-batches";
 import { listPages, PAGES_PER_STEP } from "../src/offboarding/paging";
 import type { PlannedShare, RunRequest } from "../src/offboarding/types";
 import { uniqueId } from "./helpers/worker";
@@ -181,18 +181,6 @@ describe("RunLedger: one statement per batch, same answers as one per share", ()
 });
 
 describe("RunLedger: batches stay under Durable Object SQLite's 2 MB value limit", () => {
-  it("packs items into JSON arrays under the byte cap, in order, none split", () => {
-    const items = Array.from({ length: 5000 }, (_, i) => ({
-      shareId: String(1e18 + i),
-      msg: "x".repeat(i % 300),
-    }));
-    const batches = jsonBatches(items, 100_000);
-    expect(batches.length).toBeGreaterThan(5);
-    expect(batches.every((b) => b.length <= 100_000)).toBe(true);
-    expect(batches.flatMap((b) => JSON.parse(b) as unknown[])).toEqual(items);
-    expect(jsonBatches([])).toEqual([]);
-  });
-
   it("a verify that changes 12,000 shares (over 1 MB of changes) records every one", async () => {
     const l = await ledger();
     const ids = Array.from({ length: 12_000 }, (_, i) => String(1_700_000_000_000_000_000n + BigInt(i)));

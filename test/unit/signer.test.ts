@@ -3,7 +3,7 @@ import {
   canonicalPath as simCanonicalPath,
   canonicalQuery as simCanonicalQuery,
   verifyAppAuth,
-} from "../simulator/src/app-auth";
+} from "../../simulator/src/app-auth";
 import {
   authorizationHeader,
   canonicalQuery,
@@ -15,7 +15,7 @@ import {
   sign,
   stringToSign,
   verifySignature,
-} from "../src/koodrive/signer";
+} from "../../src/koodrive/signer";
 
 const APP_ID = "8d3c0f6a5b2e4c1d9a7f3e6b0c2d4a6f8e1b3c5d7f9a0b2c4d6e8f1a3b5c7d9e";
 const SECRET = "example-app-secret-do-not-use";
