@@ -16,7 +16,9 @@ export const ERROR_STATUS = {
   invalid_body: 422,
   rate_limited: 429,
   internal: 500,
-  misconfigured: 500,
+  // The deployment, not the request, is wrong: 503 tells a sender to retry later (Standard Webhooks
+  // senders retry on 5xx) while the operator fixes the setting named in the log.
+  misconfigured: 503,
   upstream: 502,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
