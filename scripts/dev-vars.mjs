@@ -14,6 +14,9 @@ export const DEMO_VARS = {
   ADMIN_TOKEN: "demo-admin-token-change-me",
   OKTA_EVENT_HOOK_SECRETS: "demo-okta-hook-secret-change-me",
   SCIM_BEARER_TOKENS: "demo-scim-token-change-me",
+  // A var, not a secret: .dev.vars overrides wrangler.toml's 15 so that locally a run whose `wrangler dev`
+  // was killed is picked up by the sweeper within about two minutes (docs/operations.md).
+  STUCK_RUN_MINUTES: "1",
 };
 export const SIM_ADMIN_TOKEN = "demo-sim-admin-token";
 

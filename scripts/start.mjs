@@ -7,6 +7,13 @@ import { ensureDevVars, SERVICE_URL, SIM_ADMIN_TOKEN, SIMULATOR_URL } from "./de
 const vars = ensureDevVars();
 const children = [];
 
+/**
+ * Miniflare never fires Cron Triggers (wrangler dev says so), so npm start calls the scheduled handler
+ * itself: the sweeper runs every minute here instead of every 5 minutes on Cloudflare.
+ */
+const LOCAL_SWEEP_MS = 60_000;
+const SWEEP_URL = `${SERVICE_URL}/cdn-cgi/local/scheduled?cron=${encodeURIComponent("*/5 * * * *")}`;
+
 function run(name, args) {
   const child = spawn("wrangler", args, {
     stdio: ["ignore", "pipe", "pipe"],
@@ -41,7 +48,14 @@ async function waitFor(url, init, what, timeoutMs = 90_000) {
     try {
       const res = await fetch(url, init);
       if (res.ok) return res;
-    } catch {
+      if (res.status === 503) {
+        // Up, but a setting is wrong: the admin token (if it is not the broken one) gets the details.
+        const detail = await fetch(url, { headers: { authorization: `Bearer ${vars.ADMIN_TOKEN}` } });
+        const { error } = await detail.json();
+        throw new Error(`${what} is misconfigured (.dev.vars): ${error?.message ?? "see its log above"}`);
+      }
+    } catch (err) {
+      if (String(err).includes("misconfigured")) throw err;
       // not up yet
     }
     await new Promise((r) => setTimeout(r, 300));
@@ -84,6 +98,11 @@ try {
     })
   ).json();
   const health = await (await waitFor(`${SERVICE_URL}/healthz`, {}, "the service")).json();
+  setInterval(() => {
+    fetch(SWEEP_URL).catch(() => {
+      // the service is restarting; the next tick tries again
+    });
+  }, LOCAL_SWEEP_MS).unref();
   const users = (seeded.users ?? [])
     .map((u) => `    ${u.userId}  ${u.name.padEnd(16)} ${u.shareCount} share(s)`)
     .join("\n");
@@ -101,6 +120,8 @@ ${users}
     HR_WEBHOOK_SECRETS       ${vars.HR_WEBHOOK_SECRETS}
     OKTA_EVENT_HOOK_SECRETS  ${vars.OKTA_EVENT_HOOK_SECRETS ?? "(not set: /webhooks/okta is off)"}
     SCIM_BEARER_TOKENS       ${vars.SCIM_BEARER_TOKENS ?? "(not set: /scim/v2 is off)"}
+
+  Sweeper: every minute (Cron Triggers do not fire locally); a run silent for ${vars.STUCK_RUN_MINUTES ?? 15} min is restarted.
 
   Try it:  npm run demo          (signed HR event for Dana Leaver, then the run's result)
            curl -H "Authorization: Bearer ${vars.ADMIN_TOKEN}" ${SERVICE_URL}/audit

@@ -1,6 +1,5 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ConfigError } from "./env";
 
 /**
  * Every error the API answers with, mapped to its HTTP status. One enum, one envelope:
@@ -22,7 +21,9 @@ export const ERROR_STATUS = {
   precondition_required: 428,
   rate_limited: 429,
   internal: 500,
-  misconfigured: 500,
+  // The deployment, not the request, is wrong: 503 tells a sender to retry later (Standard Webhooks
+  // senders retry on 5xx) while the operator fixes the setting named in the log.
+  misconfigured: 503,
   upstream: 502,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
@@ -60,10 +61,29 @@ export function fieldErrors(issues: ReadonlyArray<{ path: PropertyKey[]; message
   }));
 }
 
+/** What everyone but an authenticated admin is told while the configuration is broken: nothing specific. */
+export const MISCONFIGURED_MESSAGE =
+  "the service is not configured correctly; its operator finds the details in the logs";
+
+/**
+ * Missing or invalid configuration. The message and `problems` name the variables (and an entry's
+ * position), never a value: they go to the logs and to an authenticated admin, never to other callers.
+ */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    message: string,
+    readonly problems: FieldError[] = [],
+  ) {
+    super(message);
+  }
+}
+
 /** The caller-facing form of an error we know; undefined for anything unexpected (a bug: logged, 500). */
 export function toApiError(err: unknown): ApiError | undefined {
   if (err instanceof ApiError) return err;
-  if (err instanceof ConfigError) return new ApiError("misconfigured", err.message);
+  // An optional source's bad setting (sourceSecrets): logged by answerFor, told to no caller.
+  if (err instanceof ConfigError) return new ApiError("misconfigured", MISCONFIGURED_MESSAGE);
   if (err instanceof HTTPException) {
     const status = err.status;
     const code = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : "bad_request";

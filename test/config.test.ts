@@ -1,12 +1,17 @@
-import { describe, expect, it } from "vitest";
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { MISCONFIGURED_MESSAGE } from "../src/app";
 import { type Bindings, ConfigError, loadConfig } from "../src/env";
-import { call } from "./helpers/worker";
+import worker from "../src/index";
+import { ADMIN_TOKEN, call, HR_SECRET } from "./helpers/worker";
 
 const valid = {
   KOODRIVE_BASE_URL: "https://intl.myhuaweicloud-koodrive.com",
   KOODRIVE_APP_ID: "app",
   KOODRIVE_APP_SECRET: "secret",
-  HR_WEBHOOK_SECRETS: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_dGVzdA==",
+  // The published vector's secret (24 bytes) and "a-second-secret-for-rotation" (28 bytes).
+  HR_WEBHOOK_SECRETS: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_YS1zZWNvbmQtc2VjcmV0LWZvci1yb3RhdGlvbg==",
   ADMIN_TOKEN: "a-long-enough-admin-token",
   AUDIT_RETENTION_DAYS: "400",
   CANCEL_PARALLELISM: "4",
@@ -14,7 +19,11 @@ const valid = {
   KOODRIVE_RETRY_BASE_MS: "250",
 } as unknown as Bindings;
 
-describe("configuration", () => {
+/** A 1-byte HR key: valid base64 behind `whsec_`, far below the 24 bytes Standard Webhooks asks for. */
+const ONE_BYTE_HR_KEY = "whsec_AQ==";
+const NOT_BASE64_HR = "whsec_not*base64*at*all";
+
+describe("configuration (parsed once)", () => {
   it("parses vars and secrets once, splitting the webhook secrets", () => {
     const config = loadConfig({ ...valid });
     expect(config.HR_WEBHOOK_SECRETS).toHaveLength(2);
@@ -42,7 +51,209 @@ describe("configuration", () => {
     expect(() => loadConfig({ ...valid, KOODRIVE_BASE_URL: "nope" })).toThrow(/KOODRIVE_BASE_URL/);
   });
 
-  it("serves /healthz even before configuration is checked", async () => {
-    expect((await call("/healthz")).status).toBe(200);
+  it("refuses an HR key shorter than 24 bytes and one that is not base64, naming the entry, not the value", () => {
+    const short = `${HR_SECRET} ${ONE_BYTE_HR_KEY}`;
+    expect(() => loadConfig({ ...valid, HR_WEBHOOK_SECRETS: short })).toThrow(
+      /HR_WEBHOOK_SECRETS entry 2 is a 1-byte key; Standard Webhooks keys are at least 24 bytes/,
+    );
+    // 23 bytes: one short of the minimum.
+    const bytes23 = `whsec_${btoa("x".repeat(23))}`;
+    expect(() => loadConfig({ ...valid, HR_WEBHOOK_SECRETS: bytes23 })).toThrow(/entry 1 is a 23-byte key/);
+    expect(
+      loadConfig({ ...valid, HR_WEBHOOK_SECRETS: `whsec_${btoa("x".repeat(24))}` }).HR_WEBHOOK_SECRETS,
+    ).toHaveLength(1);
+    for (const bad of [NOT_BASE64_HR, "whsec_abc", "whsec_====", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]) {
+      const err = catchConfig({ ...valid, HR_WEBHOOK_SECRETS: `${HR_SECRET} ${bad}` });
+      expect(err.message).toMatch(/HR_WEBHOOK_SECRETS entry 2 is not a whsec_<base64> secret/);
+      expect(err.message).not.toContain(bad);
+      expect(err.problems).toEqual([{ path: "HR_WEBHOOK_SECRETS", message: expect.any(String) }]);
+    }
+  });
+
+  it("accepts https for KooDrive, and http only on a loopback host", () => {
+    for (const ok of [
+      "https://intl.myhuaweicloud-koodrive.com",
+      "http://127.0.0.1:8788",
+      "http://localhost:8788",
+      "http://[::1]:8788",
+    ]) {
+      expect(loadConfig({ ...valid, KOODRIVE_BASE_URL: ok }).KOODRIVE_BASE_URL).toBe(ok);
+    }
+    for (const bad of [
+      "http://intl.myhuaweicloud-koodrive.com",
+      "http://localhost.evil.example",
+      "http://127.0.0.2:8788",
+      "ftp://127.0.0.1",
+      "intl.myhuaweicloud-koodrive.com",
+    ]) {
+      expect(() => loadConfig({ ...valid, KOODRIVE_BASE_URL: bad }), bad).toThrow(
+        /KOODRIVE_BASE_URL must be an https:\/\/ URL/,
+      );
+    }
+  });
+});
+
+function catchConfig(env: Bindings): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+const ORIGIN = "https://offboard.example.com";
+
+/** The Worker's entry (`src/index.ts` default export) with the test env changed; `undefined` removes a key. */
+function fetchWith(changes: Record<string, string | undefined>, path: string, init: RequestInit = {}) {
+  const broken: Record<string, unknown> = { ...env };
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === undefined) delete broken[k];
+    else broken[k] = v;
+  }
+  return worker.fetch(
+    new Request(`${ORIGIN}${path}`, init),
+    broken as unknown as Bindings,
+    createExecutionContext(),
+  );
+}
+
+/** Every variable name the Worker reads (vars, secrets): none may appear in an answer to a stranger. */
+const VARIABLE_NAMES = Object.keys(env).filter((k) => /^[A-Z][A-Z0-9_]+$/.test(k));
+
+interface Envelope {
+  error: { code: string; message: string; requestId: string; details?: Array<{ path: string }> };
+}
+
+/** 503 `misconfigured` in our envelope, with the generic message and nothing that names or shows a setting. */
+async function expectGeneric503(res: Response, secretValues: string[]): Promise<void> {
+  expect(res.status).toBe(503);
+  const text = await res.text();
+  const body = JSON.parse(text) as Envelope;
+  expect(body.error.code).toBe("misconfigured");
+  expect(body.error.message).toBe(MISCONFIGURED_MESSAGE);
+  expect(body.error.requestId).toBe(res.headers.get("x-request-id"));
+  expect(body.error.details).toBeUndefined();
+  for (const name of VARIABLE_NAMES) expect(text).not.toContain(name);
+  for (const value of secretValues) expect(text).not.toContain(value);
+  expect(text).not.toMatch(/whsec_|wrangler|secret put/);
+}
+
+const ROUTES: Array<[string, RequestInit]> = [
+  ["/healthz", {}],
+  ["/webhooks/hr", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }],
+  ["/webhooks/okta", { method: "POST", body: "{}" }],
+  ["/scim/v2/Users", { headers: { authorization: "Bearer scim-test-token-0123456789abcdef" } }],
+  ["/chatops/slack", { method: "POST", body: "text=help" }],
+  ["/chatops/teams", { method: "POST", body: "{}" }],
+  ["/audit", {}],
+  ["/audit", { headers: { authorization: "Bearer not-the-admin-token" } }],
+  ["/no/such/route", {}],
+];
+
+describe("a broken required setting (through the Worker's entry)", () => {
+  // The logs are part of what is asserted (and kept out of the test output).
+  const errors = vi.spyOn(console, "error").mockImplementation(() => undefined);
+  afterEach(() => errors.mockClear());
+  afterAll(() => errors.mockRestore());
+
+  const cases: Array<[string, Record<string, string | undefined>, string[], RegExp]> = [
+    [
+      "a 1-byte HR key",
+      { HR_WEBHOOK_SECRETS: ONE_BYTE_HR_KEY },
+      [ONE_BYTE_HR_KEY, "AQ=="],
+      /entry 1 is a 1-byte key/,
+    ],
+    [
+      "an HR secret that is not base64",
+      { HR_WEBHOOK_SECRETS: NOT_BASE64_HR },
+      [NOT_BASE64_HR],
+      /entry 1 is not/,
+    ],
+    [
+      "a plain-http KooDrive URL",
+      { KOODRIVE_BASE_URL: "http://intl.myhuaweicloud-koodrive.com" },
+      ["myhuaweicloud-koodrive.com"],
+      /KOODRIVE_BASE_URL must be an https/,
+    ],
+    [
+      "a missing KooDrive app secret",
+      { KOODRIVE_APP_SECRET: undefined },
+      [],
+      /KOODRIVE_APP_SECRET is not set/,
+    ],
+  ];
+
+  for (const [what, changes, values, problem] of cases) {
+    it(`${what}: health check and every route answer a generic 503; logs and the admin get the details`, async () => {
+      for (const [path, init] of ROUTES) {
+        const res = await fetchWith(changes, path, init);
+        await expectGeneric503(res, values);
+      }
+      // The log names the variable on every such request (never its value).
+      const logged = errors.mock.calls.map((args) => String(args[0]));
+      expect(logged.length).toBeGreaterThanOrEqual(ROUTES.length);
+      for (const line of logged) {
+        const entry = JSON.parse(line) as {
+          level: string;
+          msg: string;
+          problems: Array<{ message: string }>;
+        };
+        expect(entry).toMatchObject({ level: "error", msg: "invalid configuration" });
+        expect(entry.problems.map((p) => p.message).join(" ")).toMatch(problem);
+        for (const value of values) expect(line).not.toContain(value);
+      }
+      // The admin (valid ADMIN_TOKEN) is told which variable is wrong, still without its value.
+      const res = await fetchWith(changes, "/audit?limit=1", {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      expect(res.status).toBe(503);
+      const text = await res.text();
+      const body = JSON.parse(text) as Envelope;
+      expect(body.error.code).toBe("misconfigured");
+      expect(body.error.message).toMatch(problem);
+      expect(body.error.details?.map((d) => d.path)).toEqual([Object.keys(changes)[0]]);
+      for (const value of values) expect(text).not.toContain(value);
+    });
+  }
+
+  it("a bad ADMIN_TOKEN tells no one, not even a caller who sends that very token", async () => {
+    const changes = { ADMIN_TOKEN: "short-token", HR_WEBHOOK_SECRETS: ONE_BYTE_HR_KEY };
+    for (const token of ["short-token", ADMIN_TOKEN]) {
+      const res = await fetchWith(changes, "/audit", { headers: { authorization: `Bearer ${token}` } });
+      await expectGeneric503(res, ["short-token", ONE_BYTE_HR_KEY]);
+    }
+    expect(String(errors.mock.calls[0]?.[0])).toMatch(/ADMIN_TOKEN must be at least 16 characters/);
+  });
+
+  it("a bad optional Teams token disables Teams only (generic 503 there), not the service", async () => {
+    const changes = { TEAMS_WEBHOOK_TOKENS: "this is not base64 at all!" };
+    await expectGeneric503(await fetchWith(changes, "/chatops/teams", { method: "POST", body: "{}" }), [
+      "this is not base64",
+    ]);
+    expect(String(errors.mock.calls[0]?.[0])).toContain("TEAMS_WEBHOOK_TOKENS entry 1 is not base64");
+    expect((await fetchWith(changes, "/healthz")).status).toBe(200);
+    const audit = await fetchWith(changes, "/audit?limit=1", {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(audit.status).toBe(200);
+    // The second of two tokens is named by its position.
+    const valid64 = "dGVhbXMtdGVzdC1zZWN1cml0eS10b2tlbi0wMTIzNDU2Nzg5";
+    errors.mockClear();
+    await expectGeneric503(
+      await fetchWith({ TEAMS_WEBHOOK_TOKENS: `${valid64}, not*base64*token*value` }, "/chatops/teams", {
+        method: "POST",
+        body: "{}",
+      }),
+      [valid64, "not*base64"],
+    );
+    expect(String(errors.mock.calls[0]?.[0])).toContain("TEAMS_WEBHOOK_TOKENS entry 2 is not base64");
+  });
+
+  it("serves /healthz when the configuration is valid", async () => {
+    const res = await call("/healthz");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: "ok" });
   });
 });

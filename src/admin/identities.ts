@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import * as z from "zod";
 import { identityEmailKey, identityHrKey } from "../audit/keys";
+import { emailAddress } from "../audit/schema";
 import type { AppEnv } from "../env";
 import { ApiError, type FieldError, fieldErrors } from "../errors";
 import type { IdentityEntry } from "../offboarding/resolve";
@@ -28,7 +29,7 @@ export const MAX_AUDITED_IDENTITY_CHANGES = 100;
 
 const Identity = z
   .object({
-    email: z.email().max(320).optional(),
+    email: emailAddress().optional(),
     hrId: z.string().trim().min(1).max(200).optional(),
     koodriveUserId: z.string().regex(/^\d{19}$/, "must be a 19-digit KooDrive user id"),
     name: z.string().trim().max(200).optional(),

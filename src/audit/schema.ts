@@ -38,8 +38,35 @@ export const AuditSubject = z.object({
 });
 export type AuditSubject = z.infer<typeof AuditSubject>;
 
+/** The longest e-mail address accepted (the identity map's and the sources' limit). */
+export const MAX_EMAIL_LENGTH = 320;
+
+/** One atom of a local part: letters, marks and digits of any script, and the RFC 5322 `atext` symbols. */
+const ATOM = "[\\p{L}\\p{M}\\p{N}!#$%&'*+/=?^_`{|}~-]+";
+/** One domain label (IDN labels in Unicode form included): no leading or trailing hyphen, at most 63. */
+const LABEL = "[\\p{L}\\p{M}\\p{N}](?:[\\p{L}\\p{M}\\p{N}-]{0,61}[\\p{L}\\p{M}\\p{N}])?";
+
+/**
+ * An e-mail address as people have them, internationalised ones included (`jörg@exämple.de`: UTF-8 local
+ * parts, RFC 6531; IDN domains, RFC 5890): a local part of at most 64 characters made of dot-separated
+ * atoms, `@`, then two or more dot-separated labels ending in a top-level domain of letters or its
+ * punycode (`xn--...`) form. Refused: white space, quotes, brackets, `<>`, a leading, trailing or double
+ * dot, and the rarely used quoted local parts and IP-literal domains.
+ */
+export const EMAIL_PATTERN = new RegExp(
+  `^(?=[^@]{1,64}@)${ATOM}(?:\\.${ATOM})*@(?:${LABEL}\\.)+(?:\\p{L}{2,63}|xn--[a-z0-9-]{1,59})$`,
+  "iu",
+);
+
+/** An e-mail field of a request (HR events, the identity map): the same rule as looksLikeEmail. */
+export const emailAddress = () =>
+  z.email({ pattern: EMAIL_PATTERN, error: "must be an e-mail address" }).max(MAX_EMAIL_LENGTH);
+
 /** Whether an identifier a source sends (a login, a userName) is an e-mail address, to use as one. */
-export const looksLikeEmail = (value: string) => /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value.trim());
+export const looksLikeEmail = (value: string) => {
+  const v = value.trim();
+  return v.length <= MAX_EMAIL_LENGTH && EMAIL_PATTERN.test(v);
+};
 
 /**
  * One audit record: who, what, when, why, and the request id that ties it to logs.

@@ -29,8 +29,8 @@ const NOTIFY_STEP = { retries: { limit: 0, delay: "1 second" }, timeout: "30 sec
 /** KooDrive's cursor for a listing's first page. */
 const FIRST_CURSOR = "0";
 /**
- * Workflows sleep at most 365 days [Workflows limits]. Sources refuse an effectiveAt further out (422); this
- * cap only guards runs accepted before that check.
+ * Workflows sleep at most 365 days [Workflows limits]. Sources refuse an effectiveAt further ahead (HR: 422,
+ * MAX_EFFECTIVE_AHEAD_DAYS); this cap only guards the sleep should one slip through (a clock skew of ms).
  */
 const MAX_WAIT_MS = 365 * 86_400_000;
 

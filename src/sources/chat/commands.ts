@@ -25,12 +25,23 @@ export interface ChatContext {
   notifyUrl?: string;
 }
 
-export const USAGE = [
-  "*/koodrive* closes the shared links of people who leave.",
-  "• `/koodrive offboard <e-mail or 19-digit KooDrive user id> [dry-run]`: start a run (operators only)",
-  "• `/koodrive status <run id>`: where a run stands (operators only)",
-  "• `/koodrive help`: this text",
-].join("\n");
+/**
+ * How a person addresses the service in each chat: Slack's slash command, and the outgoing webhook's
+ * @mention in Teams (README: Teams).
+ */
+export const INVOCATION = { slack: "/koodrive", teams: "@KooDrive" } as const;
+
+/** The help text, in the syntax of the chat it is shown in (Teams markdown bolds with `**`). */
+export function usage(source: ChatContext["source"]): string {
+  const cmd = INVOCATION[source];
+  const bold = source === "teams" ? "**" : "*";
+  return [
+    `${bold}${cmd}${bold} closes the shared links of people who leave.`,
+    `• \`${cmd} offboard <e-mail or 19-digit KooDrive user id> [dry-run]\`: start a run (operators only)`,
+    `• \`${cmd} status <run id>\`: where a run stands (operators only)`,
+    `• \`${cmd} help\`: this text`,
+  ].join("\n");
+}
 
 /** The same command typed again by the same person within this window is the same request (one run). */
 export const REPEAT_WINDOW_MS = 10 * 60_000;
@@ -52,7 +63,7 @@ export async function runCommand(text: string, ctx: ChatContext): Promise<string
   switch (verb.toLowerCase()) {
     case "":
     case "help":
-      return USAGE;
+      return usage(ctx.source);
     case "status":
     case "offboard":
       if (!ctx.operator) {
@@ -69,13 +80,14 @@ export async function runCommand(text: string, ctx: ChatContext): Promise<string
       }
       return verb.toLowerCase() === "status" ? status(args, ctx) : offboard(args, ctx);
     default:
-      return `Unknown command \`${verb.slice(0, 40)}\`.\n${USAGE}`;
+      return `Unknown command \`${verb.slice(0, 40)}\`.\n${usage(ctx.source)}`;
   }
 }
 
 async function status(args: string[], ctx: ChatContext): Promise<string> {
   const runId = args[0] ?? "";
-  if (args.length !== 1 || !isRunId(runId)) return "Usage: `/koodrive status <run id>` (e.g. `hr-0123…`).";
+  if (args.length !== 1 || !isRunId(runId))
+    return `Usage: \`${INVOCATION[ctx.source]} status <run id>\` (e.g. \`hr-0123…\`).`;
   const ledger = ctx.env.RUNS.getByName(runId);
   const meta = await ledger.getMeta();
   if (!meta) return `No run \`${runId}\`.`;
@@ -87,7 +99,7 @@ async function offboard(args: string[], ctx: ChatContext): Promise<string> {
   const flags = args.slice(1).map((a) => a.toLowerCase());
   const dryRun = flags.some((f) => f === "dry-run" || f === "--dry-run");
   if (!target || flags.some((f) => f !== "dry-run" && f !== "--dry-run")) {
-    return "Usage: `/koodrive offboard <e-mail or 19-digit KooDrive user id> [dry-run]`.";
+    return `Usage: \`${INVOCATION[ctx.source]} offboard <e-mail or 19-digit KooDrive user id> [dry-run]\`.`;
   }
   const subject = KOODRIVE_ID.test(target)
     ? { hrId: target, koodriveUserId: target }

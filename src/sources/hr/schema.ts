@@ -1,9 +1,24 @@
 import * as z from "zod";
+import { emailAddress } from "../../audit/schema";
 
 /** The only event type that starts a run; others are acknowledged with `{"ignored":true}`. */
 export const OFFBOARDED = "employee.offboarded";
 
 const Scope = z.union([z.literal(1), z.literal(2), z.literal(3)]);
+
+/**
+ * How far ahead a leaver's last day may be: a run sleeps until then, and a Workflow sleeps at most 365
+ * days [Workflows limits]. Further out is refused (422) rather than fired early.
+ */
+export const MAX_EFFECTIVE_AHEAD_DAYS = 365;
+const MAX_EFFECTIVE_AHEAD_MS = MAX_EFFECTIVE_AHEAD_DAYS * 86_400_000;
+
+const EffectiveAt = z.iso
+  .datetime({ offset: true, error: "must be an ISO 8601 date-time" })
+  .refine(
+    (v) => Date.parse(v) <= Date.now() + MAX_EFFECTIVE_AHEAD_MS,
+    `must be at most ${MAX_EFFECTIVE_AHEAD_DAYS} days ahead (a run cannot wait longer); send the event later`,
+  );
 
 /** Only `type` is needed to decide whether to ignore an event. */
 export const HrEnvelope = z.looseObject({ type: z.string().min(1).max(200) });
@@ -18,14 +33,14 @@ export const HrOffboardedEvent = z.looseObject({
   data: z.looseObject({
     employee: z.looseObject({
       id: z.string().trim().min(1).max(200),
-      email: z.email().max(320).optional(),
+      email: emailAddress().optional(),
       name: z.string().trim().min(1).max(200).optional(),
       koodriveUserId: z
         .string()
         .regex(/^\d{19}$/, "must be a 19-digit KooDrive user id")
         .optional(),
     }),
-    effectiveAt: z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time" }).optional(),
+    effectiveAt: EffectiveAt.optional(),
     reason: z.string().max(1000).optional(),
   }),
   options: z
