@@ -15,7 +15,7 @@ const body = JSON.stringify({
   type: "employee.offboarded",
   timestamp: new Date().toISOString(),
   data: {
-    // No koodriveUserId: the service resolves Dana by a unique exact name match in KooDrive's user list.
+    // No koodriveUserId: the service finds Dana through the identity map (npm start loads her e-mail).
     employee: { id: "E-0042", email: "dana.leaver@example.com", name: "Dana Leaver" },
     effectiveAt: new Date().toISOString(),
     reason: "resigned",

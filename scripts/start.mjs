@@ -98,13 +98,29 @@ try {
     })
   ).json();
   const health = await (await waitFor(`${SERVICE_URL}/healthz`, {}, "the service")).json();
+  // The identity map is how a leaver is found (a name alone resolves no one: RESOLVE_BY_NAME=off): the
+  // demo tenant's people get their e-mail (first.last@example.com), as an admin would load from HR.
+  const identities = (seeded.users ?? []).map((u) => ({
+    email: `${u.name.toLowerCase().replace(/\s+/g, ".")}@example.com`,
+    koodriveUserId: u.userId,
+    name: u.name,
+  }));
+  const mapped = await fetch(`${SERVICE_URL}/identities`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${vars.ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ identities }),
+  });
+  if (!mapped.ok) throw new Error(`loading the demo identity map failed: HTTP ${mapped.status}`);
   setInterval(() => {
     fetch(SWEEP_URL).catch(() => {
       // the service is restarting; the next tick tries again
     });
   }, LOCAL_SWEEP_MS).unref();
-  const users = (seeded.users ?? [])
-    .map((u) => `    ${u.userId}  ${u.name.padEnd(16)} ${u.shareCount} share(s)`)
+  const users = identities
+    .map(
+      (i, n) =>
+        `    ${i.koodriveUserId}  ${i.name.padEnd(16)} ${i.email.padEnd(28)} ${seeded.users[n].shareCount} share(s)`,
+    )
     .join("\n");
   console.log(`
 KooDrive Offboard ${health.version} is running.
@@ -112,7 +128,7 @@ KooDrive Offboard ${health.version} is running.
   service    ${SERVICE_URL}   (GET /healthz, POST /webhooks/hr, /webhooks/okta, /scim/v2, admin API)
   simulator  ${SIMULATOR_URL}   (KooDrive stand-in; control plane under /__sim/, token ${SIM_ADMIN_TOKEN})
 
-  Demo tenant:
+  Demo tenant (KooDrive id, name, e-mail in the identity map, shares):
 ${users}
 
   Demo secrets (from .dev.vars; local only):
