@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { callWith, signedHrHeaders } from "./helpers/env";
 import { DEMO, sim } from "./helpers/sim";
@@ -141,8 +142,11 @@ describe("never the wrong person: a name alone is not a match (RESOLVE_BY_NAME)"
     expect((await runView(runId)).status).toBe("needs_confirmation");
     expect(await cancels()).toHaveLength(0);
 
+    expect((await env.RUNS.getByName(runId).getMeta())?.waitUntil).toBeDefined(); // the sweeper waits too
     const ok = await confirm(runId, DEMO.leaver);
     expect(ok.status).toBe(202);
+    // Confirmed: the sweeper watches the run again (no 72-hour deadline left to hide a stuck run behind).
+    expect((await env.RUNS.getByName(runId).getMeta())?.waitUntil).toBeUndefined();
     const run = await waitForRun(runId);
     expect(run).toMatchObject({ status: "completed", koodriveUserId: DEMO.leaver, resolvedBy: "name_match" });
     expect(run.counts.cancelled).toBe(before.length);

@@ -137,8 +137,10 @@ export class RunLedger extends DurableObject<Env> {
         refused: `the run waits for confirmation of KooDrive user ${meta.candidate.koodriveUserId}, not ${koodriveUserId}`,
       };
     const now = new Date().toISOString();
+    // The wait is over: the sweeper watches the run again from now on (waitUntil was the 72-hour deadline).
+    const { waitUntil: _deadline, ...rest } = meta;
     const next: RunMeta = {
-      ...meta,
+      ...rest,
       status: "running",
       koodriveUserId,
       resolvedBy: "name_match",

@@ -1,16 +1,10 @@
 import type { AuditSubject } from "../audit/schema";
+import type { NameMatchPolicy } from "../env";
 
 export type Scope = 1 | 2 | 3;
 export const ALL_SCOPES: readonly Scope[] = [1, 2, 3];
 
-/**
- * What a unique exact name match in KooDrive's user list may do (`RESOLVE_BY_NAME`). A name is a guess
- * across two directories, so by default it does nothing: `off` ends the run `unresolved`; `confirm` plans
- * and waits (`needs_confirmation`) until an operator confirms the KooDrive id; `auto` acts on it alone
- * (opt-in, documented risk: a namesake loses their links).
- */
-export const NAME_MATCH_POLICIES = ["off", "confirm", "auto"] as const;
-export type NameMatchPolicy = (typeof NAME_MATCH_POLICIES)[number];
+export type { NameMatchPolicy } from "../env";
 
 /** The Workflow event an operator's `POST /runs/:id/confirm` sends to a run waiting for a name match. */
 export const CONFIRM_EVENT = "confirm-name-match";
