@@ -7,8 +7,8 @@ export { HoldsStore } from "./offboarding/holds";
 export { LeaverLock } from "./offboarding/leavers";
 export { RunLedger } from "./offboarding/ledger";
 export { OffboardingWorkflow } from "./offboarding/workflow";
+export { ReplayGuard } from "./sources/replay";
 export { ScimDirectory } from "./sources/scim/directory";
-export { ReplayGuard } from "./sources/teams/replay";
 
 const app = buildApp();
 

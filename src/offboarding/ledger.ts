@@ -110,7 +110,10 @@ export class RunLedger extends DurableObject<Env> {
   /** Updates status and resolution fields; returns the new meta. */
   update(
     patch: Partial<
-      Pick<RunMeta, "status" | "koodriveUserId" | "resolvedBy" | "detail" | "waitUntil" | "candidate">
+      Pick<
+        RunMeta,
+        "status" | "koodriveUserId" | "resolvedBy" | "detail" | "waitUntil" | "candidate" | "confirmDeadline"
+      >
     >,
   ): RunMeta {
     const meta = this.readMeta();
@@ -132,13 +135,17 @@ export class RunLedger extends DurableObject<Env> {
     if (meta.status !== "needs_confirmation" || !meta.candidate)
       return { refused: `run is ${meta.status}; only a run that needs confirmation can be confirmed` };
     if (meta.confirmedBy) return { refused: `already confirmed by ${meta.confirmedBy}` };
+    if (!meta.confirmDeadline || Date.parse(meta.confirmDeadline) <= Date.now())
+      return {
+        refused: `the confirmation window closed${meta.confirmDeadline ? ` at ${meta.confirmDeadline}` : ""}`,
+      };
     if (meta.candidate.koodriveUserId !== koodriveUserId)
       return {
         refused: `the run waits for confirmation of KooDrive user ${meta.candidate.koodriveUserId}, not ${koodriveUserId}`,
       };
     const now = new Date().toISOString();
     // The wait is over: the sweeper watches the run again from now on (waitUntil was the 72-hour deadline).
-    const { waitUntil: _deadline, ...rest } = meta;
+    const { waitUntil: _deadline, confirmDeadline: _d, ...rest } = meta;
     const next: RunMeta = {
       ...rest,
       status: "running",
@@ -164,10 +171,58 @@ export class RunLedger extends DurableObject<Env> {
   beginResume(): { attempt: number } | { refused: string } {
     const meta = this.readMeta();
     if (!meta) return { refused: "run not found" };
-    if (meta.status !== "running" && meta.status !== "accepted") return { refused: `run is ${meta.status}` };
+    // A run waiting for confirmation whose Workflow is gone is resumed too: the new attempt keeps the
+    // deadline already given (and ends the run if it has passed).
+    const resumable: RunStatus[] = ["running", "accepted", "needs_confirmation"];
+    if (!resumable.includes(meta.status)) return { refused: `run is ${meta.status}` };
     const attempt = meta.attempt + 1;
-    this.writeMeta({ ...meta, attempt, status: "accepted", updatedAt: new Date().toISOString() });
+    const status = meta.status === "needs_confirmation" ? meta.status : "accepted";
+    this.writeMeta({ ...meta, attempt, status, updatedAt: new Date().toISOString() });
     return { attempt };
+  }
+
+  /** Never-sent share states: rows a plan holds that no cancel has touched. */
+  private static readonly UNSENT = "('planned', 'skipped_hold', 'skipped_scope')";
+
+  /**
+   * Records that the plan is for `userId`. A plan made for someone else (an unconfirmed name match that a
+   * retry resolved to another person) loses its never-sent rows first; rows already sent to KooDrive for
+   * another user mean the ledger cannot be trusted for this one, and the call throws.
+   */
+  planFor(userId: string): { dropped: number } {
+    const meta = this.readMeta();
+    if (!meta) throw new Error("run not found");
+    let dropped = 0;
+    if (meta.plannedFor && meta.plannedFor !== userId) {
+      const sent = this.sql
+        .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM shares WHERE state NOT IN ${RunLedger.UNSENT}`)
+        .one().n;
+      if (sent > 0)
+        throw new Error(
+          `the run's ledger holds shares sent for KooDrive user ${meta.plannedFor}, not ${userId}`,
+        );
+      dropped = this.sql.exec(`DELETE FROM shares WHERE state IN ${RunLedger.UNSENT}`).rowsWritten;
+    }
+    if (meta.plannedFor !== userId)
+      this.writeMeta({ ...meta, plannedFor: userId, updatedAt: new Date().toISOString() });
+    return { dropped };
+  }
+
+  /**
+   * Ends the wait for a name-match confirmation, atomically with `confirm`: confirmed, or closed (a later
+   * confirmation is refused) with the candidate's plan dropped, since nothing may ever act on it.
+   */
+  closeConfirmation(): { confirmedBy: string } | { closed: true; dropped: number } {
+    const meta = this.readMeta();
+    if (!meta) throw new Error("run not found");
+    if (meta.confirmedBy) return { confirmedBy: meta.confirmedBy };
+    if (meta.status !== "needs_confirmation") return { closed: true, dropped: 0 };
+    return this.ctx.storage.transactionSync(() => {
+      const dropped = this.sql.exec(`DELETE FROM shares WHERE state IN ${RunLedger.UNSENT}`).rowsWritten;
+      const { plannedFor: _p, waitUntil: _w, confirmDeadline: _d, ...rest } = meta;
+      this.writeMeta({ ...rest, status: "running", updatedAt: new Date().toISOString() });
+      return { closed: true as const, dropped };
+    });
   }
 
   beginRetry(): { attempt: number; requeued: number } | { refused: string } {

@@ -110,6 +110,13 @@ export interface RunMeta {
   resolvedBy?: ResolvedBy;
   /** A name match waiting for an operator (`needs_confirmation`): who it would be. */
   candidate?: { koodriveUserId: string; name: string };
+  /** Until when the candidate can be confirmed; gone once the wait is closed (confirmed or expired). */
+  confirmDeadline?: string;
+  /**
+   * The KooDrive user whose shares the ledger's plan lists. A plan is never sent as anyone else: planning
+   * for another user (a retry resolved to someone else) first drops the rows never sent.
+   */
+  plannedFor?: string;
   /** Who confirmed a name match, and when. */
   confirmedBy?: string;
   confirmedAt?: string;

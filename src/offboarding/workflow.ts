@@ -198,36 +198,40 @@ class Run {
   async waitForConfirmation(
     who: Extract<Resolution, { ok: true }>,
   ): Promise<{ ok: true } | { ok: false; detail: string }> {
-    const deadline = await this.step.do("needs confirmation", STEP, async () => {
+    const wait = await this.step.do("needs confirmation", STEP, async () => {
       const current = await this.ledger.getMeta();
       if (current?.confirmedBy) return null;
-      const until = new Date(Date.now() + CONFIRM_TIMEOUT_HOURS * 3_600_000).toISOString();
+      // A resumed attempt keeps the deadline the first one gave (an operator's window never restarts).
+      // (The start step has set the status to running again; the candidate and its deadline are still there.)
+      const kept = current?.candidate?.koodriveUserId === who.userId ? current.confirmDeadline : undefined;
+      const until = kept ?? new Date(Date.now() + CONFIRM_TIMEOUT_HOURS * 3_600_000).toISOString();
       const m = await this.ledger.update({
         status: "needs_confirmation",
         candidate: { koodriveUserId: who.userId, name: who.name ?? "" },
+        confirmDeadline: until,
         // The sweeper leaves a run alone until this moment (it is waiting, not stuck).
         waitUntil: until,
         detail: who.detail,
       });
-      const counts = await this.ledger.counts();
-      await auditState(this.audit, m, who.detail, counts);
-      return until;
+      if (!kept) await auditState(this.audit, m, who.detail, await this.ledger.counts());
+      return { until, remainingMs: Math.max(1_000, Date.parse(until) - Date.now()) };
     });
-    if (deadline) {
+    if (wait) {
       try {
         await this.step.waitForEvent("wait for confirmation", {
           type: CONFIRM_EVENT,
-          timeout: `${CONFIRM_TIMEOUT_HOURS} hours`,
+          timeout: wait.remainingMs,
         });
       } catch {
         // Timed out (or the wait failed): the ledger below decides; nothing is cancelled without a "yes".
       }
     }
-    const confirmed = await this.step.do("confirmation", STEP, async () => {
-      const m = await this.ledger.getMeta();
-      return m?.confirmedBy ? { by: m.confirmedBy } : null;
+    // Closed atomically against `confirm`: a confirmation either landed before this or is refused.
+    const confirmedBy = await this.step.do("confirmation", STEP, async () => {
+      const decided = await this.ledger.closeConfirmation();
+      return "confirmedBy" in decided ? decided.confirmedBy : null;
     });
-    if (!confirmed)
+    if (!confirmedBy)
       return {
         ok: false,
         detail: `the name match (KooDrive user ${who.userId}) was not confirmed within ${CONFIRM_TIMEOUT_HOURS} h; nothing was cancelled`,
@@ -307,6 +311,8 @@ class Run {
    */
   async plan({ cancel }: { cancel: boolean }): Promise<void> {
     const ctx = this.context();
+    // A plan is only ever for this leaver: one made for someone else (an unconfirmed name match) is dropped.
+    await this.step.do("plan for leaver", STEP, () => this.ledger.planFor(ctx.userId));
     await this.pageThrough("plan", async (from) => {
       const holds = currentHolds(ctx.holds); // read while the first page is fetched
       holds.catch(() => {}); // awaited by the first page's handler

@@ -5,7 +5,8 @@ import { ApiError } from "../../errors";
 import { limitBody } from "../../http";
 import { isSlackResponseUrl } from "../../offboarding/notify";
 import { commandKey, runCommand } from "../chat/commands";
-import { verifySlackRequest } from "./verify";
+import { CLOCK_MARGIN_MS, firstTime } from "../replay";
+import { SLACK_TOLERANCE_S, verifySlackRequest } from "./verify";
 
 /** A slash command is a small form; anything over 64 KiB is refused before any work. */
 export const MAX_SLACK_BODY_BYTES = 64 * 1024;
@@ -33,6 +34,28 @@ const sslCheck: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
+/** The answer to a replayed command: Slack shows it like any reply; nothing was run again. */
+export const REPLAYED =
+  "This command was already handled; nothing was done again. Type `/koodrive status <run id>` to see a run.";
+
+/**
+ * Whether this is the first delivery of a signed command. Slack gives each invocation its own `trigger_id`
+ * (inside the signed body); it is remembered while the signed timestamp could pass (300 s, plus a clock
+ * margin), so a captured command replayed inside the window, even across a 10-minute command window, runs
+ * nothing. A command without a `trigger_id` (Slack always sends one) is left to the command key.
+ */
+async function firstDelivery(c: { env: AppEnv["Bindings"] }, form: URLSearchParams, timestamp: string) {
+  const trigger = form.get("trigger_id");
+  if (!trigger) return true;
+  const key = `${form.get("team_id") ?? ""}\n${trigger.slice(0, 200)}`;
+  return firstTime(
+    c.env,
+    "slack",
+    key,
+    Number(timestamp) * 1000 + SLACK_TOLERANCE_S * 1000 + CLOCK_MARGIN_MS,
+  );
+}
+
 function parseForm(body: Uint8Array): URLSearchParams {
   try {
     return new URLSearchParams(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(body));
@@ -51,6 +74,13 @@ export function slackRoutes() {
 
   app.post("/", limitBody(MAX_SLACK_BODY_BYTES), sslCheck, authenticate(SLACK_AUTH), async (c) => {
     const form = parseForm(c.var.rawBody);
+    // Verified, so the timestamp header is well formed and fresh.
+    if (!(await firstDelivery(c, form, c.req.header("x-slack-request-timestamp") ?? "0"))) {
+      console.log(
+        JSON.stringify({ level: "info", msg: "slack command replayed", requestId: c.var.requestId }),
+      );
+      return c.json({ response_type: "ephemeral", text: REPLAYED });
+    }
 
     const user = (form.get("user_id") ?? "").slice(0, 40);
     const team = (form.get("team_id") ?? "").slice(0, 40);
