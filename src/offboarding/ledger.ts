@@ -125,6 +125,14 @@ export class RunLedger extends DurableObject<Env> {
     return next;
   }
 
+  /** The run is no longer waiting (its claim on the leaver was granted): the sweeper watches it again. */
+  clearWait(): void {
+    const meta = this.readMeta();
+    if (!meta?.waitUntil || Date.parse(meta.waitUntil) <= Date.now()) return;
+    const { waitUntil: _w, ...rest } = meta;
+    this.writeMeta({ ...rest, updatedAt: new Date().toISOString() });
+  }
+
   /**
    * An operator confirms the name match a run waits for. Only the KooDrive id the run found is accepted,
    * once: a second confirmation, or one for another id, is refused (the run is not changed).
@@ -160,10 +168,6 @@ export class RunLedger extends DurableObject<Env> {
     return { meta: next };
   }
 
-  /**
-   * Starts a retry: only from a terminal state with something left to do. Puts failed and still-active
-   * shares back to planned and bumps the attempt; returns null when there is nothing to retry.
-   */
   /**
    * Starts a new attempt of a run whose Workflow stopped without finishing it (the sweeper's way back).
    * Pending and in-flight shares stay as they are; the new attempt picks them up.
@@ -225,6 +229,10 @@ export class RunLedger extends DurableObject<Env> {
     });
   }
 
+  /**
+   * Starts a retry: only from a terminal state with something left to do. Puts failed and still-active
+   * shares back to planned and bumps the attempt.
+   */
   beginRetry(): { attempt: number; requeued: number } | { refused: string } {
     const meta = this.readMeta();
     if (!meta) return { refused: "run not found" };

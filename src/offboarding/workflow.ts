@@ -78,19 +78,21 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         await run.plan({ cancel: false });
         return await run.finishDryRun(who);
       }
-      if (who.needsConfirmation) {
+      const confirm = who.needsConfirmation || (await run.unconfirmedNameMatch());
+      if (confirm) {
         await run.plan({ cancel: false });
         const confirmed = await run.waitForConfirmation(who);
         if (!confirmed.ok) return await run.finish("unresolved", confirmed.detail);
       }
       const waited = await run.claimLeaver();
       if (!waited.ok) return await run.finish("failed", waited.detail);
-      if (!who.needsConfirmation) await run.plan({ cancel: true });
+      if (!confirm) await run.plan({ cancel: true });
       return await run.finish(...(await run.executeAndVerify()));
     } catch (err) {
       // A failing finish step is not turned into "failed" over a result it may already have recorded:
-      // the instance errors and the sweeper takes it from there.
-      if (run.finishing) throw err;
+      // the instance errors and the sweeper takes it from there. Nor is the engine stopping the instance
+      // (an operator's pause, a termination): that is not the run failing.
+      if (run.finishing || isEngineAbort(err)) throw err;
       const detail = err instanceof Error ? err.message : String(err);
       return await run.finish("failed", detail.slice(0, 500));
     }
@@ -174,6 +176,21 @@ class Run {
   }
 
   /**
+   * Whether the leaver in the ledger came from a name match nobody confirmed under a policy that does not
+   * allow acting on one (a run resolved by name by version 0.1, which had no such policy). Such a run waits
+   * for an operator like any `confirm` match. Read from the ledger in its own step, so runs in flight at the
+   * upgrade take it too.
+   */
+  async unconfirmedNameMatch(): Promise<boolean> {
+    return this.step.do("name match gate", STEP, async () => {
+      const m = await this.ledger.getMeta();
+      return (
+        !!m && m.resolvedBy === "name_match" && !m.confirmedBy && (m.request.nameMatch ?? "off") !== "auto"
+      );
+    });
+  }
+
+  /**
    * A leaver whose last day is still ahead keeps their links until then: the run sleeps (durably). The
    * decision is a step, so a replay after waking takes the same path. A dry run plans at once.
    */
@@ -187,7 +204,9 @@ class Run {
       await this.ledger.update({ waitUntil: iso, detail: `waiting until ${iso}` });
       return iso;
     });
-    if (until) await this.step.sleepUntil("wait for effectiveAt", new Date(until));
+    // A replay after the moment has passed does not sleep again (the engine refuses a time in the past).
+    if (until && Date.parse(until) > Date.now())
+      await this.step.sleepUntil("wait for effectiveAt", new Date(until));
   }
 
   /**
@@ -195,9 +214,11 @@ class Run {
    * cancelled), then the run waits for `POST /runs/:id/confirm` with the same KooDrive id, at most
    * CONFIRM_TIMEOUT_HOURS. The ledger is the truth: the event only wakes the run.
    */
-  async waitForConfirmation(
-    who: Extract<Resolution, { ok: true }>,
-  ): Promise<{ ok: true } | { ok: false; detail: string }> {
+  async waitForConfirmation(who: {
+    userId: string;
+    name?: string;
+    detail?: string;
+  }): Promise<{ ok: true } | { ok: false; detail: string }> {
     const wait = await this.step.do("needs confirmation", STEP, async () => {
       const current = await this.ledger.getMeta();
       if (current?.confirmedBy) return null;
@@ -205,15 +226,18 @@ class Run {
       // (The start step has set the status to running again; the candidate and its deadline are still there.)
       const kept = current?.candidate?.koodriveUserId === who.userId ? current.confirmDeadline : undefined;
       const until = kept ?? new Date(Date.now() + CONFIRM_TIMEOUT_HOURS * 3_600_000).toISOString();
+      const detail =
+        who.detail ??
+        `resolved by a name match before 0.2 (KooDrive user ${who.userId}): waiting for an operator to confirm (POST /runs/:id/confirm)`;
       const m = await this.ledger.update({
         status: "needs_confirmation",
         candidate: { koodriveUserId: who.userId, name: who.name ?? "" },
         confirmDeadline: until,
         // The sweeper leaves a run alone until this moment (it is waiting, not stuck).
         waitUntil: until,
-        detail: who.detail,
+        detail,
       });
-      if (!kept) await auditState(this.audit, m, who.detail, await this.ledger.counts());
+      if (!kept) await auditState(this.audit, m, detail, await this.ledger.counts());
       return { until, remainingMs: Math.max(1_000, Date.parse(until) - Date.now()) };
     });
     if (wait) {
@@ -222,8 +246,9 @@ class Run {
           type: CONFIRM_EVENT,
           timeout: wait.remainingMs,
         });
-      } catch {
-        // Timed out (or the wait failed): the ledger below decides; nothing is cancelled without a "yes".
+      } catch (err) {
+        if (isEngineAbort(err)) throw err; // paused or terminated: not an answer
+        // Timed out: the ledger below decides; nothing is cancelled without a "yes".
       }
     }
     // Closed atomically against `confirm`: a confirmation either landed before this or is refused.
@@ -254,11 +279,16 @@ class Run {
     for (let i = 0; ; i++) {
       const holder = await this.step.do(`claim leaver ${i}`, STEP, async () => {
         const first = await lock.claim(this.runId, self);
-        if ("granted" in first) return null;
+        if ("granted" in first) {
+          await this.ledger.clearWait(); // the sweeper watches the run again at once
+          return null;
+        }
         const other = await this.env.RUNS.getByName(first.heldBy).getMeta();
         if (!other || TERMINAL.has(other.status)) {
           const again = await lock.claim(this.runId, self, first.heldBy);
-          return "granted" in again ? null : again.heldBy;
+          if (!("granted" in again)) return again.heldBy;
+          await this.ledger.clearWait();
+          return null;
         }
         const delayS = Math.min(LEAVER_POLL_MAX_S, LEAVER_POLL_FIRST_S * 2 ** i);
         const m = await this.ledger.update({
@@ -281,7 +311,8 @@ class Run {
           type: LEAVER_FREE_EVENT,
           timeout: `${delayS} seconds`,
         });
-      } catch {
+      } catch (err) {
+        if (isEngineAbort(err)) throw err;
         // No wake-up within the poll interval: look again.
       }
     }
@@ -428,6 +459,14 @@ class Run {
       cursor = next ?? undefined;
     }
   }
+}
+
+/**
+ * The engine stopping an instance (pause, terminate) surfaces in the run's code as an error thrown from a
+ * step call; it must pass through, never be taken for the run failing or for a timed-out wait.
+ */
+function isEngineAbort(err: unknown): boolean {
+  return err instanceof Error && /^Aborting engine:/.test(err.message);
 }
 
 /** Wakes a run waiting for this person; best effort (it polls anyway). */

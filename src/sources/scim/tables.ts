@@ -48,6 +48,7 @@ export function migrate(storage: DurableObjectStorage): void {
   const sql = storage.sql;
   storage.transactionSync(() => {
     sql.exec(USERS_V1);
+    addRecoveryColumns(sql);
     addFoldedUserName(sql);
     // The audit outbox (issue 8 finding 9): a write's record is committed with the write, deleted once
     // it is in KV; the recovery alarm writes what a request did not.
@@ -61,6 +62,28 @@ export function migrate(storage: DurableObjectStorage): void {
   });
 }
 
+const columnsOf = (sql: SqlStorage) =>
+  new Set(
+    sql
+      .exec<{ name: string }>("PRAGMA table_info(users)")
+      .toArray()
+      .map((c) => c.name),
+  );
+
+/**
+ * The very first directories (before the recovery alarm) have no `runs_started` / `deleting`: added here.
+ * Every deactivation such a directory recorded already had its run started by the request that caused it,
+ * so `runs_started` starts equal to `deactivations` (the alarm must not start them again).
+ */
+function addRecoveryColumns(sql: SqlStorage): void {
+  const columns = columnsOf(sql);
+  if (!columns.has("runs_started")) {
+    sql.exec("ALTER TABLE users ADD COLUMN runs_started INTEGER NOT NULL DEFAULT 0");
+    sql.exec("UPDATE users SET runs_started = deactivations");
+  }
+  if (!columns.has("deleting")) sql.exec("ALTER TABLE users ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0");
+}
+
 /**
  * v2: `userName` uniqueness and lookups fold Unicode case (issue 8 finding 12); v1 compared with SQLite's
  * NOCASE, which folds ASCII only. Adds `user_name_key` and backfills it. A v1 directory may hold two users
@@ -69,12 +92,7 @@ export function migrate(storage: DurableObjectStorage): void {
  * password v1 stored (finding 6).
  */
 function addFoldedUserName(sql: SqlStorage): void {
-  const columns = new Set(
-    sql
-      .exec<{ name: string }>("PRAGMA table_info(users)")
-      .toArray()
-      .map((c) => c.name),
-  );
+  const columns = columnsOf(sql);
   if (!columns.has("user_name_key")) {
     sql.exec("ALTER TABLE users ADD COLUMN user_name_key TEXT");
     sql.exec("ALTER TABLE users ADD COLUMN user_name_dup INTEGER NOT NULL DEFAULT 0");
