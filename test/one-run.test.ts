@@ -51,6 +51,22 @@ describe("replays of one delivery do not flood the audit trail", () => {
   });
 });
 
+describe("replays of a delivery that starts no run", () => {
+  it("an HR event of another type, replayed 20 times with its webhook-id, is recorded once", async () => {
+    const id = uniqueId();
+    const body = JSON.stringify({ type: "employee.updated", timestamp: new Date().toISOString(), data: {} });
+    for (let i = 0; i < 20; i++) {
+      const res = await sendHr(id, body);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ ignored: true, type: "employee.updated" });
+    }
+    const { records } = (await (await admin("/audit?limit=100")).json()) as {
+      records: Array<{ type: string; eventId?: string }>;
+    };
+    expect(records.filter((r) => r.eventId === id)).toHaveLength(1);
+  });
+});
+
 describe("one person, one active run", () => {
   it("an HR resend with a new webhook-id and an Okta event for the same person cancel each share once", async () => {
     const before = await sim.shares(DEMO.leaver, "active");

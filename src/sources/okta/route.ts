@@ -1,11 +1,13 @@
 import { Hono } from "hono";
 import { looksLikeEmail } from "../../audit/schema";
 import { type AuthSpec, authenticate } from "../../auth";
+import { sha256Hex } from "../../bytes";
 import { type AppEnv, ConfigError, sourceSecrets } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody } from "../../http";
 import { newRunRequest, startRun } from "../../offboarding/start";
 import type { RunRequest } from "../../offboarding/types";
+import { firstTime } from "../replay";
 import { isLeaverEvent, leaverTarget, OktaDelivery, OktaEvent } from "./schema";
 import { type OktaSecrets, verifyOktaSecret } from "./verify";
 
@@ -14,6 +16,8 @@ export const MAX_OKTA_BODY_BYTES = 256 * 1024;
 /** The one-time verification challenge is echoed back; a longer one is not Okta's. */
 const MAX_CHALLENGE_LENGTH = 1024;
 const SOURCE = "okta";
+/** How long a delivery's ignored/invalid-event records are not written again (one per delivery per day). */
+export const RECORD_ONCE_MS = 24 * 3_600_000;
 
 /**
  * Okta's configured header (`OKTA_EVENT_HOOK_HEADER`) carrying one of `OKTA_EVENT_HOOK_SECRETS`; the source
@@ -121,8 +125,14 @@ export function oktaRoutes() {
         return { uuid: event.uuid, eventType: event.eventType, runId, ...(duplicate ? { duplicate } : {}) };
       }),
     );
+    // Records of what starts no run are written once per delivery (Okta's credential is a fixed header, so
+    // a captured delivery can be replayed at any time): the guard remembers the delivery for a day.
+    const delivery = parsed.data.eventId ?? (await sha256Hex(c.var.rawBody)).slice(0, 32);
+    const once = (what: string) =>
+      firstTime(c.env, SOURCE, `${what}\n${delivery}`.slice(0, 500), Date.now() + RECORD_ONCE_MS);
+    const fresh = invalid.length || ignoredTypes.length ? await once("records") : false;
     await Promise.all(
-      invalid.map((bad) =>
+      (fresh ? invalid : []).map((bad) =>
         c.var.audit.write({
           type: "request.rejected",
           actor: `source:${SOURCE}`,
@@ -134,7 +144,7 @@ export function oktaRoutes() {
         }),
       ),
     );
-    if (ignoredTypes.length) {
+    if (fresh && ignoredTypes.length) {
       const types = [...new Set(ignoredTypes)].sort();
       await c.var.audit.write({
         type: "request.received",

@@ -125,18 +125,21 @@ export function canonicalKeys(json: unknown): unknown {
 
 export const isCoreSchema = (urn: string) => urn.toLowerCase() === USER_SCHEMA.toLowerCase();
 
+/** `password`, or an attribute path ending in `:password` (`urn:...:core:2.0:User:password`), any case. */
+const isPasswordKey = (key: string) => /(^|:)password$/i.test(key);
+
 /**
  * RFC 7643 4.1.1: `password` is writeOnly and "returned: never". We offer no password management
  * (ServiceProviderConfig `changePassword: false`), so one an IdP syncs (Okta's password push) is dropped
  * before anything is stored, answered or audited: every key `password`, in any case and at any depth (an
- * extension's or a sub-attribute's too).
+ * extension's or a sub-attribute's too), and under its fully qualified name (RFC 7644 3.10).
  */
 export function withoutPasswords<T>(value: T): T {
   if (Array.isArray(value)) return value.map(withoutPasswords) as T;
   if (!isObject(value)) return value;
   return Object.fromEntries(
     Object.entries(value)
-      .filter(([key]) => key.toLowerCase() !== "password")
+      .filter(([key]) => !isPasswordKey(key))
       .map(([key, v]) => [key, withoutPasswords(v)]),
   ) as T;
 }

@@ -16,7 +16,7 @@ beforeEach(async () => {
   await clearHolds();
 });
 
-describe("review1: a retried run never acts on a plan made for an unconfirmed name match", () => {
+describe("a retried run never acts on a plan made for an unconfirmed name match", () => {
   it("after a confirmation timeout, fixing the identity map and retrying touches only the mapped person's shares", async () => {
     const danaBefore = await sim.shares(DEMO.leaver, "active");
     expect(danaBefore.length).toBeGreaterThan(0);

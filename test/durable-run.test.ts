@@ -28,7 +28,7 @@ beforeEach(async () => {
   await clearHolds();
 });
 
-describe("review2: a replay after the effectiveAt sleep", () => {
+describe("a replay after the effectiveAt sleep", () => {
   // The Workflow is replayed from the top whenever its engine restarts (resume after pause, eviction while
   // sleeping). The replayed `step.sleepUntil(name, until)` then gets a timestamp in the past.
   it("a run paused while it waits for effectiveAt and resumed after it still revokes", async () => {
@@ -86,7 +86,7 @@ async function sweep() {
   await waitOnExecutionContext(ctx);
 }
 
-describe("review2: a run waiting for an operator", () => {
+describe("a run waiting for an operator", () => {
   beforeEach(async () => {
     await sim.seed({ demo: true });
   });
@@ -132,7 +132,7 @@ describe("review2: a run waiting for an operator", () => {
   });
 });
 
-describe("review2: runs accepted by the previous version", () => {
+describe("runs accepted by the previous version", () => {
   beforeEach(async () => {
     await sim.seed({ demo: true });
   });
@@ -171,7 +171,7 @@ describe("review2: runs accepted by the previous version", () => {
   });
 });
 
-describe("review2: the SCIM directory migration from its first schema", () => {
+describe("the SCIM directory migration from its first schema", () => {
   // src/sources/scim/tables.ts says "a directory of any age ... ends on the same schema". The first SCIM
   // directory on main (28d3fd6) had no runs_started / deleting columns; 3ed7073 added them only to
   // `CREATE TABLE IF NOT EXISTS`, which leaves an existing table as it is.

@@ -28,7 +28,7 @@ beforeEach(async () => {
   await clearHolds();
 });
 
-describe("review1: a confirmed name match whose Workflow cannot be woken", () => {
+describe("a confirmed name match whose Workflow cannot be woken", () => {
   it("is resumed by the next sweep, not 72 hours later", async () => {
     const id = uniqueId();
     const body = JSON.stringify(offboardedEvent({ id: "E-9101", name: "Dana Leaver" }));

@@ -19,7 +19,7 @@ async function recordsOf(requestIds: Set<string>): Promise<number> {
   return n;
 }
 
-describe("review1: a replayed Okta delivery is recorded once per event (finding 4, Okta)", () => {
+describe("a replayed Okta delivery is recorded once per event (finding 4, Okta)", () => {
   it("the same delivery of an ignored event and an invalid leaver event, sent 20 times, writes a bounded number of records", async () => {
     // Okta's credential is a static header: a captured delivery can be replayed at any time, byte for byte.
     const body = JSON.stringify({
@@ -38,7 +38,7 @@ describe("review1: a replayed Okta delivery is recorded once per event (finding 
     });
     const ids = new Set<string>();
     for (let i = 0; i < 20; i++) {
-      const requestId = `review1-okta-${i}-${Date.now()}`;
+      const requestId = `okta-replay-${i}-${Date.now()}`;
       ids.add(requestId);
       const res = await call("/webhooks/okta", {
         method: "POST",

@@ -25,7 +25,7 @@ beforeEach(async () => {
   await clearHolds();
 });
 
-describe("review1: Slack replays (the Teams finding 3, for Slack)", () => {
+describe("Slack replays (the Teams finding 3, for Slack)", () => {
   it("a captured slash command replayed 2 minutes later, in a new 10-minute window, starts no second run", async () => {
     const boundary = (Math.floor(Date.now() / REPEAT_WINDOW_MS) + 1) * REPEAT_WINDOW_MS;
     const sentAt = boundary - 60_000;

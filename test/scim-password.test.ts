@@ -12,7 +12,7 @@ function scim(path: string, method = "GET", body?: unknown) {
   });
 }
 
-describe("review1: SCIM never keeps a password, however it is named", () => {
+describe("SCIM never keeps a password, however it is named", () => {
   it("a password under its fully qualified name (RFC 7644 3.10) is not stored, answered or audited", async () => {
     const secret = `pw-${uniqueId()}`;
     const res = await scim("/Users", "POST", {
