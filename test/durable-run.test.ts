@@ -1,7 +1,7 @@
 /**
- * Review 2 (durable run and its seams): reproductions of defects found in the Workflow, the ledger and the
- * sweeper, and the SCIM directory migration. Each test fails on main at b6b060e (the review report names
- * the fix for each); none is meant to be merged as is, only cherry-picked next to its fix.
+ * The durable run under an operator's and the engine's hands: pause and resume, a Workflow gone while the
+ * run waits for a confirmation, runs accepted by version 0.1, and the SCIM directory's oldest schema. Each
+ * test failed before its fix (a review of the durable run found them).
  */
 import {
   createExecutionContext,
@@ -73,6 +73,22 @@ async function waitForStatus(runId: string, status: string, timeoutMs = 30_000) 
   throw new Error(`run ${runId} did not reach ${status}`);
 }
 
+/**
+ * Ends a run a test leaves waiting (for a confirmation, 72 h): its Workflow instances terminated and the
+ * run closed, so nothing of it keeps running into the next test file (the sweeper lists every active run).
+ */
+async function endRun(runId: string, attempts = 3): Promise<void> {
+  for (let n = 1; n <= attempts; n++) {
+    try {
+      await (await env.OFFBOARDING.get(n === 1 ? runId : `${runId}-r${n}`)).terminate();
+    } catch {
+      // no such attempt, or already finished
+    }
+  }
+  await env.RUNS.getByName(runId).update({ status: "unresolved", detail: "ended by the test" });
+  await env.AUDIT.delete(`active-run:${runId}`);
+}
+
 const confirmRun = (runId: string) =>
   admin(`/runs/${runId}/confirm`, {
     method: "POST",
@@ -129,6 +145,11 @@ describe("a run waiting for an operator", () => {
     // Long after the confirmation deadline: the run must be resumed (or ended), not skipped forever.
     const report = await sweepRuns(env, config, auditStore(env.AUDIT, config), Date.now() + 73 * 3_600_000);
     expect(report.resumed).toContain(runId);
+    // The new attempt waits again, with the deadline the first one gave (an operator's window never restarts).
+    const before = (await env.RUNS.getByName(runId).getMeta())?.confirmDeadline;
+    await waitForStatus(runId, "needs_confirmation");
+    expect((await env.RUNS.getByName(runId).getMeta())?.confirmDeadline).toBe(before);
+    await endRun(runId);
   });
 });
 
@@ -165,9 +186,12 @@ describe("runs accepted by the previous version", () => {
     expect(before.length).toBeGreaterThan(0);
     const res = await admin(`/runs/${runId}/retry`, { method: "POST" });
     expect(res.status).toBe(202);
-    await sleepMs(3000);
+    // It waits for an operator, as a `confirm` match does, and cancels nothing meanwhile.
+    await waitForStatus(runId, "needs_confirmation");
+    expect((await env.RUNS.getByName(runId).getMeta())?.candidate?.koodriveUserId).toBe(DEMO.leaver);
     const cancels = (await sim.calls(0)).calls.filter((c) => c.endpoint === "cancel");
     expect(cancels).toHaveLength(0);
+    await endRun(runId);
   });
 });
 
