@@ -1,7 +1,7 @@
 /**
  * Test helpers that talk to the Worker through its real entry point (`exports.default.fetch`).
  */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 
 /** The two secrets configured in vitest.config.ts (HR_WEBHOOK_SECRETS); the first is the published vector's. */
@@ -102,7 +102,23 @@ export interface RunView {
 
 const TERMINAL = new Set(["completed", "partial", "failed", "unresolved", "dry_run"]);
 
-/** Polls `GET /runs/:id` until the run is terminal (or the time is up). */
+/**
+ * Waits until the run's Workflow instance has ended too: a run is terminal once its finish step ran, but a
+ * chat-started run then posts its result (one more outbound call), which must not land in the next test.
+ */
+async function instanceDone(id: string, deadline: number): Promise<void> {
+  while (Date.now() < deadline) {
+    try {
+      const { status } = await (await env.OFFBOARDING.get(id)).status();
+      if (status === "complete" || status === "errored" || status === "terminated") return;
+    } catch {
+      return; // no such instance (e.g. a ledger written by the test itself)
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Polls `GET /runs/:id` until the run is terminal and its Workflow has ended (or the time is up). */
 export async function waitForRun(runId: string, timeoutMs = 60_000, minAttempt = 1): Promise<RunView> {
   const deadline = Date.now() + timeoutMs;
   let last: RunView | undefined;
@@ -110,7 +126,10 @@ export async function waitForRun(runId: string, timeoutMs = 60_000, minAttempt =
     const res = await admin(`/runs/${runId}?limit=5000`);
     if (res.status === 200) {
       last = (await res.json()) as RunView;
-      if (TERMINAL.has(last.status) && last.attempt >= minAttempt) return last;
+      if (TERMINAL.has(last.status) && last.attempt >= minAttempt) {
+        await instanceDone(last.attempt === 1 ? runId : `${runId}-r${last.attempt}`, deadline);
+        return last;
+      }
     }
     await new Promise((r) => setTimeout(r, 100));
   }
