@@ -7,6 +7,7 @@ import {
   createExecutionContext,
   createScheduledController,
   evictDurableObject,
+  introspectWorkflowInstance,
   runInDurableObject,
   waitOnExecutionContext,
 } from "cloudflare:test";
@@ -192,6 +193,52 @@ describe("runs accepted by the previous version", () => {
     const cancels = (await sim.calls(0)).calls.filter((c) => c.endpoint === "cancel");
     expect(cancels).toHaveLength(0);
     await endRun(runId);
+  });
+});
+
+describe("a name match from version 0.1, never confirmed", () => {
+  beforeEach(async () => {
+    await sim.seed({ demo: true });
+  });
+
+  it("once its confirmation window closes, a retry resolves afresh (the identity map now knows the leaver)", async () => {
+    const CARA = "1505084218764549402";
+    await sim.seed({ users: [{ userId: CARA, name: "Cara Contractor", shares: 2 }], seed: 42 });
+    const runId = `hr-${crypto.randomUUID().replaceAll("-", "")}`;
+    const ledger = env.RUNS.getByName(runId);
+    await ledger.accept({
+      runId,
+      source: "hr",
+      eventId: "legacy-2",
+      subject: { hrId: "E-LEGACY-2", email: "cara2@partner.example", name: "Dana Leaver" },
+      dryRun: false,
+      scopes: [1, 2, 3],
+      requestId: "req-legacy-2",
+      receivedAt: new Date().toISOString(),
+      actor: "source:hr",
+    });
+    await ledger.update({ status: "failed", koodriveUserId: DEMO.leaver, resolvedBy: "name_match" });
+    // The operator never confirms the 0.1 match: the wait of attempt 2 times out.
+    const second = await introspectWorkflowInstance(env.OFFBOARDING, `${runId}-r2`);
+    await second.modify(async (m) => {
+      await m.forceEventTimeout({ name: "wait for confirmation" });
+    });
+    expect((await admin(`/runs/${runId}/retry`, { method: "POST" })).status).toBe(202);
+    const expired = await waitForRun(runId, 30_000, 2);
+    expect(expired.status).toBe("unresolved");
+    expect(expired.koodriveUserId).toBeNull(); // the unconfirmed match is no resolution any more
+
+    const put = await admin("/identities", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ identities: [{ email: "cara2@partner.example", koodriveUserId: CARA }] }),
+    });
+    expect(put.status).toBe(200);
+    expect((await admin(`/runs/${runId}/retry`, { method: "POST" })).status).toBe(202);
+    const third = await waitForRun(runId, 30_000, 3);
+    expect(third).toMatchObject({ status: "completed", koodriveUserId: CARA, resolvedBy: "identity_map" });
+    expect((await sim.shares(DEMO.leaver, "all")).filter((s) => s.cancelRequests > 0)).toHaveLength(0);
+    expect(await sim.shares(CARA, "active")).toHaveLength(0);
   });
 });
 

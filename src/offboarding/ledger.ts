@@ -223,7 +223,13 @@ export class RunLedger extends DurableObject<Env> {
     if (meta.status !== "needs_confirmation") return { closed: true, dropped: 0 };
     return this.ctx.storage.transactionSync(() => {
       const dropped = this.sql.exec(`DELETE FROM shares WHERE state IN ${RunLedger.UNSENT}`).rowsWritten;
+      // An unconfirmed name match is no resolution at all: a retry resolves afresh (the identity map may
+      // know the leaver by then), even for a match version 0.1 stored as the leaver.
       const { plannedFor: _p, waitUntil: _w, confirmDeadline: _d, ...rest } = meta;
+      if (rest.resolvedBy === "name_match") {
+        delete rest.koodriveUserId;
+        delete rest.resolvedBy;
+      }
       this.writeMeta({ ...rest, status: "running", updatedAt: new Date().toISOString() });
       return { closed: true as const, dropped };
     });

@@ -59,6 +59,19 @@ const STEP = {
 type Outcome = { status: RunStatus | "superseded"; counts?: Counts };
 
 /**
+ * Who the run is for, as the resolve step recorded it. `needsConfirmation` and `claimed` are absent in a
+ * resolve step cached by version 0.1 (a run in flight at the upgrade).
+ */
+type Resolved = {
+  ok: true;
+  userId: string;
+  needsConfirmation?: boolean;
+  claimed?: boolean;
+  name?: string;
+  detail?: string;
+};
+
+/**
  * The durable revocation run: resolve the leaver, wait for their last day, (confirm a name match), claim
  * the person, plan (list every share they created), execute (cancel in batches), verify (list again),
  * report. Each stage is a sequence of retried steps; all state lives in the run's ledger (a Durable Object),
@@ -78,7 +91,8 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         await run.plan({ cancel: false });
         return await run.finishDryRun(who);
       }
-      const confirm = who.needsConfirmation || (await run.unconfirmedNameMatch());
+      // A resolve step cached by version 0.1 says nothing about confirmation: the gate step asks the ledger.
+      const confirm = who.needsConfirmation ?? (await run.unconfirmedNameMatch());
       if (confirm) {
         await run.plan({ cancel: false });
         const confirmed = await run.waitForConfirmation(who);
@@ -147,10 +161,21 @@ class Run {
   }
 
   /** Who the leaver is in KooDrive (see resolve.ts); an earlier attempt's answer stands. */
-  async resolve(): Promise<Resolution | { ok: true; userId: string; needsConfirmation: false }> {
-    const r = await this.step.do("resolve", STEP, async () => {
-      if (this.meta.koodriveUserId)
-        return { ok: true as const, userId: this.meta.koodriveUserId, needsConfirmation: false as const };
+  async resolve(): Promise<Resolved | Extract<Resolution, { ok: false }>> {
+    const r: Resolved | Extract<Resolution, { ok: false }> = await this.step.do("resolve", STEP, async () => {
+      const m = this.meta;
+      if (m.koodriveUserId) {
+        // Resolved by an earlier attempt. A name match that version 0.1 acted on without asking waits for an
+        // operator now, unless the run's policy is `auto`.
+        const legacy =
+          m.resolvedBy === "name_match" && !m.confirmedBy && (m.request.nameMatch ?? "off") !== "auto";
+        return {
+          ...(await this.claimNow(m.koodriveUserId, legacy)),
+          ok: true as const,
+          userId: m.koodriveUserId,
+          needsConfirmation: legacy,
+        };
+      }
       const found = await resolveLeaver(this.request.subject, {
         kv: this.env.AUDIT,
         client: this.client,
@@ -165,15 +190,30 @@ class Run {
           resolvedBy: found.by,
           detail: found.detail,
         });
-      return found;
+      return { ...found, ...(await this.claimNow(found.userId, found.needsConfirmation)) };
     });
     if (r.ok) {
       this.userId = r.userId;
+      this.claimed = r.claimed === true;
       // An unconfirmed name match is not filed under that person in the audit trail until confirmed.
       if (!r.needsConfirmation) this.subject = { ...this.request.subject, koodriveUserId: r.userId };
     }
     return r;
   }
+
+  /**
+   * The common case claims the leaver inside the resolve step (one step less on every run's path): a real
+   * run that goes straight on to plan. A run that will wait (its leaver's last day ahead, a confirmation)
+   * claims later, in `claimLeaver`, so it never holds the person while it waits.
+   */
+  private async claimNow(userId: string, needsConfirmation: boolean): Promise<{ claimed: boolean }> {
+    const effectiveAt = this.request.effectiveAt ? Date.parse(this.request.effectiveAt) : 0;
+    if (this.request.dryRun || needsConfirmation || effectiveAt > Date.now()) return { claimed: false };
+    const lock = this.env.LEAVERS.getByName(userId);
+    const first = await lock.claim(this.runId, instanceId(this.runId, this.meta.attempt));
+    return { claimed: "granted" in first };
+  }
+  private claimed = false;
 
   /**
    * Whether the leaver in the ledger came from a name match nobody confirmed under a policy that does not
@@ -273,6 +313,7 @@ class Run {
   async claimLeaver(): Promise<{ ok: true } | { ok: false; detail: string }> {
     const userId = this.userId;
     if (!userId) throw new Error("claimLeaver before resolve");
+    if (this.claimed) return { ok: true };
     const lock = this.env.LEAVERS.getByName(userId);
     const self = instanceId(this.runId, this.meta.attempt);
     let waitedMs = 0;
@@ -342,9 +383,9 @@ class Run {
    */
   async plan({ cancel }: { cancel: boolean }): Promise<void> {
     const ctx = this.context();
-    // A plan is only ever for this leaver: one made for someone else (an unconfirmed name match) is dropped.
-    await this.step.do("plan for leaver", STEP, () => this.ledger.planFor(ctx.userId));
     await this.pageThrough("plan", async (from) => {
+      // A plan is only ever for this leaver: one made for someone else (an unconfirmed name match) is dropped.
+      if (from === FIRST_CURSOR) await this.ledger.planFor(ctx.userId);
       const holds = currentHolds(ctx.holds); // read while the first page is fetched
       holds.catch(() => {}); // awaited by the first page's handler
       const limit = limiter(ctx.parallelism);
@@ -409,7 +450,7 @@ class Run {
       : ["partial", `${open} share(s) still active or failed`];
   }
 
-  async finishDryRun(who: { ok: true; needsConfirmation: boolean }): Promise<Outcome> {
+  async finishDryRun(who: { needsConfirmation?: boolean }): Promise<Outcome> {
     const counts = await this.step.do("dry run report", STEP, () => this.ledger.counts());
     const note = who.needsConfirmation
       ? " (a real run would wait for an operator to confirm the name match)"
