@@ -193,18 +193,18 @@ export class RunLedger extends DurableObject<Env> {
    * retry resolved to another person) loses its never-sent rows first; rows already sent to KooDrive for
    * another user mean the ledger cannot be trusted for this one, and the call throws.
    */
-  planFor(userId: string): { dropped: number } {
+  planFor(userId: string): { dropped: number } | { refused: string } {
     const meta = this.readMeta();
     if (!meta) throw new Error("run not found");
+    const sent = this.sentCount();
+    // Whose shares the ledger holds: recorded since 0.2; a 0.1 ledger with sent rows is its resolved user's.
+    const owner = meta.plannedFor ?? (sent > 0 ? meta.koodriveUserId : undefined);
     let dropped = 0;
-    if (meta.plannedFor && meta.plannedFor !== userId) {
-      const sent = this.sql
-        .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM shares WHERE state NOT IN ${RunLedger.UNSENT}`)
-        .one().n;
+    if (owner && owner !== userId) {
       if (sent > 0)
-        throw new Error(
-          `the run's ledger holds shares sent for KooDrive user ${meta.plannedFor}, not ${userId}`,
-        );
+        return {
+          refused: `this run already sent cancels for KooDrive user ${owner}; it cannot act for ${userId} (send a new event for the right person)`,
+        };
       dropped = this.sql.exec(`DELETE FROM shares WHERE state IN ${RunLedger.UNSENT}`).rowsWritten;
     }
     if (meta.plannedFor !== userId)
@@ -212,17 +212,28 @@ export class RunLedger extends DurableObject<Env> {
     return { dropped };
   }
 
+  /** Shares of this run that a cancel has touched (sent, answered, or verified). */
+  private sentCount(): number {
+    return this.sql
+      .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM shares WHERE state NOT IN ${RunLedger.UNSENT}`)
+      .one().n;
+  }
+
   /**
    * Ends the wait for a name-match confirmation, atomically with `confirm`: confirmed, or closed (a later
-   * confirmation is refused) with the candidate's plan dropped, since nothing may ever act on it.
+   * confirmation is refused) with the candidate's never-sent plan dropped, since nothing may ever act on it.
+   * Shares already sent (by version 0.1, which acted on name matches) stay, and so does whose they are, so
+   * no later attempt sends them as anyone else. Returns how many were sent, for the run's last word.
    */
-  closeConfirmation(): { confirmedBy: string } | { closed: true; dropped: number } {
+  closeConfirmation(): { confirmedBy: string } | { closed: true; dropped: number; sent: number } {
     const meta = this.readMeta();
     if (!meta) throw new Error("run not found");
     if (meta.confirmedBy) return { confirmedBy: meta.confirmedBy };
-    if (meta.status !== "needs_confirmation") return { closed: true, dropped: 0 };
+    const sent = this.sentCount();
+    if (meta.status !== "needs_confirmation") return { closed: true, dropped: 0, sent };
     return this.ctx.storage.transactionSync(() => {
       const dropped = this.sql.exec(`DELETE FROM shares WHERE state IN ${RunLedger.UNSENT}`).rowsWritten;
+      const owner = meta.plannedFor ?? meta.koodriveUserId ?? meta.candidate?.koodriveUserId;
       // An unconfirmed name match is no resolution at all: a retry resolves afresh (the identity map may
       // know the leaver by then), even for a match version 0.1 stored as the leaver.
       const { plannedFor: _p, waitUntil: _w, confirmDeadline: _d, ...rest } = meta;
@@ -230,8 +241,10 @@ export class RunLedger extends DurableObject<Env> {
         delete rest.koodriveUserId;
         delete rest.resolvedBy;
       }
-      this.writeMeta({ ...rest, status: "running", updatedAt: new Date().toISOString() });
-      return { closed: true as const, dropped };
+      const next: RunMeta = { ...rest, status: "running", updatedAt: new Date().toISOString() };
+      if (sent > 0 && owner) next.plannedFor = owner;
+      this.writeMeta(next);
+      return { closed: true as const, dropped, sent };
     });
   }
 

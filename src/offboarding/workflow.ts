@@ -1,4 +1,5 @@
 import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloudflare:workers";
+import { NonRetryableError } from "cloudflare:workflows";
 import type { AuditStore } from "../audit/store";
 import { type Bindings, loadConfig } from "../env";
 import { auditStore, koodriveClient } from "../services";
@@ -211,7 +212,9 @@ class Run {
     if (this.request.dryRun || needsConfirmation || effectiveAt > Date.now()) return { claimed: false };
     const lock = this.env.LEAVERS.getByName(userId);
     const first = await lock.claim(this.runId, instanceId(this.runId, this.meta.attempt));
-    return { claimed: "granted" in first };
+    if (!("granted" in first)) return { claimed: false };
+    await this.ledger.clearWait(); // a wait left by an earlier attempt must not hide this one from the sweeper
+    return { claimed: true };
   }
   private claimed = false;
 
@@ -292,15 +295,23 @@ class Run {
       }
     }
     // Closed atomically against `confirm`: a confirmation either landed before this or is refused.
-    const confirmedBy = await this.step.do("confirmation", STEP, async () => {
-      const decided = await this.ledger.closeConfirmation();
-      return "confirmedBy" in decided ? decided.confirmedBy : null;
+    const decided = await this.step.do("confirmation", STEP, async () => {
+      const d = await this.ledger.closeConfirmation();
+      return "confirmedBy" in d
+        ? { confirmedBy: d.confirmedBy, sent: 0 }
+        : { confirmedBy: null, sent: d.sent };
     });
-    if (!confirmedBy)
+    if (!decided.confirmedBy) {
+      // The run's last word never denies what was done: version 0.1 may have cancelled some already.
+      const done =
+        decided.sent > 0
+          ? `${decided.sent} share(s) had been sent to KooDrive before this version asked for confirmation (see the run's shares); nothing more was cancelled`
+          : "nothing was cancelled";
       return {
         ok: false,
-        detail: `the name match (KooDrive user ${who.userId}) was not confirmed within ${CONFIRM_TIMEOUT_HOURS} h; nothing was cancelled`,
+        detail: `the name match (KooDrive user ${who.userId}) was not confirmed within ${CONFIRM_TIMEOUT_HOURS} h; ${done}`,
       };
+    }
     this.subject = { ...this.request.subject, koodriveUserId: who.userId };
     return { ok: true };
   }
@@ -385,7 +396,10 @@ class Run {
     const ctx = this.context();
     await this.pageThrough("plan", async (from) => {
       // A plan is only ever for this leaver: one made for someone else (an unconfirmed name match) is dropped.
-      if (from === FIRST_CURSOR) await this.ledger.planFor(ctx.userId);
+      if (from === FIRST_CURSOR) {
+        const planned = await this.ledger.planFor(ctx.userId);
+        if ("refused" in planned) throw new NonRetryableError(planned.refused);
+      }
       const holds = currentHolds(ctx.holds); // read while the first page is fetched
       holds.catch(() => {}); // awaited by the first page's handler
       const limit = limiter(ctx.parallelism);
@@ -535,7 +549,10 @@ async function auditState(
     requestId: meta.request.requestId,
     subject: {
       ...meta.request.subject,
-      ...(meta.koodriveUserId ? { koodriveUserId: meta.koodriveUserId } : {}),
+      // A name match nobody confirmed (version 0.1 stored it as the leaver) is not filed under that person.
+      ...(meta.koodriveUserId && !(meta.status === "needs_confirmation" && !meta.confirmedBy)
+        ? { koodriveUserId: meta.koodriveUserId }
+        : {}),
     },
     status: meta.status,
     reason: detail,

@@ -45,6 +45,11 @@ export class ReplayGuard extends DurableObject<Bindings> {
     return true;
   }
 
+  /** Forgets `id` (its first handling failed, so a redelivery must be handled again). */
+  forget(id: string): void {
+    this.sql.exec("DELETE FROM seen WHERE id = ?", id);
+  }
+
   /** How many ids are remembered now (for tests and operators). */
   size(): number {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM seen").one().n;
@@ -63,4 +68,24 @@ export class ReplayGuard extends DurableObject<Bindings> {
 /** Whether `key` is seen for the first time by `scope`'s guard (false: a replay, already handled). */
 export function firstTime(env: Bindings, scope: string, key: string, expiresAt: number): Promise<boolean> {
   return env.REPLAY.getByName(scope).remember(key, expiresAt);
+}
+
+/**
+ * Runs `write` only the first time `scope` sees `key`; if it fails, the key is forgotten again, so the
+ * sender's redelivery writes it (a record is never lost to the guard that keeps it from being repeated).
+ */
+export async function onceFor(
+  env: Bindings,
+  scope: string,
+  key: string,
+  expiresAt: number,
+  write: () => Promise<unknown>,
+): Promise<void> {
+  if (!(await firstTime(env, scope, key, expiresAt))) return;
+  try {
+    await write();
+  } catch (err) {
+    await env.REPLAY.getByName(scope).forget(key);
+    throw err;
+  }
 }

@@ -5,7 +5,7 @@ import { ApiError, fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody } from "../../http";
 import { newRunRequest, startRun } from "../../offboarding/start";
 import { ALL_SCOPES } from "../../offboarding/types";
-import { CLOCK_MARGIN_MS, firstTime } from "../replay";
+import { CLOCK_MARGIN_MS, onceFor } from "../replay";
 import { HrEnvelope, HrOffboardedEvent, OFFBOARDED } from "./schema";
 import { type HrVerified, SIGNATURE_TOLERANCE_S, verifyStandardWebhook } from "./verify";
 
@@ -42,22 +42,22 @@ export function hrRoutes() {
       throw new ApiError("invalid_body", "the event is invalid", fieldErrors(envelope.error.issues));
     if (envelope.data.type !== OFFBOARDED) {
       // Recorded once per webhook-id: a replay inside the signature window (both ways) writes nothing more.
-      const fresh = await firstTime(
+      await onceFor(
         c.env,
         SOURCE,
         `ignored\n${eventId}`,
         Date.now() + 2 * SIGNATURE_TOLERANCE_S * 1000 + CLOCK_MARGIN_MS,
+        () =>
+          c.var.audit.write({
+            type: "request.received",
+            actor: `source:${SOURCE}`,
+            source: SOURCE,
+            eventId,
+            requestId: c.var.requestId,
+            reason: `ignored event type ${envelope.data.type.slice(0, 100)}`,
+            details: { verified: true, ignored: true },
+          }),
       );
-      if (fresh)
-        await c.var.audit.write({
-          type: "request.received",
-          actor: `source:${SOURCE}`,
-          source: SOURCE,
-          eventId,
-          requestId: c.var.requestId,
-          reason: `ignored event type ${envelope.data.type.slice(0, 100)}`,
-          details: { verified: true, ignored: true },
-        });
       return c.json({ ignored: true, type: envelope.data.type }, 200);
     }
     const parsed = HrOffboardedEvent.safeParse(json);

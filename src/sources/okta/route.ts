@@ -7,7 +7,7 @@ import { ApiError, fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody } from "../../http";
 import { newRunRequest, startRun } from "../../offboarding/start";
 import type { RunRequest } from "../../offboarding/types";
-import { firstTime } from "../replay";
+import { onceFor } from "../replay";
 import { isLeaverEvent, leaverTarget, OktaDelivery, OktaEvent } from "./schema";
 import { type OktaSecrets, verifyOktaSecret } from "./verify";
 
@@ -128,23 +128,21 @@ export function oktaRoutes() {
     // Records of what starts no run are written once per delivery (Okta's credential is a fixed header, so
     // a captured delivery can be replayed at any time): the guard remembers the delivery for a day.
     const delivery = parsed.data.eventId ?? (await sha256Hex(c.var.rawBody)).slice(0, 32);
-    const once = (what: string) =>
-      firstTime(c.env, SOURCE, `${what}\n${delivery}`.slice(0, 500), Date.now() + RECORD_ONCE_MS);
-    const fresh = invalid.length || ignoredTypes.length ? await once("records") : false;
-    await Promise.all(
-      (fresh ? invalid : []).map((bad) =>
-        c.var.audit.write({
-          type: "request.rejected",
-          actor: `source:${SOURCE}`,
-          source: SOURCE,
-          ...(bad.uuid ? { eventId: bad.uuid } : {}),
-          requestId: c.var.requestId,
-          reason: `invalid leaver event at ${bad.path}: ${bad.message}`.slice(0, 500),
-          details: { verified: true },
-        }),
-      ),
-    );
-    if (fresh && ignoredTypes.length) {
+    const records = async () => {
+      await Promise.all(
+        invalid.map((bad) =>
+          c.var.audit.write({
+            type: "request.rejected",
+            actor: `source:${SOURCE}`,
+            source: SOURCE,
+            ...(bad.uuid ? { eventId: bad.uuid } : {}),
+            requestId: c.var.requestId,
+            reason: `invalid leaver event at ${bad.path}: ${bad.message}`.slice(0, 500),
+            details: { verified: true },
+          }),
+        ),
+      );
+      if (ignoredTypes.length === 0) return;
       const types = [...new Set(ignoredTypes)].sort();
       await c.var.audit.write({
         type: "request.received",
@@ -155,7 +153,15 @@ export function oktaRoutes() {
         reason: `ignored event type(s) ${types.join(", ").slice(0, 500)}`,
         details: { verified: true, ignored: ignoredTypes.length },
       });
-    }
+    };
+    if (invalid.length || ignoredTypes.length)
+      await onceFor(
+        c.env,
+        SOURCE,
+        `records\n${delivery}`.slice(0, 500),
+        Date.now() + RECORD_ONCE_MS,
+        records,
+      );
     return c.json({ runs, ignored: ignoredTypes.length, invalid }, 200);
   });
 
