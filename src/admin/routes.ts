@@ -5,7 +5,7 @@ import { decodeCursor, MAX_AUDIT_PAGE } from "../audit/store";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { limitBody, validate } from "../http";
-import { instanceId, watchRun } from "../offboarding/instances";
+import { instanceId, wakeInstance, watchRun } from "../offboarding/instances";
 import { isRunId } from "../offboarding/start";
 import { CONFIRM_EVENT, SHARE_STATES } from "../offboarding/types";
 import { adminActor, requireAdmin } from "./auth";
@@ -168,14 +168,10 @@ export function adminRoutes() {
       reason: `name match confirmed: KooDrive user ${koodriveUserId}`,
       details: { koodriveUserId },
     });
-    try {
-      const instance = await c.env.OFFBOARDING.get(instanceId(runId, confirmed.meta.attempt));
-      await instance.sendEvent({ type: CONFIRM_EVENT, payload: { koodriveUserId } });
-    } catch (err) {
+    const event = { type: CONFIRM_EVENT, payload: { koodriveUserId } };
+    if (!(await wakeInstance(c.env.OFFBOARDING, instanceId(runId, confirmed.meta.attempt), event))) {
       // The confirmation is recorded; a run that cannot be woken is resumed by the sweeper and reads it.
-      console.warn(
-        JSON.stringify({ level: "warn", msg: "confirm event not delivered", runId, error: String(err) }),
-      );
+      console.warn(JSON.stringify({ level: "warn", msg: "confirm event not delivered", runId }));
     }
     return c.json({ runId, status: "running", koodriveUserId, confirmedBy: actor }, 202);
   });

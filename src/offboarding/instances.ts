@@ -9,6 +9,24 @@ import { activeRunKey } from "../audit/keys";
 export const instanceId = (runId: string, attempt: number) =>
   attempt === 1 ? runId : `${runId}-r${attempt}`;
 
+/**
+ * Sends a Workflow event to one instance, best effort: false when it is gone, finished, or the send failed.
+ * Every event we send only wakes a run whose truth is in its ledger (a confirmation, a leaver let go), and
+ * a run that misses one looks again by itself (it polls, or the sweeper resumes it).
+ */
+export async function wakeInstance(
+  workflow: Workflow,
+  id: string,
+  event: { type: string; payload: Record<string, unknown> },
+): Promise<boolean> {
+  try {
+    await (await workflow.get(id)).sendEvent(event);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Marks a run as one the sweeper must watch until it is terminal. */
 export async function watchRun(kv: KVNamespace, runId: string): Promise<void> {
   await kv.put(activeRunKey(runId), JSON.stringify({ runId, since: new Date().toISOString() }));

@@ -7,7 +7,7 @@ import { limiter, settleAll } from "./concurrency";
 import type { RunContext, Subject } from "./context";
 import { cancelPending, cancelShares } from "./execute";
 import { currentHolds } from "./holds";
-import { instanceId, unwatchRun } from "./instances";
+import { instanceId, unwatchRun, wakeInstance } from "./instances";
 import { postToChat } from "./notify";
 import { AuditFlusher, flushAudit } from "./outbox";
 import { listPages, planPage } from "./paging";
@@ -483,7 +483,12 @@ class Run {
       await unwatchRun(this.env.AUDIT, this.runId);
       if (m.koodriveUserId) {
         const waiters = await this.env.LEAVERS.getByName(m.koodriveUserId).release(this.runId);
-        await Promise.all(waiters.map((id) => wake(this.env, id)));
+        // Best effort: a waiter that misses its wake-up polls anyway.
+        await Promise.all(
+          waiters.map((id) =>
+            wakeInstance(this.env.OFFBOARDING, id, { type: LEAVER_FREE_EVENT, payload: {} }),
+          ),
+        );
       }
       return { status, counts };
     });
@@ -522,15 +527,6 @@ class Run {
  */
 function isEngineAbort(err: unknown): boolean {
   return err instanceof Error && /^Aborting engine:/.test(err.message);
-}
-
-/** Wakes a run waiting for this person; best effort (it polls anyway). */
-async function wake(env: Bindings, instance: string): Promise<void> {
-  try {
-    await (await env.OFFBOARDING.get(instance)).sendEvent({ type: LEAVER_FREE_EVENT, payload: {} });
-  } catch {
-    // Gone or finished: nothing to wake.
-  }
 }
 
 async function auditState(

@@ -127,7 +127,6 @@ export function oktaRoutes() {
     );
     // Records of what starts no run are written once per delivery (Okta's credential is a fixed header, so
     // a captured delivery can be replayed at any time): the guard remembers the delivery for a day.
-    const delivery = parsed.data.eventId ?? (await sha256Hex(c.var.rawBody)).slice(0, 32);
     const records = async () => {
       await Promise.all(
         invalid.map((bad) =>
@@ -154,7 +153,8 @@ export function oktaRoutes() {
         details: { verified: true, ignored: ignoredTypes.length },
       });
     };
-    if (invalid.length || ignoredTypes.length)
+    if (invalid.length || ignoredTypes.length) {
+      const delivery = parsed.data.eventId ?? (await sha256Hex(c.var.rawBody)).slice(0, 32);
       await onceFor(
         c.env,
         SOURCE,
@@ -162,6 +162,7 @@ export function oktaRoutes() {
         Date.now() + RECORD_ONCE_MS,
         records,
       );
+    }
     return c.json({ runs, ignored: ignoredTypes.length, invalid }, 200);
   });
 
