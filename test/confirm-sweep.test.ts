@@ -1,26 +1,8 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import worker from "../src/index";
-import { callWith, signedHrHeaders } from "./helpers/env";
+import { callWith, signedHrHeaders, sweep } from "./helpers/env";
 import { DEMO, sim } from "./helpers/sim";
-import { admin, clearHolds, offboardedEvent, uniqueId, waitForRun } from "./helpers/worker";
-
-async function sweep() {
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), env as never, ctx);
-  await waitOnExecutionContext(ctx);
-}
-
-async function waitForStatus(runId: string, status: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const res = await admin(`/runs/${runId}`);
-    if (res.status === 200 && ((await res.json()) as { status: string }).status === status) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`run ${runId} did not reach ${status}`);
-}
+import { admin, clearHolds, offboardedEvent, uniqueId, waitForRun, waitForStatus } from "./helpers/worker";
 
 beforeEach(async () => {
   await sim.reset();

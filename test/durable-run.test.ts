@@ -3,23 +3,24 @@
  * run waits for a confirmation, runs accepted by version 0.1, and the SCIM directory's oldest schema. Each
  * test failed before its fix (a review of the durable run found them).
  */
-import {
-  createExecutionContext,
-  createScheduledController,
-  evictDurableObject,
-  introspectWorkflowInstance,
-  runInDurableObject,
-  waitOnExecutionContext,
-} from "cloudflare:test";
+import { evictDurableObject, introspectWorkflowInstance, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/env";
-import worker from "../src/index";
 import { sweepRuns } from "../src/offboarding/sweep";
 import { auditStore } from "../src/services";
-import { callWith, signedHrHeaders } from "./helpers/env";
+import { callWith, signedHrHeaders, sweep } from "./helpers/env";
+import { acceptLegacyRun } from "./helpers/legacy";
 import { DEMO, sim } from "./helpers/sim";
-import { admin, clearHolds, offboardedEvent, sendHr, uniqueId, waitForRun } from "./helpers/worker";
+import {
+  admin,
+  clearHolds,
+  offboardedEvent,
+  sendHr,
+  uniqueId,
+  waitForRun,
+  waitForStatus,
+} from "./helpers/worker";
 
 const LEAVER = "1505084218764549471";
 const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,15 +66,6 @@ async function statusOf(runId: string): Promise<{ status: string; detail?: strin
   return (await (await admin(`/runs/${runId}`)).json()) as { status: string; detail?: string };
 }
 
-async function waitForStatus(runId: string, status: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if ((await statusOf(runId)).status === status) return;
-    await sleepMs(100);
-  }
-  throw new Error(`run ${runId} did not reach ${status}`);
-}
-
 /**
  * Ends a run a test leaves waiting (for a confirmation, 72 h): its Workflow instances terminated and the
  * run closed, so nothing of it keeps running into the next test file (the sweeper lists every active run).
@@ -96,12 +88,6 @@ const confirmRun = (runId: string) =>
     headers: { "content-type": "application/json", "x-audit-actor": "alice@example.com" },
     body: JSON.stringify({ koodriveUserId: DEMO.leaver }),
   });
-
-async function sweep() {
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), env as never, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 describe("a run waiting for an operator", () => {
   beforeEach(async () => {
@@ -163,20 +149,7 @@ describe("runs accepted by the previous version", () => {
   // request) and was stored as the run's koodriveUserId. A new attempt (sweeper resume or admin retry)
   // reads it as settled and cancels, although the policy for such runs is now `off`.
   it("a run resolved by name under the old code is not acted on by a new attempt without confirmation", async () => {
-    const runId = `hr-${crypto.randomUUID().replaceAll("-", "")}`;
-    const ledger = env.RUNS.getByName(runId);
-    const request = {
-      runId,
-      source: "hr" as const,
-      eventId: "legacy-1",
-      subject: { hrId: "E-LEGACY", name: "Dana Leaver" },
-      dryRun: false,
-      scopes: [1, 2, 3] as (1 | 2 | 3)[],
-      requestId: "req-legacy",
-      receivedAt: new Date().toISOString(),
-      actor: "source:hr",
-    };
-    await ledger.accept(request);
+    const { runId, ledger } = await acceptLegacyRun("legacy-1", { hrId: "E-LEGACY", name: "Dana Leaver" });
     await ledger.update({
       status: "failed",
       koodriveUserId: DEMO.leaver,
@@ -204,18 +177,10 @@ describe("a name match from version 0.1, never confirmed", () => {
   it("once its confirmation window closes, a retry resolves afresh (the identity map now knows the leaver)", async () => {
     const CARA = "1505084218764549402";
     await sim.seed({ users: [{ userId: CARA, name: "Cara Contractor", shares: 2 }], seed: 42 });
-    const runId = `hr-${crypto.randomUUID().replaceAll("-", "")}`;
-    const ledger = env.RUNS.getByName(runId);
-    await ledger.accept({
-      runId,
-      source: "hr",
-      eventId: "legacy-2",
-      subject: { hrId: "E-LEGACY-2", email: "cara2@partner.example", name: "Dana Leaver" },
-      dryRun: false,
-      scopes: [1, 2, 3],
-      requestId: "req-legacy-2",
-      receivedAt: new Date().toISOString(),
-      actor: "source:hr",
+    const { runId, ledger } = await acceptLegacyRun("legacy-2", {
+      hrId: "E-LEGACY-2",
+      email: "cara2@partner.example",
+      name: "Dana Leaver",
     });
     await ledger.update({ status: "failed", koodriveUserId: DEMO.leaver, resolvedBy: "name_match" });
     // The operator never confirms the 0.1 match: the wait of attempt 2 times out.

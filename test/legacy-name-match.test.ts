@@ -4,6 +4,7 @@
 import { introspectWorkflowInstance } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
+import { acceptLegacyRun } from "./helpers/legacy";
 import { DEMO, sim } from "./helpers/sim";
 import { admin, clearHolds, waitForRun } from "./helpers/worker";
 
@@ -20,18 +21,10 @@ describe("a 0.1 name match with a share left in flight, never confirmed", () => 
     const dana = await sim.shares(DEMO.leaver, "active");
     const inFlight = dana[0];
     if (!inFlight) throw new Error("demo leaver has no shares");
-    const runId = `hr-${crypto.randomUUID().replaceAll("-", "")}`;
-    const ledger = env.RUNS.getByName(runId);
-    await ledger.accept({
-      runId,
-      source: "hr",
-      eventId: "legacy-3",
-      subject: { hrId: "E-LEGACY-3", email: "cara3@partner.example", name: "Dana Leaver" },
-      dryRun: false,
-      scopes: [1, 2, 3],
-      requestId: "req-legacy-3",
-      receivedAt: new Date().toISOString(),
-      actor: "source:hr",
+    const { runId, ledger } = await acceptLegacyRun("legacy-3", {
+      hrId: "E-LEGACY-3",
+      email: "cara3@partner.example",
+      name: "Dana Leaver",
     });
     // 0.1 matched "Dana Leaver" by name, planned her share and failed (KooDrive outage) with its cancel in
     // flight: the ledger holds a sent row, and no plannedFor (0.1 had none).
@@ -84,19 +77,7 @@ describe("a 0.1 name match that already cancelled shares, never confirmed", () =
     const dana = await sim.shares(DEMO.leaver, "active");
     const done = dana[0];
     if (!done) throw new Error("demo leaver has no shares");
-    const runId = `hr-${crypto.randomUUID().replaceAll("-", "")}`;
-    const ledger = env.RUNS.getByName(runId);
-    await ledger.accept({
-      runId,
-      source: "hr",
-      eventId: "legacy-4",
-      subject: { hrId: "E-LEGACY-4", name: "Dana Leaver" },
-      dryRun: false,
-      scopes: [1, 2, 3],
-      requestId: "req-legacy-4",
-      receivedAt: new Date().toISOString(),
-      actor: "source:hr",
-    });
+    const { runId, ledger } = await acceptLegacyRun("legacy-4", { hrId: "E-LEGACY-4", name: "Dana Leaver" });
     // 0.1 matched by name, cancelled one share and ended partial.
     await ledger.addPlanned([
       {

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { snapshot } from "./helpers/expect";
 import { signTeams } from "./helpers/signers";
 import { sim } from "./helpers/sim";
 import { call, HR_SECRET, HR_SECRET_2, signHr } from "./helpers/worker";
@@ -94,26 +95,6 @@ const headers = fc.record(
   },
   { requiredKeys: [] },
 );
-
-interface Snapshot {
-  keys: Set<string>;
-  simCalls: number;
-  holds: number;
-  scimUsers: number;
-}
-
-async function snapshot(): Promise<Snapshot> {
-  const keys = new Set<string>();
-  let cursor: string | undefined;
-  do {
-    const page = await env.AUDIT.list(cursor ? { cursor } : {});
-    for (const k of page.keys) keys.add(k.name);
-    cursor = page.list_complete ? undefined : page.cursor;
-  } while (cursor);
-  const holds = await env.HOLDS.getByName("holds").list();
-  const scim = (await env.SCIM.getByName("directory").find(null, 1, 0)) as { total: number };
-  return { keys, simCalls: (await sim.calls(0)).last, holds: holds.length, scimUsers: scim.total };
-}
 
 /** What every answer must satisfy, whatever was sent: no 5xx, no stack trace, our envelope on errors. */
 async function expectWellBehaved(res: Response, methodName: string): Promise<void> {

@@ -10,6 +10,7 @@ import {
   type RunView,
   uniqueId,
   waitForRun,
+  waitForStatus,
 } from "./helpers/worker";
 
 /** An id no KooDrive user has. */
@@ -43,21 +44,6 @@ async function runView(runId: string) {
     candidate?: { koodriveUserId: string; name: string };
     confirmedBy?: string;
   };
-}
-
-/** Polls until the run has the status (a run waiting for an operator is not terminal). */
-async function waitForStatus(runId: string, status: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < deadline) {
-    const res = await admin(`/runs/${runId}`);
-    if (res.status === 200) {
-      last = ((await res.json()) as { status: string }).status;
-      if (last === status) return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`run ${runId} did not reach ${status} (last: ${last})`);
 }
 
 async function runAudit(runId: string): Promise<AuditRecord[]> {

@@ -11,6 +11,7 @@
  */
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
+import { type Snapshot, snapshot } from "./helpers/expect";
 import { signSlack, signTeams } from "./helpers/signers";
 import { DEMO, sim } from "./helpers/sim";
 import { ADMIN_TOKEN, call, clearHolds, signHr, uniqueId, waitForRun } from "./helpers/worker";
@@ -128,29 +129,9 @@ function adminHolds(token: string | null) {
 
 // --- What "nothing started" means ---
 
-interface State {
-  keys: Set<string>;
-  simCalls: number;
-  holds: number;
-  scimUsers: number;
-}
-
-async function state(): Promise<State> {
-  const keys = new Set<string>();
-  let cursor: string | undefined;
-  do {
-    const page = await env.AUDIT.list(cursor ? { cursor } : {});
-    for (const k of page.keys) keys.add(k.name);
-    cursor = page.list_complete ? undefined : page.cursor;
-  } while (cursor);
-  const holds = await env.HOLDS.getByName("holds").list();
-  const scim = (await env.SCIM.getByName("directory").find(null, 1, 0)) as { total: number };
-  return { keys, simCalls: (await sim.calls(0)).last, holds: holds.length, scimUsers: scim.total };
-}
-
 /** Nothing but audit records of the allowed types was added; no run, no KooDrive call, no other change. */
-async function expectNothingStarted(before: State, source: string, allowedTypes: string[]) {
-  const after = await state();
+async function expectNothingStarted(before: Snapshot, source: string, allowedTypes: string[]) {
+  const after = await snapshot();
   expect(after.simCalls).toBe(before.simCalls);
   expect(after.holds).toBe(before.holds);
   expect(after.scimUsers).toBe(before.scimUsers);
@@ -280,7 +261,7 @@ describe("every source and the admin API refuse what is not authentic, and start
   for (const row of TABLE) {
     it(`${row.source}: ${row.attack} (${row.what}) -> 401, nothing started`, async () => {
       const send = await row.build();
-      const before = await state();
+      const before = await snapshot();
       await expectUnauthorized(await send(), row.scim ?? false);
       await expectNothingStarted(before, row.source, ["request.rejected"]);
     });
@@ -307,7 +288,7 @@ describe("a replayed authentic request is a duplicate of what the original start
     const first = await send();
     const runId = await runOf(first);
     if (runId) await waitForRun(runId);
-    const before = await state();
+    const before = await snapshot();
     await expectReplay(await send(), runId);
     await expectNothingStarted(before, source, ["request.duplicate"]);
   }

@@ -1,5 +1,6 @@
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { REPEAT_WINDOW_MS } from "../src/sources/chat/commands";
+import { at } from "./helpers/env";
 import { signSlack } from "./helpers/signers";
 import { DEMO, sim } from "./helpers/sim";
 import { call, clearHolds, uniqueId, waitForRun } from "./helpers/worker";
@@ -7,17 +8,6 @@ import { call, clearHolds, uniqueId, waitForRun } from "./helpers/worker";
 /** The signing secret configured in vitest.config.ts (Slack's published example) and its operator. */
 const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
 const OPERATOR = "U2CERLKJA";
-
-/** Runs `fn` with the isolate's clock set to `when` (as test/teams.test.ts does). */
-async function at<T>(when: number, fn: () => Promise<T>): Promise<T> {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(when);
-  try {
-    return await fn();
-  } finally {
-    vi.useRealTimers();
-  }
-}
 
 beforeEach(async () => {
   await sim.reset();

@@ -1,17 +1,10 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import worker from "../src/index";
+import { sweep } from "./helpers/env";
 import { sim } from "./helpers/sim";
 import { admin, clearHolds, offboardedEvent, sendHr, waitForRun } from "./helpers/worker";
 
 const LEAVER = "1505084218764549700";
-
-async function sweep() {
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), env as never, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 async function activeRunKeys() {
   return (await env.AUDIT.list({ prefix: "active-run:" })).keys.map((k) => k.name);

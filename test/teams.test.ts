@@ -1,10 +1,11 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { runIdFor } from "../src/offboarding/start";
 import { commandKey, REPEAT_WINDOW_MS } from "../src/sources/chat/commands";
 import { commandText } from "../src/sources/teams/route";
 import { TEAMS_TOLERANCE_MS } from "../src/sources/teams/verify";
+import { at } from "./helpers/env";
 import { captureWarnings, withinOneWindow } from "./helpers/limits";
 import { signTeams } from "./helpers/signers";
 import { DEMO, sim } from "./helpers/sim";
@@ -85,17 +86,6 @@ describe("Teams outgoing webhook", () => {
     expect((await send(bad)).status).toBe(422);
   });
 });
-
-/** Runs `fn` with the isolate's clock (the Worker's and its Durable Objects' `Date`) set to `at`. */
-async function at<T>(when: number, fn: () => Promise<T>): Promise<T> {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(when);
-  try {
-    return await fn();
-  } finally {
-    vi.useRealTimers();
-  }
-}
 
 interface AuditView {
   records: Array<{ type: string; source?: string; actor?: string; reason?: string; runId?: string }>;

@@ -3,8 +3,9 @@
  * as the real entry, with the given vars layered over the test env. Workflows started this way run with
  * the real env, which is why a run records the policies it was accepted under.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { vi } from "vitest";
 import worker from "../../src/index";
 import { HR_SECRET, signHr } from "./worker";
 
@@ -34,4 +35,22 @@ export function signedHrHeaders(id: string, body: string, at = new Date()): Head
     "webhook-timestamp": String(timestamp),
     "webhook-signature": signHr(HR_SECRET, id, timestamp, body),
   });
+}
+
+/** Runs the Worker's scheduled handler (the sweeper's Cron Trigger) once, to completion. */
+export async function sweep(): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron: "*/5 * * * *" }), env as never, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** Runs `fn` with the isolate's clock (the Worker's and its Durable Objects' `Date`) set to `when`. */
+export async function at<T>(when: number, fn: () => Promise<T>): Promise<T> {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(when);
+  try {
+    return await fn();
+  } finally {
+    vi.useRealTimers();
+  }
 }

@@ -1,10 +1,11 @@
 /**
- * Assertions shared by the integration tests: our error envelope (one shape for every 4xx/5xx), and "no
- * run was started" for a request that must have no effect.
+ * Assertions shared by the integration tests: our error envelope (one shape for every 4xx/5xx), "no run
+ * was started", and the state snapshot a request that must have no effect is compared against.
  */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { runIdFor } from "../../src/offboarding/start";
+import { sim } from "./sim";
 import { admin } from "./worker";
 
 export interface ErrorEnvelope {
@@ -33,4 +34,25 @@ export async function expectNoRun(source: string, eventId: string): Promise<void
   const runId = await runIdFor(source, eventId);
   expect((await admin(`/runs/${runId}`)).status).toBe(404);
   await expect(env.OFFBOARDING.get(runId)).rejects.toThrow();
+}
+
+/** What a request that must have no effect is checked against: KV keys, KooDrive calls, holds, SCIM users. */
+export interface Snapshot {
+  keys: Set<string>;
+  simCalls: number;
+  holds: number;
+  scimUsers: number;
+}
+
+export async function snapshot(): Promise<Snapshot> {
+  const keys = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const page = await env.AUDIT.list(cursor ? { cursor } : {});
+    for (const k of page.keys) keys.add(k.name);
+    cursor = page.list_complete ? undefined : page.cursor;
+  } while (cursor);
+  const holds = await env.HOLDS.getByName("holds").list();
+  const scim = (await env.SCIM.getByName("directory").find(null, 1, 0)) as { total: number };
+  return { keys, simCalls: (await sim.calls(0)).last, holds: holds.length, scimUsers: scim.total };
 }

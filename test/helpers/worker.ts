@@ -135,3 +135,18 @@ export async function waitForRun(runId: string, timeoutMs = 60_000, minAttempt =
   }
   throw new Error(`run ${runId} not terminal after ${timeoutMs} ms: ${JSON.stringify(last?.status)}`);
 }
+
+/** Polls `GET /runs/:id` until the run has this status (a run waiting for an operator is not terminal). */
+export async function waitForStatus(runId: string, status: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    const res = await admin(`/runs/${runId}`);
+    if (res.status === 200) {
+      last = ((await res.json()) as { status: string }).status;
+      if (last === status) return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`run ${runId} did not reach ${status} (last: ${last})`);
+}
