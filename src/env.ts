@@ -1,4 +1,5 @@
 import * as z from "zod";
+import type { Principal } from "./admin/roles";
 import type { AuditStore } from "./audit/store";
 import { base64ToBytes } from "./bytes";
 import { ConfigError } from "./errors";
@@ -248,6 +249,8 @@ export interface Variables {
   requestId: string;
   config: Config;
   audit: AuditStore;
+  /** The verified caller of an admin route (set by `requireRole`, src/admin/principal.ts). */
+  principal: Principal;
 }
 
 export type AppEnv = { Bindings: Bindings; Variables: Variables };

@@ -95,8 +95,10 @@ describe("PUT /holds is conditional", () => {
     await putHolds([share(S1, "LH-1")], "*", "alice");
     await putHolds([share(S1, "LH-1"), share(S2, "LH-2")], "*", "bob");
     const holds = (await readHolds()).holds;
-    expect(holds.find((h) => h.id === S1)?.createdBy).toBe("admin:alice");
-    expect(holds.find((h) => h.id === S2)?.createdBy).toBe("admin:bob");
+    // X-Audit-Actor is ignored since 0.3: the verified identity is recorded.
+    // TODO(issue 9, tokens): two API tokens as alice and bob, to tell the creators apart again.
+    expect(holds.find((h) => h.id === S1)?.createdBy).toBe("break-glass");
+    expect(holds.find((h) => h.id === S2)?.createdBy).toBe("break-glass");
   });
 
   it("refuses a list naming one hold twice (422)", async () => {
@@ -275,7 +277,8 @@ describe("the audit names every hold changed", () => {
     expect(more).toEqual([]);
     expect(record).toMatchObject({
       type: "admin.holds",
-      actor: "admin:carol",
+      actor: "break-glass",
+      verifiedBy: "break-glass",
       reason: "holds replaced",
       details: { added: 1, removed: 1, updated: 1, total: 2, ifMatch: etag, part: 1, parts: 1 },
     });

@@ -101,7 +101,8 @@ describe("the audit of PUT /identities names the keys that changed", () => {
     const [loaded] = await auditOf(first.requestId);
     expect(loaded).toMatchObject({
       type: "admin.identities",
-      actor: "admin:hr-sync",
+      actor: "break-glass",
+      verifiedBy: "break-glass",
       details: { entries: 2, keys: 3, added: 3, remapped: 0, updated: 0, unchanged: 0, unlisted: 0 },
     });
     expect(JSON.parse(String(loaded?.details?.changes))).toEqual([

@@ -137,12 +137,12 @@ describe("never the wrong person: a name alone is not a match (RESOLVE_BY_NAME)"
     expect(run).toMatchObject({ status: "completed", koodriveUserId: DEMO.leaver, resolvedBy: "name_match" });
     expect(run.counts.cancelled).toBe(before.length);
     expect(await sim.shares(DEMO.leaver, "active")).toHaveLength(0);
-    expect((await runView(runId)).confirmedBy).toBe("admin:alice@example.com");
+    expect((await runView(runId)).confirmedBy).toBe("break-glass");
 
     expect((await confirm(runId, DEMO.leaver)).status).toBe(409);
     const decisions = (await runAudit(runId)).filter((r) => r.type === "admin.confirm");
     expect(decisions.map((d) => d.status).sort()).toEqual(["confirmed", "refused", "refused"]);
-    expect(decisions.find((d) => d.status === "confirmed")?.actor).toBe("admin:alice@example.com");
+    expect(decisions.find((d) => d.status === "confirmed")?.actor).toBe("break-glass");
   });
 
   it("with confirm, a dry run plans without waiting and says a real run would", async () => {

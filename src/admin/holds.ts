@@ -11,7 +11,7 @@ import {
   MAX_HOLDS,
   type Precondition,
 } from "../offboarding/holds";
-import { adminActor } from "./auth";
+import { actorOf } from "./principal";
 
 /** Holds one `POST /holds` may add: "one or a few"; a whole list is a `PUT`. */
 export const MAX_HOLDS_PER_POST = 100;
@@ -101,13 +101,13 @@ function holdChanges(r: Pick<HoldsChanged, "added" | "removed" | "updated">): Ch
 }
 
 /** Audits a change naming every hold added, removed or updated, in records of at most 50 changes. */
-async function auditChange(c: Context<AppEnv>, actor: string, reason: string, r: HoldsChanged) {
+async function auditChange(c: Context<AppEnv>, reason: string, r: HoldsChanged) {
   const changes = holdChanges(r);
   const parts = Math.max(1, Math.ceil(changes.length / MAX_HOLD_CHANGES_PER_RECORD));
   const ifMatch = c.req.header("if-match");
   const records = Array.from({ length: parts }, (_, part) => ({
     type: "admin.holds" as const,
-    actor,
+    ...actorOf(c),
     requestId: c.var.requestId,
     reason,
     details: {
@@ -159,14 +159,14 @@ export function holdsRoutes() {
     },
     validate("json", PutBody),
     async (c) => {
-      const actor = adminActor(c.req.header("x-audit-actor"));
+      const actor = actorOf(c).actor;
       const { holds } = c.req.valid("json");
       const result = await store(c.env).replace(
         holds.map((h) => ({ ...h, createdBy: actor })),
         parseIfMatch(c.req.header("if-match")),
       );
       if (!result.ok) throw refusal(result, "");
-      await auditChange(c, actor, "holds replaced", result);
+      await auditChange(c, "holds replaced", result);
       setEtag(c, result.version);
       return c.json({
         version: result.version,
@@ -180,14 +180,14 @@ export function holdsRoutes() {
   );
 
   app.post("/", validate("json", PostBody), async (c) => {
-    const actor = adminActor(c.req.header("x-audit-actor"));
+    const actor = actorOf(c).actor;
     const { holds } = c.req.valid("json");
     const result = await store(c.env).add(
       holds.map((h) => ({ ...h, createdBy: actor })),
       parseIfMatch(c.req.header("if-match")),
     );
     if (!result.ok) throw refusal(result, "");
-    await auditChange(c, actor, "holds added", result);
+    await auditChange(c, "holds added", result);
     setEtag(c, result.version);
     const named = new Set(holds.map(holdKey));
     const now: Hold[] = (await store(c.env).read()).holds.filter((h) => named.has(holdKey(h)));
@@ -201,11 +201,10 @@ export function holdsRoutes() {
   });
 
   app.delete("/:type/:id", validate("param", HoldParams), async (c) => {
-    const actor = adminActor(c.req.header("x-audit-actor"));
     const { type, id } = c.req.valid("param");
     const result = await store(c.env).remove(type, id, parseIfMatch(c.req.header("if-match")));
     if (!result.ok) throw refusal(result, `${type}:${id}`);
-    await auditChange(c, actor, "hold removed", result);
+    await auditChange(c, "hold removed", result);
     setEtag(c, result.version);
     return c.json({ version: result.version, removed: result.removed[0], total: result.total });
   });

@@ -5,8 +5,8 @@ import { emailAddress } from "../audit/schema";
 import type { AppEnv } from "../env";
 import { ApiError, type FieldError, fieldErrors } from "../errors";
 import type { IdentityEntry } from "../offboarding/resolve";
-import { adminActor } from "./auth";
 import { parseIdentityCsv } from "./identity-csv";
+import { actorOf } from "./principal";
 
 /**
  * Entries one `PUT /identities` may carry: each writes up to two KV keys, and one Worker invocation may
@@ -170,7 +170,7 @@ export function identityRoutes() {
         "invalid identities",
         locate(fieldErrors(parsed.error.issues), rows),
       );
-    const actor = adminActor(c.req.header("x-audit-actor"));
+    const actor = actorOf(c).actor;
     const { identities } = parsed.data;
     const writes = await keyWrites(identities, new Date().toISOString(), actor, rows);
     // Read before writing: KV is eventually consistent, so "before" is what this location last saw.
@@ -183,7 +183,7 @@ export function identityRoutes() {
     const details = identityAuditDetails(identities.length, writes.length, changes);
     await c.var.audit.write({
       type: "admin.identities",
-      actor,
+      ...actorOf(c),
       requestId: c.var.requestId,
       reason: "identity map loaded",
       details,

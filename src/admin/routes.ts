@@ -8,10 +8,10 @@ import { limitBody, validate } from "../http";
 import { instanceId, wakeInstance, watchRun } from "../offboarding/instances";
 import { isRunId } from "../offboarding/start";
 import { CONFIRM_EVENT, SHARE_STATES } from "../offboarding/types";
-import { adminActor, requireAdmin } from "./auth";
 import { exportRun } from "./export";
 import { holdsRoutes } from "./holds";
 import { identityRoutes } from "./identities";
+import { actorOf, requireRole, requireRoleFor } from "./principal";
 
 const ConfirmBody = z.object({
   koodriveUserId: z.string().regex(/^\d{19}$/, "must be the 19-digit KooDrive user id you confirm"),
@@ -57,8 +57,15 @@ async function loadRun(env: AppEnv["Bindings"], runId: string) {
 /** The admin API: runs, exports, audit, retries, identities, holds. */
 export function adminRoutes() {
   const app = new Hono<AppEnv>();
-  for (const path of ["/runs/*", "/audit", "/identities", "/identities/*", "/holds", "/holds/*"])
-    app.use(path, requireAdmin());
+  // Roles (docs/security.md "Who can do what"): viewers read; operators also retry and confirm runs;
+  // admins also change holds and the identity map.
+  app.use("/runs", requireRole("viewer"));
+  app.use("/runs/*", requireRole("viewer"));
+  app.use("/runs/:runId/retry", requireRole("operator"));
+  app.use("/runs/:runId/confirm", requireRole("operator"));
+  app.use("/audit", requireRole("viewer"));
+  for (const path of ["/identities", "/identities/*", "/holds", "/holds/*"])
+    app.use(path, requireRoleFor("viewer", "admin"));
 
   app.get("/runs/:runId", validate("query", RunQuery), async (c) => {
     const runId = c.req.param("runId");
@@ -104,7 +111,7 @@ export function adminRoutes() {
       const { format } = c.req.valid("query");
       await c.var.audit.write({
         type: "admin.export",
-        actor: adminActor(c.req.header("x-audit-actor")),
+        ...actorOf(c),
         runId,
         requestId: c.var.requestId,
         subject: meta.request.subject,
@@ -126,7 +133,7 @@ export function adminRoutes() {
     });
     await c.var.audit.write({
       type: "admin.retry",
-      actor: adminActor(c.req.header("x-audit-actor")),
+      ...actorOf(c),
       runId,
       requestId: c.var.requestId,
       subject: meta.request.subject,
@@ -142,13 +149,13 @@ export function adminRoutes() {
   app.post("/runs/:runId/confirm", limitBody(4 * 1024), validate("json", ConfirmBody), async (c) => {
     const runId = c.req.param("runId");
     const { ledger, meta } = await loadRun(c.env, runId);
-    const actor = adminActor(c.req.header("x-audit-actor"));
+    const who = actorOf(c);
     const { koodriveUserId } = c.req.valid("json");
-    const confirmed = await ledger.confirm(koodriveUserId, actor);
+    const confirmed = await ledger.confirm(koodriveUserId, who.actor);
     if ("refused" in confirmed) {
       await c.var.audit.write({
         type: "admin.confirm",
-        actor,
+        ...who,
         runId,
         requestId: c.var.requestId,
         subject: meta.request.subject,
@@ -160,7 +167,7 @@ export function adminRoutes() {
     }
     await c.var.audit.write({
       type: "admin.confirm",
-      actor,
+      ...who,
       runId,
       requestId: c.var.requestId,
       subject: { ...meta.request.subject, koodriveUserId },
@@ -173,7 +180,7 @@ export function adminRoutes() {
       // The confirmation is recorded; a run that cannot be woken is resumed by the sweeper and reads it.
       console.warn(JSON.stringify({ level: "warn", msg: "confirm event not delivered", runId }));
     }
-    return c.json({ runId, status: "running", koodriveUserId, confirmedBy: actor }, 202);
+    return c.json({ runId, status: "running", koodriveUserId, confirmedBy: who.actor }, 202);
   });
 
   app.get("/audit", validate("query", AuditQuery), async (c) => {

@@ -15,6 +15,8 @@ export const AuditType = z.enum([
   "admin.retry",
   "admin.export",
   "admin.confirm",
+  /** A verified admin identity was refused a route its role does not allow (403). */
+  "admin.denied",
   /** A SCIM request changed a user (created, updated, deactivated, reactivated, deleted): see `status`. */
   "scim.user",
 ]);
@@ -76,8 +78,10 @@ export const AuditRecord = z.object({
   id: z.string(),
   at: z.string(),
   type: AuditType,
-  /** Who acted: `source:hr`, `admin`, `workflow`. */
+  /** Who acted: `source:hr`, `workflow`, or a verified admin identity (`alice@acme.com`, `break-glass`). */
   actor: z.string(),
+  /** How an admin actor was verified: `cloudflare-access`, `access-service-token`, `api-token`, `break-glass`, `local`. */
+  verifiedBy: z.string().optional(),
   source: z.string().optional(),
   eventId: z.string().optional(),
   runId: z.string().optional(),
