@@ -5,6 +5,8 @@ import { spawn } from "node:child_process";
 import { ensureDevVars, SERVICE_URL, SIM_ADMIN_TOKEN, SIMULATOR_URL } from "./dev-vars.mjs";
 
 const vars = ensureDevVars();
+// Where local state (KV, Durable Objects, Workflows) persists between starts; the browser test uses its own.
+const STATE_DIR = process.env.KDO_STATE_DIR ?? ".wrangler/state";
 const children = [];
 
 /**
@@ -73,7 +75,7 @@ run("simulator", [
   "--inspector-port",
   "9230",
   "--persist-to",
-  ".wrangler/state/simulator",
+  `${STATE_DIR}/simulator`,
   ...common,
 ]);
 run("service", [
@@ -83,7 +85,7 @@ run("service", [
   "--inspector-port",
   "9229",
   "--persist-to",
-  ".wrangler/state/service",
+  `${STATE_DIR}/service`,
   ...common,
 ]);
 

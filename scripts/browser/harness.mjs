@@ -1,0 +1,87 @@
+// The real-browser test's plumbing: starts `npm start` (the service and the simulator, demo data) in a
+// state directory of its own, drives Debian's Chromium through playwright-core (nothing downloads a
+// browser), and fails on any page error, console error, CSP violation or 5xx answer.
+import { spawn } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+export const SERVICE = "http://127.0.0.1:8787";
+export const SIMULATOR = "http://127.0.0.1:8788";
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const START_TIMEOUT_MS = 180_000;
+
+/** Starts `npm start` with a fresh state directory; resolves once it printed that it is running. */
+export async function startService(stateDir) {
+  rmSync(stateDir, { recursive: true, force: true });
+  mkdirSync(stateDir, { recursive: true });
+  const child = spawn(process.execPath, ["scripts/start.mjs"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, KDO_STATE_DIR: stateDir, FORCE_COLOR: "0" },
+    detached: true,
+  });
+  let log = "";
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`npm start did not come up:\n${log.slice(-4000)}`)),
+      START_TIMEOUT_MS,
+    );
+    const onData = (chunk) => {
+      log += chunk;
+      if (log.includes("is running.")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.setEncoding("utf8").on("data", onData);
+    child.stderr.setEncoding("utf8").on("data", onData);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm start exited with ${code}:\n${log.slice(-4000)}`));
+    });
+  });
+  return {
+    log: () => log,
+    stop: () => {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+/**
+ * A browser page that records every problem: uncaught page errors, console errors (Chromium reports CSP
+ * refusals there), `securitypolicyviolation` events, failed requests and 5xx answers.
+ */
+export async function openBrowser({ width = 1280, height = 900 } = {}) {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  const context = await browser.newContext({ viewport: { width, height }, acceptDownloads: true });
+  const problems = [];
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  const watch = (page) => {
+    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+    page.on("console", (msg) => {
+      if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
+    });
+    page.on("response", (res) => {
+      if (res.status() >= 500) problems.push(`${res.status()} from ${res.url()}`);
+    });
+  };
+  context.on("page", watch);
+  const page = await context.newPage();
+  return { browser, context, page, problems };
+}
+
+/** Throws when anything went wrong in the browser so far. */
+export function assertNoProblems(problems, step) {
+  if (problems.length > 0) throw new Error(`${step}: ${problems.join("\n")}`);
+}
