@@ -19,6 +19,18 @@ import {
  */
 export const PROGRESS_PUSH_MS = 5_000;
 
+/** What a run's plan holds, by KooDrive scope (`GET /runs/:id` `plan`). */
+export interface PlanSummary {
+  /** Shares the run cancels (or a dry run would): every state but skipped_hold and skipped_scope. */
+  shares: number;
+  byScope: Record<string, number>;
+  /** Shares a hold kept (skipped_hold). */
+  held: number;
+  heldByScope: Record<string, number>;
+  /** Shares outside the run's scopes (skipped_scope). */
+  outOfScope: number;
+}
+
 /** One outcome to record for a share. */
 export interface Outcome {
   shareId: string;
@@ -523,6 +535,29 @@ export class RunLedger extends DurableObject<Env> {
       counts.total += row.n;
     }
     return counts;
+  }
+
+  /**
+   * The plan by scope (the console's dry-run summary): shares the run cancels (a dry run: would cancel),
+   * shares a hold kept, and shares out of the run's scopes, each per KooDrive scope (1, 2, 3).
+   */
+  planSummary(): PlanSummary {
+    const plan: PlanSummary = { shares: 0, byScope: {}, held: 0, heldByScope: {}, outOfScope: 0 };
+    for (const r of this.sql.exec<{ scope: number; state: ShareState; n: number }>(
+      "SELECT scope, state, COUNT(*) AS n FROM shares GROUP BY scope, state",
+    )) {
+      const scope = String(r.scope);
+      if (r.state === "skipped_hold") {
+        plan.held += r.n;
+        plan.heldByScope[scope] = (plan.heldByScope[scope] ?? 0) + r.n;
+      } else if (r.state === "skipped_scope") {
+        plan.outOfScope += r.n;
+      } else {
+        plan.shares += r.n;
+        plan.byScope[scope] = (plan.byScope[scope] ?? 0) + r.n;
+      }
+    }
+    return plan;
   }
 
   /** Shares in id order after `afterId`, optionally only some states. */
