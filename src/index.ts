@@ -6,6 +6,7 @@ import { auditStore } from "./services";
 export { HoldsStore } from "./offboarding/holds";
 export { LeaverLock } from "./offboarding/leavers";
 export { RunLedger } from "./offboarding/ledger";
+export { RunIndex } from "./offboarding/run-index";
 export { OffboardingWorkflow } from "./offboarding/workflow";
 export { ReplayGuard } from "./sources/replay";
 export { ScimDirectory } from "./sources/scim/directory";

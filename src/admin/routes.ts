@@ -6,24 +6,18 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { limitBody, validate } from "../http";
 import { instanceId, wakeInstance, watchRun } from "../offboarding/instances";
-import { isRunId } from "../offboarding/start";
-import { CONFIRM_EVENT, SHARE_STATES } from "../offboarding/types";
+import { CONFIRM_EVENT } from "../offboarding/types";
 import { exportRun } from "./export";
 import { holdsRoutes } from "./holds";
 import { identityRoutes } from "./identities";
+import { offboardingRoutes } from "./offboardings";
 import { actorOf, requireRole, requireRoleFor } from "./principal";
+import { ReindexQuery, reindexPage } from "./reindex";
+import { loadRun, RunQuery, runView } from "./run-view";
+import { listRuns, RunsQuery } from "./runs-list";
 
 const ConfirmBody = z.object({
   koodriveUserId: z.string().regex(/^\d{19}$/, "must be the 19-digit KooDrive user id you confirm"),
-});
-
-const RunQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(5000).default(1000),
-  cursor: z
-    .string()
-    .regex(/^\d{1,30}$/)
-    .optional(),
-  state: z.enum(SHARE_STATES).optional(),
 });
 
 const AuditQuery = z
@@ -45,15 +39,6 @@ function safeCursor(cursor: string): boolean {
   }
 }
 
-/** The ledger and meta of a run, or a 404 for an unknown or malformed run id. */
-async function loadRun(env: AppEnv["Bindings"], runId: string) {
-  if (!isRunId(runId)) throw new ApiError("not_found", `no run ${runId.slice(0, 80)}`);
-  const ledger = env.RUNS.getByName(runId);
-  const meta = await ledger.getMeta();
-  if (!meta) throw new ApiError("not_found", `no run ${runId}`);
-  return { ledger, meta };
-}
-
 /** The admin API: runs, exports, audit, retries, identities, holds. */
 export function adminRoutes() {
   const app = new Hono<AppEnv>();
@@ -63,44 +48,36 @@ export function adminRoutes() {
   app.use("/runs/*", requireRole("viewer"));
   app.use("/runs/:runId/retry", requireRole("operator"));
   app.use("/runs/:runId/confirm", requireRole("operator"));
+  app.use("/runs/reindex", requireRole("admin"));
+  app.use("/offboardings", requireRole("operator"));
   app.use("/audit", requireRole("viewer"));
   for (const path of ["/identities", "/identities/*", "/holds", "/holds/*"])
     app.use(path, requireRoleFor("viewer", "admin"));
 
-  app.get("/runs/:runId", validate("query", RunQuery), async (c) => {
-    const runId = c.req.param("runId");
-    const { ledger, meta } = await loadRun(c.env, runId);
-    const q = c.req.valid("query");
-    const [counts, shares] = await Promise.all([
-      ledger.counts(),
-      ledger.shares(q.cursor ?? "", q.limit + 1, q.state ? [q.state] : undefined),
-    ]);
-    const page = shares.slice(0, q.limit);
-    const { request } = meta;
-    return c.json({
-      runId,
-      status: meta.status,
-      attempt: meta.attempt,
-      source: request.source,
-      eventId: request.eventId,
-      subject: request.subject,
-      koodriveUserId: meta.koodriveUserId ?? null,
-      resolvedBy: meta.resolvedBy ?? null,
-      ...(meta.candidate ? { candidate: meta.candidate } : {}),
-      ...(meta.confirmedBy ? { confirmedBy: meta.confirmedBy, confirmedAt: meta.confirmedAt } : {}),
-      duplicates: meta.duplicates ?? 0,
-      detail: meta.detail ?? null,
-      reason: request.reason ?? null,
-      dryRun: request.dryRun,
-      scopes: request.scopes,
-      createdAt: meta.createdAt,
-      updatedAt: meta.updatedAt,
-      finishedAt: meta.finishedAt ?? null,
-      counts,
-      shares: page,
-      ...(shares.length > q.limit ? { nextCursor: page[page.length - 1]?.shareId } : {}),
+  app.get("/runs", validate("query", RunsQuery), async (c) =>
+    c.json(await listRuns(c.env, c.req.valid("query"))),
+  );
+
+  app.post("/runs/reindex", validate("query", ReindexQuery), async (c) => {
+    const report = await reindexPage(c.env, c.req.valid("query").cursor);
+    await c.var.audit.write({
+      type: "admin.reindex",
+      ...actorOf(c),
+      requestId: c.var.requestId,
+      reason: `runs index filled from the audit trail: ${report.indexed} of ${report.runs} run(s) written`,
+      details: {
+        runs: report.runs,
+        indexed: report.indexed,
+        missing: report.missing,
+        more: !!report.nextCursor,
+      },
     });
+    return c.json(report);
   });
+
+  app.get("/runs/:runId", validate("query", RunQuery), async (c) =>
+    c.json(await runView(c.env, c.req.param("runId"), c.req.valid("query"))),
+  );
 
   app.get(
     "/runs/:runId/export",
@@ -202,6 +179,7 @@ export function adminRoutes() {
 
   app.use("/identities", limitBody(5 * 1024 * 1024));
   app.route("/identities", identityRoutes());
+  app.route("/offboardings", offboardingRoutes());
   app.use("/holds", limitBody(1024 * 1024));
   app.route("/holds", holdsRoutes());
   return app;

@@ -15,6 +15,8 @@ export const AuditType = z.enum([
   "admin.retry",
   "admin.export",
   "admin.confirm",
+  /** An admin filled the runs index from the audit trail (`POST /runs/reindex`). */
+  "admin.reindex",
   /** A verified admin identity was refused a route its role does not allow (403). */
   "admin.denied",
   /** A SCIM request changed a user (created, updated, deactivated, reactivated, deleted): see `status`. */

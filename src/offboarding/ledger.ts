@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { jsonBatches } from "./json-batches";
+import { type IndexRow, indexRowOf, RUN_INDEX_NAME } from "./run-index";
 import {
   type Counts,
   type PlannedShare,
@@ -11,6 +12,24 @@ import {
   type ShareState,
   TERMINAL,
 } from "./types";
+
+/**
+ * How often a run in flight sends its counts to the runs index at most (status changes are sent at once):
+ * a live progress bar needs seconds, not every batch of 100 (our choice; one small write per push).
+ */
+export const PROGRESS_PUSH_MS = 5_000;
+
+/** What a run's plan holds, by KooDrive scope (`GET /runs/:id` `plan`). */
+export interface PlanSummary {
+  /** Shares the run cancels (or a dry run would): every state but skipped_hold and skipped_scope. */
+  shares: number;
+  byScope: Record<string, number>;
+  /** Shares a hold kept (skipped_hold). */
+  held: number;
+  heldByScope: Record<string, number>;
+  /** Shares outside the run's scopes (skipped_scope). */
+  outOfScope: number;
+}
 
 /** One outcome to record for a share. */
 export interface Outcome {
@@ -71,7 +90,47 @@ export class RunLedger extends DurableObject<Env> {
 
   private writeMeta(meta: RunMeta): void {
     this.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('run', ?)", JSON.stringify(meta));
+    this.sql.exec("INSERT INTO meta (k, v) VALUES ('rev', '1') ON CONFLICT (k) DO UPDATE SET v = v + 1");
     this.touch();
+    this.pushToIndex(meta);
+  }
+
+  /** The revision of the meta: bumped by every write, so the runs index keeps only the newest copy. */
+  private rev(): number {
+    const row = this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'rev'").toArray()[0];
+    return row ? Number(row.v) : 0;
+  }
+
+  /** This run's row in the runs index, as the ledger knows it now (null before the run is accepted). */
+  indexRow(): IndexRow | null {
+    const meta = this.readMeta();
+    return meta ? indexRowOf(meta, this.counts(), this.rev()) : null;
+  }
+
+  /** When this ledger last sent its counts to the runs index (in memory: a lost value costs one push). */
+  private lastPush = 0;
+
+  /**
+   * Sends the run's current row to the runs index, without waiting: the index is a copy for listing, and a
+   * run never fails or waits because of it. A lost update is repaired by the sweeper (sweep.ts
+   * `repairIndex`), which compares open rows with their ledgers.
+   */
+  private pushToIndex(meta: RunMeta): void {
+    this.lastPush = Date.now();
+    const row = indexRowOf(meta, this.counts(), this.rev());
+    const sent = this.env.RUN_INDEX.getByName(RUN_INDEX_NAME)
+      .upsert([row])
+      .catch((err: unknown) =>
+        console.warn(
+          JSON.stringify({
+            level: "warn",
+            msg: "runs index not updated",
+            runId: row.runId,
+            error: String(err),
+          }),
+        ),
+      );
+    this.ctx.waitUntil(sent);
   }
 
   /** Records that the run made progress now (the sweeper restarts runs that stop making any). */
@@ -89,18 +148,18 @@ export class RunLedger extends DurableObject<Env> {
    * Records the request once. Returns whether this call created it, and the stored meta. A later delivery
    * of the same event is counted (`duplicates`), so the audit trail records the first one only.
    */
-  accept(request: RunRequest): { created: boolean; meta: RunMeta } {
+  accept(request: RunRequest): { created: boolean; meta: RunMeta; row: IndexRow } {
     const existing = this.readMeta();
     if (existing) {
       const meta = { ...existing, duplicates: (existing.duplicates ?? 0) + 1 };
       // Not progress: a flood of redeliveries must not keep a stuck run looking alive to the sweeper.
       this.sql.exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('run', ?)", JSON.stringify(meta));
-      return { created: false, meta };
+      return { created: false, meta, row: indexRowOf(meta, this.counts(), this.rev()) };
     }
     const now = new Date().toISOString();
     const meta: RunMeta = { request, status: "accepted", attempt: 1, createdAt: now, updatedAt: now };
     this.writeMeta(meta);
-    return { created: true, meta };
+    return { created: true, meta, row: indexRowOf(meta, undefined, this.rev()) };
   }
 
   getMeta(): RunMeta | null {
@@ -344,6 +403,11 @@ export class RunLedger extends DurableObject<Env> {
   record(outcomes: Outcome[]): void {
     this.touch();
     this.setOutcomes(outcomes.map((o) => ({ ...o, code: o.code ?? "", msg: o.msg ?? "" })));
+    // The list's progress (cancelled / planned) of a run in flight, at most every PROGRESS_PUSH_MS.
+    if (Date.now() - this.lastPush >= PROGRESS_PUSH_MS) {
+      const meta = this.readMeta();
+      if (meta) this.pushToIndex(meta);
+    }
   }
 
   /**
@@ -471,6 +535,29 @@ export class RunLedger extends DurableObject<Env> {
       counts.total += row.n;
     }
     return counts;
+  }
+
+  /**
+   * The plan by scope (the console's dry-run summary): shares the run cancels (a dry run: would cancel),
+   * shares a hold kept, and shares out of the run's scopes, each per KooDrive scope (1, 2, 3).
+   */
+  planSummary(): PlanSummary {
+    const plan: PlanSummary = { shares: 0, byScope: {}, held: 0, heldByScope: {}, outOfScope: 0 };
+    for (const r of this.sql.exec<{ scope: number; state: ShareState; n: number }>(
+      "SELECT scope, state, COUNT(*) AS n FROM shares GROUP BY scope, state",
+    )) {
+      const scope = String(r.scope);
+      if (r.state === "skipped_hold") {
+        plan.held += r.n;
+        plan.heldByScope[scope] = (plan.heldByScope[scope] ?? 0) + r.n;
+      } else if (r.state === "skipped_scope") {
+        plan.outOfScope += r.n;
+      } else {
+        plan.shares += r.n;
+        plan.byScope[scope] = (plan.byScope[scope] ?? 0) + r.n;
+      }
+    }
+    return plan;
   }
 
   /** Shares in id order after `afterId`, optionally only some states. */

@@ -3,7 +3,8 @@ import type { AuditStore } from "../audit/store";
 import { sha256Hex } from "../bytes";
 import { type Bindings, loadConfig } from "../env";
 import { instanceId, watchRun } from "./instances";
-import { ALL_SCOPES, type RunParams, type RunRequest } from "./types";
+import { type IndexRow, RUN_INDEX_NAME } from "./run-index";
+import { ALL_SCOPES, type RunParams, type RunRequest, type RunStatus } from "./types";
 
 /** Workflow instance ids: [a-zA-Z0-9_-], at most 100 characters. */
 const RUN_ID = /^[a-z]+-[0-9a-f]{32}$/;
@@ -20,7 +21,9 @@ export async function runIdFor(source: string, eventId: string): Promise<string>
 
 /** What a source knows about a request to offboard; `newRunRequest` fills in the rest. */
 export type RunRequestInput = Pick<RunRequest, "source" | "eventId" | "subject" | "requestId"> &
-  Partial<Pick<RunRequest, "reason" | "effectiveAt" | "dryRun" | "scopes" | "actor" | "notifyUrl">>;
+  Partial<
+    Pick<RunRequest, "reason" | "effectiveAt" | "dryRun" | "scopes" | "actor" | "verifiedBy" | "notifyUrl">
+  >;
 
 /**
  * A run request as every source makes it: the run id derived from source and event id (the idempotency
@@ -43,6 +46,7 @@ export function receivedRecord(request: RunRequest, duplicate: boolean, status: 
     type: duplicate ? "request.duplicate" : "request.received",
     at: duplicate ? new Date().toISOString() : request.receivedAt,
     actor: request.actor,
+    ...(request.verifiedBy ? { verifiedBy: request.verifiedBy } : {}),
     source: request.source,
     eventId: request.eventId,
     runId: request.runId,
@@ -87,11 +91,14 @@ export async function startRun(
   env: Bindings,
   audit: AuditStore,
   request: RunRequest,
-): Promise<{ runId: string; duplicate: boolean }> {
+): Promise<{ runId: string; duplicate: boolean; status: RunStatus }> {
   const ledger = env.RUNS.getByName(request.runId);
   // The run keeps the name-match policy in force now, whatever the setting is when it gets there.
   const policy = request.nameMatch ?? loadConfig(env).RESOLVE_BY_NAME;
-  const { created, meta } = await ledger.accept({ ...request, nameMatch: policy });
+  const { created, meta, row } = await ledger.accept({ ...request, nameMatch: policy });
+  // Listed before the answer (GET /runs is strongly consistent with the 202). A duplicate writes its row
+  // again, which repairs one an earlier delivery could not write.
+  await indexRun(env, row);
   // The ledger decides who was first; the Workflow create is then idempotent on its id.
   const duplicate = !created;
   const id = instanceId(request.runId, meta.attempt);
@@ -110,5 +117,19 @@ export async function startRun(
   // one: later deliveries of the same event are counted in the ledger (`duplicates`, shown by GET /runs/:id
   // and in the run's final record), so replaying a captured delivery cannot flood the audit trail.
   if (duplicate && meta.duplicates === 1) await audit.write(receivedRecord(request, true, meta.status));
-  return { runId: request.runId, duplicate };
+  return { runId: request.runId, duplicate, status: meta.status };
+}
+
+/**
+ * Writes a run's row to the runs index. Never fails the caller: the run is already accepted in its ledger,
+ * and the sweeper fills in a row that is missing (sweep.ts `repairIndex`).
+ */
+export async function indexRun(env: Bindings, row: IndexRow): Promise<void> {
+  try {
+    await env.RUN_INDEX.getByName(RUN_INDEX_NAME).upsert([row]);
+  } catch (err) {
+    console.warn(
+      JSON.stringify({ level: "warn", msg: "runs index not updated", runId: row.runId, error: String(err) }),
+    );
+  }
 }

@@ -2,6 +2,7 @@ import { PREFIX } from "../audit/keys";
 import type { AuditStore } from "../audit/store";
 import type { Bindings, Config } from "../env";
 import { instanceId, unwatchRun } from "./instances";
+import { type IndexRow, RUN_INDEX_NAME } from "./run-index";
 import { TERMINAL } from "./types";
 
 /** Runs checked per sweep at most (each costs a few subrequests); the rest are reached on later ticks. */
@@ -13,7 +14,14 @@ export interface SweepReport {
   resumed: string[];
   cleaned: number;
   errors: number;
+  /** Runs index rows written because they were missing or disagreed with the run's ledger. */
+  indexRepaired: number;
 }
+
+/** Open runs index rows compared with their ledgers per sweep at most (one ledger read each). */
+export const MAX_INDEX_CHECKS_PER_SWEEP = 100;
+/** An open row is compared again at most this often (a run waiting for days is not read every tick). */
+export const INDEX_RECHECK_MS = 10 * 60_000;
 
 /** Where the next sweep goes on listing `active-run:` keys (a KV list cursor). */
 const SWEEP_CURSOR_KEY = "sweeper:cursor";
@@ -32,7 +40,14 @@ export async function sweepRuns(
   audit: AuditStore,
   now = Date.now(),
 ): Promise<SweepReport> {
-  const report: SweepReport = { checked: 0, restarted: [], resumed: [], cleaned: 0, errors: 0 };
+  const report: SweepReport = {
+    checked: 0,
+    restarted: [],
+    resumed: [],
+    cleaned: 0,
+    errors: 0,
+    indexRepaired: 0,
+  };
   // Go on where the last sweep stopped, so a long list is covered over several ticks.
   const cursor = (await env.AUDIT.get(SWEEP_CURSOR_KEY)) ?? undefined;
   const listed = await env.AUDIT.list({
@@ -54,7 +69,39 @@ export async function sweepRuns(
       );
     }
   }
+  try {
+    report.indexRepaired = await repairIndex(
+      env,
+      listed.keys.map((k) => k.name.slice(PREFIX.activeRun.length)),
+      now,
+    );
+  } catch (err) {
+    report.errors++;
+    console.error(JSON.stringify({ level: "error", msg: "runs index repair failed", error: String(err) }));
+  }
   return report;
+}
+
+/**
+ * Brings the runs index in line with the ledgers (the truth): a watched run with no row gets one, and open
+ * rows (accepted, running, needs confirmation) not compared for INDEX_RECHECK_MS are compared with their
+ * ledger and rewritten when the ledger is newer. So an index write that failed (the accept path and the
+ * ledger never wait for it) is repaired within a few ticks. Returns how many rows were written.
+ */
+export async function repairIndex(env: Bindings, watched: string[], now: number): Promise<number> {
+  const index = env.RUN_INDEX.getByName(RUN_INDEX_NAME);
+  const missing = watched.length ? await index.missing(watched) : [];
+  const open = await index.openRuns(MAX_INDEX_CHECKS_PER_SWEEP, now - INDEX_RECHECK_MS, now);
+  const rows: IndexRow[] = [];
+  for (const runId of missing) {
+    const row = await env.RUNS.getByName(runId).indexRow();
+    if (row) rows.push(row);
+  }
+  for (const stale of open) {
+    const row = await env.RUNS.getByName(stale.runId).indexRow();
+    if (row && (row.rev > stale.rev || row.status !== stale.status)) rows.push(row);
+  }
+  return rows.length ? index.upsert(rows) : 0;
 }
 
 async function sweepOne(

@@ -1,3 +1,4 @@
+import type { VerifiedBy } from "../admin/roles";
 import type { AuditSubject } from "../audit/schema";
 import type { NameMatchPolicy } from "../env";
 
@@ -9,8 +10,12 @@ export type { NameMatchPolicy } from "../env";
 /** The Workflow event an operator's `POST /runs/:id/confirm` sends to a run waiting for a name match. */
 export const CONFIRM_EVENT = "confirm-name-match";
 
-/** Where a request to offboard came from. */
-export type SourceName = "hr" | "okta" | "scim" | "slack" | "teams" | "admin";
+/**
+ * Where a request to offboard came from: the five signed sources, and the admin side (issue 9):
+ * `console` (the web console) and `api` (`POST /offboardings` with a token or the admin token).
+ */
+export const SOURCES = ["hr", "okta", "scim", "slack", "teams", "console", "api"] as const;
+export type SourceName = (typeof SOURCES)[number];
 
 /** A request to offboard one person: what a source hands to offboarding after verifying it. */
 export interface RunRequest {
@@ -25,6 +30,8 @@ export interface RunRequest {
   requestId: string;
   receivedAt: string;
   actor: string;
+  /** How an admin actor was verified (`POST /offboardings`, the console): recorded with the request. */
+  verifiedBy?: VerifiedBy;
   /**
    * Where the run posts its result when it finishes (a chat command's Slack `response_url`, checked to be
    * Slack's). A capability URL: never written to the audit trail or shown by the admin API.
@@ -43,15 +50,17 @@ export interface RunParams {
   attempt: number;
 }
 
-export type RunStatus =
-  | "accepted"
-  | "running"
-  | "needs_confirmation"
-  | "completed"
-  | "partial"
-  | "failed"
-  | "unresolved"
-  | "dry_run";
+export const RUN_STATUSES = [
+  "accepted",
+  "running",
+  "needs_confirmation",
+  "completed",
+  "partial",
+  "failed",
+  "unresolved",
+  "dry_run",
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
 export const TERMINAL: ReadonlySet<RunStatus> = new Set([
   "completed",
   "partial",

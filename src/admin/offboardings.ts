@@ -1,0 +1,190 @@
+/**
+ * Starting an offboarding from the admin side (issue 9): `POST /offboardings` (source `api`) and the
+ * console's "Offboard someone" (source `console`) share `startOffboarding`, which starts the run through
+ * the same path as the HR webhook (`newRunRequest` / `startRun`): the ledger's one-run-per-event rule,
+ * holds, one person one run (LeaverLock), identity map resolution and the name-match policy all apply.
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import * as z from "zod";
+import { identityEmailKey, identityHrKey } from "../audit/keys";
+import { emailAddress, looksLikeEmail } from "../audit/schema";
+import type { AppEnv } from "../env";
+import { ApiError } from "../errors";
+import { limitBody, validate } from "../http";
+import type { IdentityEntry } from "../offboarding/resolve";
+import { newRunRequest, startRun } from "../offboarding/start";
+import {
+  ALL_SCOPES,
+  type RunRequest,
+  type RunStatus,
+  type Scope,
+  type SourceName,
+} from "../offboarding/types";
+import { MAX_EFFECTIVE_AHEAD_DAYS } from "../sources/hr/schema";
+import { actorOf } from "./principal";
+
+/** The sources the admin side starts runs as. */
+export type AdminSource = Extract<SourceName, "console" | "api">;
+
+/** A request body is a few hundred bytes; 16 KiB leaves room and refuses anything else early. */
+export const MAX_OFFBOARDING_BODY_BYTES = 16 * 1024;
+/** The reason is required and recorded in the audit trail: a sentence, not a document. */
+export const MAX_REASON_LENGTH = 500;
+/** HR ids as the HR source takes them (src/sources/hr/schema.ts: 1..200 characters). */
+const MAX_HR_ID_LENGTH = 200;
+const KOODRIVE_ID = /^\d{19}$/;
+/**
+ * An HR id typed by an operator: letters, digits and `._:-` (what HR systems use for employee ids). White
+ * space, `@`, quotes and markup are refused: such a value is a typo, not a person.
+ */
+const HR_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
+/**
+ * `Idempotency-Key` (IETF draft-ietf-httpapi-idempotency-key-header: a string, e.g. a UUID): 1..128 of
+ * `[A-Za-z0-9._:-]`, the same rule as X-Request-Id (src/app.ts REQUEST_ID), since it is recorded as the
+ * event id in the audit trail and in exports.
+ */
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const MAX_EFFECTIVE_AHEAD_MS = MAX_EFFECTIVE_AHEAD_DAYS * 86_400_000;
+
+/** Who to offboard: a 19-digit KooDrive id, an e-mail, or an HR id. */
+const Person = z
+  .string()
+  .trim()
+  .min(1, "name the person: an e-mail, a 19-digit KooDrive user id or an HR id")
+  .max(320)
+  .refine(
+    (v) =>
+      KOODRIVE_ID.test(v) ||
+      (v.includes("@") ? looksLikeEmail(v) : v.length <= MAX_HR_ID_LENGTH && HR_ID.test(v)),
+    "must be an e-mail, a 19-digit KooDrive user id or an HR id (letters, digits, . _ : -)",
+  );
+
+export const OffboardingBody = z.strictObject({
+  person: Person,
+  dryRun: z.boolean().default(false),
+  scopes: z
+    .array(z.union([z.literal(1), z.literal(2), z.literal(3)]))
+    .min(1)
+    .max(3)
+    .optional(),
+  reason: z.string().trim().min(1, "a reason is required").max(MAX_REASON_LENGTH),
+  effectiveAt: z.iso
+    .datetime({ offset: true, error: "must be an ISO 8601 date-time" })
+    .refine(
+      (v) => Date.parse(v) <= Date.now() + MAX_EFFECTIVE_AHEAD_MS,
+      `must be at most ${MAX_EFFECTIVE_AHEAD_DAYS} days ahead (a run cannot wait longer)`,
+    )
+    .optional(),
+});
+export type OffboardingInput = z.input<typeof OffboardingBody>;
+
+export interface OffboardingStarted {
+  runId: string;
+  status: RunStatus;
+  /** The run's admin URL (`GET /runs/:id`). */
+  url: string;
+  duplicate?: true;
+}
+
+/** The subject of a run for `person`: as typed, completed from the identity map where it knows them. */
+async function subjectFor(kv: KVNamespace, person: string) {
+  if (KOODRIVE_ID.test(person)) return { hrId: person, koodriveUserId: person };
+  const email = person.includes("@") ? emailAddress().parse(person).toLowerCase() : undefined;
+  // The identity map's entry gives the person's other identifiers (HR id, e-mail, name) to the audit trail
+  // and the runs list; who they are in KooDrive is still resolved by the run (resolvedBy identity_map).
+  const key = email ? await identityEmailKey(email) : await identityHrKey(person);
+  const entry = await kv.get<IdentityEntry>(key, "json");
+  const hrId = email ? (entry?.hrId ?? email) : person;
+  return {
+    hrId,
+    ...(email ? { email } : entry?.email ? { email: entry.email } : {}),
+    ...(entry?.name ? { name: entry.name } : {}),
+  };
+}
+
+/**
+ * Starts (or, for a repeated Idempotency-Key, finds) the run for `input` as `source`, with the verified
+ * actor of `c` as who started it. Throws ApiError for bad input; nothing is started then.
+ */
+export async function startOffboarding(
+  c: Context<AppEnv>,
+  input: unknown,
+  source: AdminSource,
+  idempotencyKey?: string,
+): Promise<OffboardingStarted> {
+  const parsed = OffboardingBody.safeParse(input);
+  if (!parsed.success)
+    throw new ApiError(
+      "invalid_body",
+      "the request body is invalid",
+      parsed.error.issues.map((i) => ({
+        path: i.path.map(String).join(".") || "(root)",
+        message: i.message,
+      })),
+    );
+  if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey))
+    throw new ApiError(
+      "bad_request",
+      "Idempotency-Key must be 1 to 128 of A-Z a-z 0-9 . _ : - (e.g. a UUID)",
+    );
+  const body = parsed.data;
+  const who = actorOf(c);
+  // A key is the caller's: the same key from someone else is another request (no run is shared by accident).
+  const eventId = idempotencyKey ? `${who.actor}:${idempotencyKey}` : crypto.randomUUID();
+  const request = await newRunRequest({
+    source,
+    eventId,
+    subject: await subjectFor(c.env.AUDIT, body.person),
+    reason: body.reason,
+    ...(body.effectiveAt ? { effectiveAt: body.effectiveAt } : {}),
+    dryRun: body.dryRun,
+    scopes: [...new Set<Scope>(body.scopes ?? ALL_SCOPES)].sort(),
+    requestId: c.var.requestId,
+    actor: who.actor,
+    verifiedBy: c.var.principal.verifiedBy,
+  });
+  if (idempotencyKey) {
+    // The same key for a different request is the caller's mistake, not a duplicate (the draft: 422).
+    const earlier = await c.env.RUNS.getByName(request.runId).getMeta();
+    if (earlier && !sameRequest(earlier.request, request, body.person))
+      throw new ApiError(
+        "invalid_body",
+        `Idempotency-Key ${idempotencyKey} was used for a different request (run ${request.runId})`,
+      );
+  }
+  const started = await startRun(c.env, c.var.audit, request);
+  return {
+    runId: started.runId,
+    status: started.status,
+    url: new URL(`/runs/${started.runId}`, c.req.url).toString(),
+    ...(started.duplicate ? { duplicate: true as const } : {}),
+  };
+}
+
+/**
+ * Whether an earlier run is for the same request: the same person as typed (the identity map may have
+ * learnt more about them since), dry run, scopes, reason and effectiveAt.
+ */
+function sameRequest(earlier: RunRequest, now: RunRequest, person: string): boolean {
+  const s = earlier.subject;
+  const samePerson = KOODRIVE_ID.test(person)
+    ? s.koodriveUserId === person
+    : person.includes("@")
+      ? s.email === person.toLowerCase()
+      : s.hrId === person;
+  const pick = (r: RunRequest) =>
+    JSON.stringify([r.dryRun, r.scopes, r.reason ?? null, r.effectiveAt ?? null]);
+  return samePerson && pick(earlier) === pick(now);
+}
+
+/** `POST /offboardings` (role operator, guarded in routes.ts): 202 with the run, its status and URL. */
+export function offboardingRoutes() {
+  const app = new Hono<AppEnv>();
+  app.post("/", limitBody(MAX_OFFBOARDING_BODY_BYTES), validate("json", OffboardingBody), async (c) => {
+    const started = await startOffboarding(c, c.req.valid("json"), "api", c.req.header("idempotency-key"));
+    c.header("location", started.url);
+    return c.json(started, 202);
+  });
+  return app;
+}
