@@ -12,6 +12,7 @@ import { exportRun } from "./export";
 import { holdsRoutes } from "./holds";
 import { identityRoutes } from "./identities";
 import { actorOf, requireRole, requireRoleFor } from "./principal";
+import { suggestionRoutes } from "./suggestions/routes";
 
 const ConfirmBody = z.object({
   koodriveUserId: z.string().regex(/^\d{19}$/, "must be the 19-digit KooDrive user id you confirm"),
@@ -200,6 +201,8 @@ export function adminRoutes() {
     return c.json({ records: page.records, ...(page.cursor ? { nextCursor: page.cursor } : {}) });
   });
 
+  // Before `/identities/:key`, which would otherwise take "suggestions" for a key.
+  app.route("/identities/suggestions", suggestionRoutes());
   app.use("/identities", limitBody(5 * 1024 * 1024));
   app.route("/identities", identityRoutes());
   app.use("/holds", limitBody(1024 * 1024));
