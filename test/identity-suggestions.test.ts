@@ -7,6 +7,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
+import { MAX_PEOPLE_SEEN, type PeopleSeen, SEEN_RETENTION_DAYS } from "../src/admin/suggestions/store";
 import { MAX_KOODRIVE_CALLS_PER_REQUEST, MAX_SUGGESTIONS_PAGE } from "../src/admin/suggestions/suggest";
 import { adminCall, auditOf, expectError } from "./helpers/admin";
 import { callWith, signedHrHeaders } from "./helpers/env";
@@ -246,6 +247,24 @@ describe("people seen without a mapping", () => {
     expect((await suggestions()).suggestions).toEqual([]);
   });
 
+  it("HR: a leaver without a mapping ends unresolved and is suggested, so an admin can map them and retry", async () => {
+    const email = `riley.leaves@${domain()}`;
+    const raw = JSON.stringify(offboardedEvent({ id: "E-RL", email, name: "Riley Unique" }));
+    const res = await callWith({}, "/webhooks/hr", {
+      method: "POST",
+      headers: signedHrHeaders(uniqueId(), raw),
+      body: raw,
+    });
+    expect(res.status).toBe(202);
+    const run = await waitForRun(((await res.json()) as { runId: string }).runId);
+    expect(run.status).toBe("unresolved");
+    const { suggestions: list } = await suggestions();
+    expect(list).toEqual([
+      expect.objectContaining({ key: `email:${email}`, source: "hr", match: "suggested" }),
+    ]);
+    expect(ids(list[0])).toEqual([seeded.riley.userId]);
+  });
+
   it("an HR event carrying the KooDrive id, or no name, records nobody", async () => {
     const d = domain();
     await hr(
@@ -453,5 +472,64 @@ describe("GET /identities/suggestions: paging and the KooDrive budget", () => {
       400,
       "bad_request",
     );
+  });
+});
+
+describe("the store of people seen: retention and cap", () => {
+  const stub = () => env.PEOPLE_SEEN.getByName("people");
+  const keys = () =>
+    runInDurableObject(stub(), async (_i, state) =>
+      state.storage.sql
+        .exec<{ key: string }>("SELECT key FROM people ORDER BY key")
+        .toArray()
+        .map((r) => r.key),
+    );
+
+  it(`forgets a person not seen for ${SEEN_RETENTION_DAYS} days, and keeps one seen again`, async () => {
+    const now = Date.now();
+    const old = now - (SEEN_RETENTION_DAYS + 1) * 86_400_000;
+    const earlier = now - (SEEN_RETENTION_DAYS - 1) * 86_400_000;
+    await runInDurableObject(stub(), async (instance: PeopleSeen) => {
+      instance.record([{ key: "hr:old", hrId: "old", name: "Old Person" }], "hr", old);
+      instance.record([{ key: "hr:again", hrId: "again", name: "Seen Again" }], "hr", earlier);
+      instance.record([{ key: "hr:again", hrId: "again", name: "Seen Again" }], "okta", now - 1000);
+      instance.record([{ key: "hr:new", hrId: "new", name: "New Person" }], "scim", now);
+    });
+    expect(await keys()).toEqual(["hr:again", "hr:new"]);
+    const [again] = await runInDurableObject(stub(), async (instance: PeopleSeen) =>
+      instance.get(["hr:again"]),
+    );
+    expect(again).toMatchObject({
+      source: "okta",
+      firstSeenAt: new Date(earlier).toISOString(),
+      lastSeenAt: new Date(now - 1000).toISOString(),
+    });
+  });
+
+  it(`keeps at most ${MAX_PEOPLE_SEEN} people: a new one evicts the longest unseen`, async () => {
+    const now = Date.now();
+    await runInDurableObject(stub(), async (_i, state) => {
+      // A full store, written directly: person k last seen k ms after `now - 1 day`.
+      state.storage.sql.exec(
+        `WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n < ? - 1)
+         INSERT INTO people (key, hr_id, name, name_key, source, first_seen, last_seen)
+         SELECT 'hr:p' || n, 'p' || n, 'P ' || n, 'p ' || n, 'hr', ? + n, ? + n FROM k`,
+        MAX_PEOPLE_SEEN,
+        now - 86_400_000,
+        now - 86_400_000,
+      );
+      state.storage.sql.exec("UPDATE meta SET v = ? WHERE k = 'count'", MAX_PEOPLE_SEEN);
+    });
+    await runInDurableObject(stub(), async (instance: PeopleSeen) => {
+      instance.record([{ key: "hr:newest", hrId: "newest", name: "Newest" }], "hr", now);
+    });
+    const state = await runInDurableObject(stub(), async (_i, st) => ({
+      rows: st.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM people").one().n,
+      count: st.storage.sql.exec<{ v: number }>("SELECT v FROM meta WHERE k = 'count'").one().v,
+      oldest: st.storage.sql.exec("SELECT 1 FROM people WHERE key = 'hr:p0'").toArray().length,
+      next: st.storage.sql.exec("SELECT 1 FROM people WHERE key = 'hr:p1'").toArray().length,
+      newest: st.storage.sql.exec("SELECT 1 FROM people WHERE key = 'hr:newest'").toArray().length,
+    }));
+    expect(state).toEqual({ rows: MAX_PEOPLE_SEEN, count: MAX_PEOPLE_SEEN, oldest: 0, next: 1, newest: 1 });
   });
 });

@@ -13,12 +13,12 @@ import { listSuggestions, MAX_SUGGESTIONS_PAGE } from "./suggest";
 /** An identity-map key as `GET /identities/:key` takes it: `email:<e-mail>`, `hr:<id>` or an e-mail. */
 const Key = z.string().trim().min(1).max(400);
 
-const ListQuery = z.object({
+export const SuggestionsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_SUGGESTIONS_PAGE).default(MAX_SUGGESTIONS_PAGE),
   cursor: z.string().max(2000).optional(),
 });
 
-const ConfirmBody = z.object({
+export const ConfirmSuggestionsBody = z.object({
   matches: z
     .array(
       z.object({
@@ -30,7 +30,7 @@ const ConfirmBody = z.object({
     .max(MAX_MATCHES_PER_CONFIRM),
 });
 
-const DismissBody = z.object({ keys: z.array(Key).min(1).max(MAX_KEYS_PER_DISMISS) });
+export const DismissSuggestionsBody = z.object({ keys: z.array(Key).min(1).max(MAX_KEYS_PER_DISMISS) });
 
 /**
  * `/identities/suggestions`: people seen from HR, Okta or SCIM without an identity-map entry, beside the
@@ -42,15 +42,15 @@ export function suggestionRoutes() {
   const app = new Hono<AppEnv>();
   app.use("/*", limitBody(64 * 1024));
 
-  app.get("/", validate("query", ListQuery), async (c) =>
+  app.get("/", validate("query", SuggestionsQuery), async (c) =>
     c.json(await listSuggestions(c.env, c.var.config, c.req.valid("query"))),
   );
 
-  app.post("/confirm", validate("json", ConfirmBody), async (c) =>
+  app.post("/confirm", validate("json", ConfirmSuggestionsBody), async (c) =>
     c.json(await confirmSuggestions(c, c.req.valid("json").matches)),
   );
 
-  app.post("/dismiss", validate("json", DismissBody), async (c) =>
+  app.post("/dismiss", validate("json", DismissSuggestionsBody), async (c) =>
     c.json(await dismissSuggestions(c, c.req.valid("json").keys)),
   );
 
