@@ -51,7 +51,7 @@ export async function recordPeopleSeen(
 /**
  * Called by a source's route once the request is verified: remembers the people it names who have no
  * identity-map entry, for the suggested matches. Off the answer's path: it runs after the response
- * (`waitUntil`), makes no KooDrive call, reads at most 2 KV bulk keys sets and writes once; a failure is
+ * (`waitUntil`), makes no KooDrive call, at most 2 KV bulk reads and one write; a failure is
  * logged and never fails the webhook (suggestions are a convenience, the run is what matters).
  */
 export function notePeopleSeen<E extends AppEnv>(
