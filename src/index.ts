@@ -3,6 +3,8 @@ import { type Bindings, loadConfig } from "./env";
 import { sweepRuns } from "./offboarding/sweep";
 import { auditStore } from "./services";
 
+export { PeopleSeen } from "./admin/suggestions/store";
+
 export { HoldsStore } from "./offboarding/holds";
 export { LeaverLock } from "./offboarding/leavers";
 export { RunLedger } from "./offboarding/ledger";

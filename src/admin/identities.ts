@@ -1,7 +1,7 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import * as z from "zod";
 import { identityEmailKey, identityHrKey } from "../audit/keys";
-import { emailAddress } from "../audit/schema";
+import { type AuditInput, emailAddress } from "../audit/schema";
 import type { AppEnv } from "../env";
 import { ApiError, type FieldError, fieldErrors } from "../errors";
 import type { IdentityEntry } from "../offboarding/resolve";
@@ -36,6 +36,8 @@ const Identity = z
   })
   .refine((i) => i.email || i.hrId, { message: "needs an email or an hrId", path: ["email"] });
 type Identity = z.infer<typeof Identity>;
+/** One identity-map row as `PUT /identities` takes it (validated). */
+export type IdentityInput = Identity;
 
 const Body = z.object({ identities: z.array(Identity).min(1).max(MAX_IDENTITIES_PER_PUT) });
 
@@ -156,6 +158,54 @@ function identityAuditDetails(entries: number, keys: number, all: Array<Identity
   };
 }
 
+/** What a load did: entries, KV keys, and the keys added, remapped, updated and unchanged. */
+export interface IdentityLoad {
+  stored: number;
+  keys: number;
+  added: number;
+  remapped: number;
+  updated: number;
+  unchanged: number;
+}
+
+/**
+ * The identity map's one write path (`PUT /identities`, confirmed suggested matches): validated entries in,
+ * every key written, one `admin.identities` audit record naming the verified actor and the changed keys.
+ * `record` adds what the caller knows (the reason, a status, the person, extra details).
+ */
+export async function storeIdentities(
+  c: Context<AppEnv>,
+  identities: Identity[],
+  record: Pick<AuditInput, "reason" | "status" | "subject"> & { details?: Record<string, string | number> },
+  rows?: number[],
+): Promise<IdentityLoad> {
+  const who = actorOf(c);
+  const writes = await keyWrites(identities, new Date().toISOString(), who.actor, rows);
+  // Read before writing: KV is eventually consistent, so "before" is what this location last saw.
+  const changes = await changesOf(c.env.AUDIT, writes);
+  for (let i = 0; i < writes.length; i += WRITE_BATCH) {
+    await Promise.all(
+      writes.slice(i, i + WRITE_BATCH).map((w) => c.env.AUDIT.put(w.kvKey, JSON.stringify(w.entry))),
+    );
+  }
+  const details = identityAuditDetails(identities.length, writes.length, changes);
+  await c.var.audit.write({
+    type: "admin.identities",
+    ...who,
+    requestId: c.var.requestId,
+    ...record,
+    details: { ...details, ...record.details },
+  });
+  return {
+    stored: identities.length,
+    keys: writes.length,
+    added: details.added,
+    remapped: details.remapped,
+    updated: details.updated,
+    unchanged: details.unchanged,
+  };
+}
+
 /** `PUT /identities` (JSON or CSV) bulk-loads the HR identity -> KooDrive user map; `GET /identities/:key`. */
 export function identityRoutes() {
   const app = new Hono<AppEnv>();
@@ -170,32 +220,9 @@ export function identityRoutes() {
         "invalid identities",
         locate(fieldErrors(parsed.error.issues), rows),
       );
-    const actor = actorOf(c).actor;
     const { identities } = parsed.data;
-    const writes = await keyWrites(identities, new Date().toISOString(), actor, rows);
-    // Read before writing: KV is eventually consistent, so "before" is what this location last saw.
-    const changes = await changesOf(c.env.AUDIT, writes);
-    for (let i = 0; i < writes.length; i += WRITE_BATCH) {
-      await Promise.all(
-        writes.slice(i, i + WRITE_BATCH).map((w) => c.env.AUDIT.put(w.kvKey, JSON.stringify(w.entry))),
-      );
-    }
-    const details = identityAuditDetails(identities.length, writes.length, changes);
-    await c.var.audit.write({
-      type: "admin.identities",
-      ...actorOf(c),
-      requestId: c.var.requestId,
-      reason: "identity map loaded",
-      details,
-    });
-    return c.json({
-      stored: identities.length,
-      keys: writes.length,
-      added: details.added,
-      remapped: details.remapped,
-      updated: details.updated,
-      unchanged: details.unchanged,
-    });
+    const load = await storeIdentities(c, identities, { reason: "identity map loaded" }, rows);
+    return c.json(load);
   });
 
   app.get("/:key", async (c) => {

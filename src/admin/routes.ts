@@ -15,6 +15,7 @@ import { actorOf, requireRole, requireRoleFor } from "./principal";
 import { ReindexQuery, reindexPage } from "./reindex";
 import { loadRun, RunQuery, runView } from "./run-view";
 import { listRuns, RunsQuery } from "./runs-list";
+import { suggestionRoutes } from "./suggestions/routes";
 
 const ConfirmBody = z.object({
   koodriveUserId: z.string().regex(/^\d{19}$/, "must be the 19-digit KooDrive user id you confirm"),
@@ -177,6 +178,8 @@ export function adminRoutes() {
     return c.json({ records: page.records, ...(page.cursor ? { nextCursor: page.cursor } : {}) });
   });
 
+  // Before `/identities/:key`, which would otherwise take "suggestions" for a key.
+  app.route("/identities/suggestions", suggestionRoutes());
   app.use("/identities", limitBody(5 * 1024 * 1024));
   app.route("/identities", identityRoutes());
   app.route("/offboardings", offboardingRoutes());

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { notePeopleSeen } from "../../admin/suggestions/record";
 import { type AuthSpec, authenticate } from "../../auth";
 import type { AppEnv } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
@@ -6,7 +7,7 @@ import { limitBody, parseJsonBody } from "../../http";
 import { newRunRequest, startRun } from "../../offboarding/start";
 import { ALL_SCOPES } from "../../offboarding/types";
 import { CLOCK_MARGIN_MS, onceFor } from "../replay";
-import { HrEnvelope, HrOffboardedEvent, OFFBOARDED } from "./schema";
+import { HrEnvelope, HrEventPerson, HrOffboardedEvent, OFFBOARDED } from "./schema";
 import { type HrVerified, SIGNATURE_TOLERANCE_S, verifyStandardWebhook } from "./verify";
 
 /** A request body over 256 KiB is refused before any work. */
@@ -40,6 +41,12 @@ export function hrRoutes() {
     const envelope = HrEnvelope.safeParse(json);
     if (!envelope.success)
       throw new ApiError("invalid_body", "the event is invalid", fieldErrors(envelope.error.issues));
+    // Whoever a verified event names without a KooDrive id may become a suggested match (after the answer).
+    const person = HrEventPerson.safeParse(json);
+    if (person.success && !person.data.data.employee.koodriveUserId) {
+      const { id, email, name } = person.data.data.employee;
+      notePeopleSeen(c, SOURCE, [{ hrId: id, email, name }]);
+    }
     if (envelope.data.type !== OFFBOARDED) {
       // Recorded once per webhook-id: a replay inside the signature window (both ways) writes nothing more.
       await onceFor(

@@ -51,3 +51,18 @@ export const HrOffboardedEvent = z.looseObject({
     .optional(),
 });
 export type HrOffboardedEvent = z.infer<typeof HrOffboardedEvent>;
+
+/**
+ * The person any HR event names (`data.employee`: id, e-mail, name), whatever its type: a verified event
+ * about someone who has no identity-map entry yet feeds the suggested matches (admin/suggestions).
+ */
+export const HrEventPerson = z.looseObject({
+  data: z.looseObject({
+    employee: z.looseObject({
+      id: z.string().trim().min(1).max(200),
+      email: emailAddress().optional(),
+      name: z.string().trim().min(1).max(200).optional(),
+      koodriveUserId: z.string().optional(),
+    }),
+  }),
+});

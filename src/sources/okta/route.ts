@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { notePeopleSeen } from "../../admin/suggestions/record";
 import { looksLikeEmail } from "../../audit/schema";
 import { type AuthSpec, authenticate } from "../../auth";
 import { sha256Hex } from "../../bytes";
@@ -90,8 +91,21 @@ export function oktaRoutes() {
     const leavers: OktaEvent[] = [];
     const invalid: Array<{ index: number; uuid?: string; path: string; message: string }> = [];
     const ignoredTypes: string[] = [];
+    // The users the delivery names, leavers or not: those without an identity-map entry may become
+    // suggested matches (recorded after the answer).
+    const named: Array<{ hrId: string; email?: string; name: string | null | undefined }> = [];
     for (const [index, raw] of parsed.data.data.events.entries()) {
       const type = (raw as { eventType?: unknown } | null)?.eventType;
+      const user = OktaEvent.safeParse(raw);
+      const target = user.success ? leaverTarget(user.data) : undefined;
+      if (target?.id) {
+        const login = target.alternateId?.trim();
+        named.push({
+          hrId: target.id,
+          ...(login && looksLikeEmail(login) ? { email: login } : {}),
+          name: target.displayName,
+        });
+      }
       if (typeof type === "string" && !isLeaverEvent(type)) {
         ignoredTypes.push(type.slice(0, 100));
         continue;
@@ -114,6 +128,7 @@ export function oktaRoutes() {
       }
     }
 
+    notePeopleSeen(c, SOURCE, named);
     // Each event is its own run, keyed by its uuid: a redelivered batch starts nothing new.
     const runs = await Promise.all(
       leavers.map(async (event) => {

@@ -1,5 +1,6 @@
 import { type Context, Hono } from "hono";
 import type * as z from "zod";
+import { notePeopleSeen } from "../../admin/suggestions/record";
 import { type AuthSpec, authenticate } from "../../auth";
 import { type AppEnv, sourceSecrets } from "../../env";
 import { answerFor, fieldErrors } from "../../errors";
@@ -21,6 +22,7 @@ import {
   UserInput,
   withoutPasswords,
 } from "./schema";
+import { subjectOf } from "./subject";
 import { verifyScimBearer } from "./verify";
 
 /** SCIM requests are single users; anything over 64 KiB is refused before any work. */
@@ -137,6 +139,8 @@ function intParam(
  * the alarm writes the record within a minute.
  */
 async function record(c: Context<AppEnv>, write: ScimWrite): Promise<void> {
+  // The user, if the identity map does not know them, may become a suggested match (after the answer).
+  notePeopleSeen(c, SOURCE, [subjectOf(write.user.id, write.user.attributes)]);
   if (write.audit.length === 0) return;
   try {
     for (const { record } of write.audit) await c.var.audit.write(record);
