@@ -3,6 +3,7 @@ import { type Bindings, loadConfig } from "./env";
 import { sweepRuns } from "./offboarding/sweep";
 import { auditStore } from "./services";
 
+export { TokenStore } from "./admin/tokens/store";
 export { HoldsStore } from "./offboarding/holds";
 export { LeaverLock } from "./offboarding/leavers";
 export { RunLedger } from "./offboarding/ledger";

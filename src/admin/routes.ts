@@ -12,6 +12,7 @@ import { exportRun } from "./export";
 import { holdsRoutes } from "./holds";
 import { identityRoutes } from "./identities";
 import { actorOf, requireRole, requireRoleFor } from "./principal";
+import { tokenRoutes } from "./tokens/routes";
 
 const ConfirmBody = z.object({
   koodriveUserId: z.string().regex(/^\d{19}$/, "must be the 19-digit KooDrive user id you confirm"),
@@ -58,7 +59,7 @@ async function loadRun(env: AppEnv["Bindings"], runId: string) {
 export function adminRoutes() {
   const app = new Hono<AppEnv>();
   // Roles (docs/security.md "Who can do what"): viewers read; operators also retry and confirm runs;
-  // admins also change holds and the identity map.
+  // admins also change holds and the identity map, and manage API tokens.
   app.use("/runs", requireRole("viewer"));
   app.use("/runs/*", requireRole("viewer"));
   app.use("/runs/:runId/retry", requireRole("operator"));
@@ -66,6 +67,7 @@ export function adminRoutes() {
   app.use("/audit", requireRole("viewer"));
   for (const path of ["/identities", "/identities/*", "/holds", "/holds/*"])
     app.use(path, requireRoleFor("viewer", "admin"));
+  for (const path of ["/tokens", "/tokens/*"]) app.use(path, requireRole("admin"));
 
   app.get("/runs/:runId", validate("query", RunQuery), async (c) => {
     const runId = c.req.param("runId");
@@ -204,5 +206,7 @@ export function adminRoutes() {
   app.route("/identities", identityRoutes());
   app.use("/holds", limitBody(1024 * 1024));
   app.route("/holds", holdsRoutes());
+  app.use("/tokens", limitBody(4 * 1024));
+  app.route("/tokens", tokenRoutes());
   return app;
 }

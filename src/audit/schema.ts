@@ -15,6 +15,8 @@ export const AuditType = z.enum([
   "admin.retry",
   "admin.export",
   "admin.confirm",
+  /** An API token was created or revoked (`status`): its id, name, role and expiry, never the token. */
+  "admin.tokens",
   /** A verified admin identity was refused a route its role does not allow (403). */
   "admin.denied",
   /** A SCIM request changed a user (created, updated, deactivated, reactivated, deleted): see `status`. */
