@@ -17,6 +17,9 @@ export const DEMO_VARS = {
   // A var, not a secret: .dev.vars overrides wrangler.toml's 15 so that locally a run whose `wrangler dev`
   // was killed is picked up by the sweeper within about two minutes (docs/operations.md).
   STUCK_RUN_MINUTES: "1",
+  // The console's identity without Cloudflare Access: role admin, recorded as `local:<e-mail>`. Honoured only
+  // on 127.0.0.1 / localhost / ::1 and only while ACCESS_TEAM_DOMAIN is unset (docs/security.md).
+  CONSOLE_LOCAL_IDENTITY: "local-admin@example.com",
 };
 export const SIM_ADMIN_TOKEN = "demo-sim-admin-token";
 

@@ -21,6 +21,15 @@ export interface Bindings extends Env {
   /** Optional: the Teams outgoing webhook is off without it. */
   TEAMS_WEBHOOK_TOKENS?: string;
   TEAMS_OPERATORS?: string;
+  /** Optional: Cloudflare Access in front of the admin API and console (docs/security.md). */
+  ACCESS_TEAM_DOMAIN?: string;
+  ACCESS_AUD?: string;
+  /** Who has which admin role: comma lists of e-mails, `@domain` or Access service token client ids. */
+  CONSOLE_ADMINS?: string;
+  CONSOLE_OPERATORS?: string;
+  CONSOLE_VIEWERS?: string;
+  /** `npm start` only: the local identity (an e-mail), honoured on loopback hosts without Access. */
+  CONSOLE_LOCAL_IDENTITY?: string;
 }
 
 /**
@@ -135,8 +144,8 @@ const sharedSecrets = (name: string, check?: (entry: string) => string | undefin
 /** A Teams outgoing webhook's security token is base64; its decoded bytes are the HMAC key [webhook-sources.md]. */
 const teamsToken = (entry: string) => (decodeBase64(entry)?.length ? undefined : "is not base64");
 
-/** `http:` is accepted only for these hosts: the local simulator (`npm start`) and tests. */
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
+/** `http:` is accepted only for these hosts (URL `hostname` form): the local simulator (`npm start`) and tests. */
+export const LOOPBACK_HOSTS = new Set(["127.0.0.1", "[::1]", "localhost"]);
 
 /** KooDrive's origin: `https:`, or `http:` on a loopback host (the app secret signs every call, not encrypts it). */
 const koodriveBaseUrl = z.string({ error: "KOODRIVE_BASE_URL is not set" }).refine((value) => {
@@ -159,6 +168,34 @@ const commaList = () =>
         .map((s) => s.trim())
         .filter(Boolean),
     );
+
+/** A comma list compared case-insensitively (role lists): lower-cased. */
+const lowerList = () => commaList().transform((values) => values.map((v) => v.toLowerCase()));
+
+/**
+ * The Access team domain: an `https://` origin (`http://` only on a loopback host, for tests), without a
+ * path; kept as an origin (no trailing slash), because the token's `iss` must equal it exactly
+ * (operator-surface.md "Cloudflare Access"). A bad value fails only the admin routes (`problem`), like a
+ * source's bad secret: webhooks, SCIM and chat keep working.
+ */
+const accessTeamDomain = z
+  .string()
+  .optional()
+  .transform((v): { origin?: string; problem?: string } => {
+    const value = (v ?? "").trim();
+    if (value === "") return {};
+    const problem =
+      "ACCESS_TEAM_DOMAIN must be an https:// origin such as https://acme.cloudflareaccess.com (http:// only for 127.0.0.1, ::1 or localhost)";
+    try {
+      const url = new URL(value);
+      const secure =
+        url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
+      const bare = url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
+      return secure && bare ? { origin: url.origin } : { problem };
+    } catch {
+      return { problem };
+    }
+  });
 
 const ConfigSchema = z.object({
   KOODRIVE_BASE_URL: koodriveBaseUrl,
@@ -201,6 +238,19 @@ const ConfigSchema = z.object({
         ? { name }
         : { name: "authorization", problem: "OKTA_EVENT_HOOK_HEADER must be an HTTP header name" };
     }),
+  ACCESS_TEAM_DOMAIN: accessTeamDomain,
+  /** The Access application's AUD tag (checked against the token's `aud`). */
+  ACCESS_AUD: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? "").trim()),
+  CONSOLE_ADMINS: lowerList(),
+  CONSOLE_OPERATORS: lowerList(),
+  CONSOLE_VIEWERS: lowerList(),
+  CONSOLE_LOCAL_IDENTITY: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? "").trim().toLowerCase()),
   ADMIN_TOKEN: secret("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
   AUDIT_RETENTION_DAYS: intVar("AUDIT_RETENTION_DAYS", 400, 1, 3650),
   CANCEL_PARALLELISM: intVar("CANCEL_PARALLELISM", 4, 1, 16),

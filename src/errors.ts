@@ -24,6 +24,8 @@ export const ERROR_STATUS = {
   // The deployment, not the request, is wrong: 503 tells a sender to retry later (Standard Webhooks
   // senders retry on 5xx) while the operator fixes the setting named in the log.
   misconfigured: 503,
+  /** Something we depend on cannot be reached right now (e.g. Cloudflare Access's keys): retry later. */
+  unavailable: 503,
   upstream: 502,
 } as const satisfies Record<string, ContentfulStatusCode>;
 

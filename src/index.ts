@@ -5,6 +5,7 @@ import { auditStore } from "./services";
 
 export { PeopleSeen } from "./admin/suggestions/store";
 
+export { TokenStore } from "./admin/tokens/store";
 export { HoldsStore } from "./offboarding/holds";
 export { LeaverLock } from "./offboarding/leavers";
 export { RunLedger } from "./offboarding/ledger";

@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { MAX_HOLDS } from "../src/offboarding/holds";
 import { adminCall, auditOf, expectError } from "./helpers/admin";
 import { DEMO, sim } from "./helpers/sim";
+import { createToken, revokeToken, tokenName, withToken } from "./helpers/tokens";
 import { call, clearHolds, offboardedEvent, sendHr, waitForRun } from "./helpers/worker";
 
 /** Share ids in the 19-digit form (holds are checked by id only; no KooDrive share is needed). */
@@ -92,13 +93,22 @@ describe("PUT /holds is conditional", () => {
   });
 
   it("keeps who created a hold that a replace keeps", async () => {
-    await putHolds([share(S1, "LH-1")], "*", "alice");
-    await putHolds([share(S1, "LH-1"), share(S2, "LH-2")], "*", "bob");
+    // Two admins, each with their own API token: the verified identity is recorded, not X-Audit-Actor.
+    const alice = await createToken("admin", tokenName("alice"));
+    const bob = await createToken("admin", tokenName("bob"));
+    const put = (token: string, holds: unknown[]) =>
+      withToken(token, "/holds", {
+        method: "PUT",
+        headers: { "content-type": "application/json", "if-match": "*", "x-audit-actor": "mallory" },
+        body: JSON.stringify({ holds }),
+      });
+    expect((await put(alice.token, [share(S1, "LH-1")])).status).toBe(200);
+    expect((await put(bob.token, [share(S1, "LH-1"), share(S2, "LH-2")])).status).toBe(200);
     const holds = (await readHolds()).holds;
-    // X-Audit-Actor is ignored since 0.3: the verified identity is recorded.
-    // TODO(issue 9, tokens): two API tokens as alice and bob, to tell the creators apart again.
-    expect(holds.find((h) => h.id === S1)?.createdBy).toBe("break-glass");
-    expect(holds.find((h) => h.id === S2)?.createdBy).toBe("break-glass");
+    expect(holds.find((h) => h.id === S1)?.createdBy).toBe(`token:${alice.name} (${alice.id})`);
+    expect(holds.find((h) => h.id === S2)?.createdBy).toBe(`token:${bob.name} (${bob.id})`);
+    await revokeToken(alice.id);
+    await revokeToken(bob.id);
   });
 
   it("refuses a list naming one hold twice (422)", async () => {

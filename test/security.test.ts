@@ -249,6 +249,12 @@ const TABLE: Row[] = [
     what: "PUT /holds with a guessed token",
     build: () => adminHolds("guessed-admin-token-000"),
   },
+  {
+    source: "admin",
+    attack: "forged",
+    what: "PUT /holds with a guessed API token (kdo_...)",
+    build: () => adminHolds(`kdo_${"x".repeat(43)}`),
+  },
 ];
 
 beforeEach(async () => {

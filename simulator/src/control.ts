@@ -2,6 +2,7 @@
  * The control plane under /__sim/: reset, seed, inspect state and the call log, set faults and quirks.
  * Not part of KooDrive; guarded by `Authorization: Bearer <SIM_ADMIN_TOKEN>`.
  */
+import type { AccessCerts } from "./access";
 import { ENDPOINTS, type FaultEngine, parseFaultConfig } from "./faults";
 import { CONTROL_PREFIX, MAX_CALLS_PER_READ } from "./limits";
 import { DEFAULT_QUIRKS, type Quirks } from "./paging";
@@ -19,6 +20,7 @@ export interface ControlDeps {
   store: Store;
   faults: FaultEngine;
   adminToken: string;
+  access: AccessCerts;
 }
 
 export function readQuirks(store: Store): Quirks {
@@ -42,9 +44,12 @@ export async function handleControl(request: Request, url: URL, deps: ControlDep
   }
   const route = `${request.method} ${url.pathname.slice(CONTROL_PREFIX.length).replace(/\/+$/, "")}`;
   const q = url.searchParams;
+  if (route.startsWith("GET /access") || route.startsWith("PUT /access"))
+    return deps.access.control(request, route, q.get("host"));
   switch (route) {
     case "POST /reset":
       store.wipe();
+      deps.access.wipe();
       return json(200, { ok: true });
     case "POST /seed": {
       const body = await readJson(request);

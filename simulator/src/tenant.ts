@@ -3,6 +3,7 @@
  * fault injection, quirks and the call log around the endpoint handlers.
  */
 import { DurableObject } from "cloudflare:workers";
+import { ACCESS_CERTS_PATH, AccessCerts } from "./access";
 import { Api, matchRoute } from "./api";
 import { verifyAppAuth } from "./auth";
 import { handleControl, readQuirks } from "./control";
@@ -28,11 +29,13 @@ const NOT_FOUND_BODY = { code: String(Code.badRequest), msg: "no such API" };
 export class Tenant extends DurableObject<SimEnv> {
   private readonly store: Store;
   private readonly faults: FaultEngine;
+  private readonly access: AccessCerts;
 
   constructor(ctx: DurableObjectState, env: SimEnv) {
     super(ctx, env);
     this.store = new Store(ctx.storage.sql, ctx.storage);
     this.faults = new FaultEngine(this.store);
+    this.access = new AccessCerts(ctx.storage.sql);
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -42,8 +45,11 @@ export class Tenant extends DurableObject<SimEnv> {
         store: this.store,
         faults: this.faults,
         adminToken: this.env.SIM_ADMIN_TOKEN,
+        access: this.access,
       });
     }
+    // Cloudflare Access's key set (not KooDrive): one per team domain, i.e. per Host.
+    if (url.pathname === ACCESS_CERTS_PATH && request.method === "GET") return this.access.certs(url.host);
     if (url.pathname.startsWith(`${API_PREFIX}/`)) return this.api(request, url);
     // Not KooDrive at all (in tests every outbound fetch of the Worker lands here, e.g. a chat follow-up):
     // logged as `foreign`, so a test can see what else the Worker called.

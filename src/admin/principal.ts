@@ -5,33 +5,118 @@
  * checks the role, and puts the principal in `c.var.principal`; routes record `actorOf(c)` in the audit trail,
  * never anything the caller wrote about themselves (`X-Audit-Actor` is ignored since 0.3).
  *
- * Credentials, in the order they are tried (see `identify`):
- * - `Authorization: Bearer <ADMIN_TOKEN>`: break-glass, role admin, actor `break-glass`;
- * - later in this issue: Cloudflare Access JWT, scoped API tokens, the local identity of `npm start`.
+ * Credentials, in the order they are tried (see `identify`); a credential that is present but invalid is
+ * refused, never passed over for a weaker one:
+ * 1. `Authorization: Bearer kdo_...`: a scoped API token (tokens/), its own role, actor `token:<name> (<id>)`;
+ * 2. any other `Authorization` header: break-glass `ADMIN_TOKEN`, role admin, actor `break-glass`;
+ * 3. the Cloudflare Access JWT (access.ts) when Access is configured, role from CONSOLE_ADMINS / _OPERATORS /
+ *    _VIEWERS (none: 403, audited);
+ * 4. the local identity of `npm start` (CONSOLE_LOCAL_IDENTITY), only on a loopback host without Access.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { AuditInput } from "../audit/schema";
 import { recordRejection } from "../audit/security";
-import type { AppEnv } from "../env";
+import { type AppEnv, type Config, LOOPBACK_HOSTS } from "../env";
 import { ApiError } from "../errors";
+import {
+  type AccessIdentity,
+  accessSettings,
+  accessTokenOf,
+  assertAccessUsable,
+  verifyAccessToken,
+} from "./access";
 import { type Principal, type Role, roleAllows } from "./roles";
+import { tokenStore } from "./tokens/routes";
+import { TOKEN_PREFIX, tokenHash } from "./tokens/token";
 import { verifyAdminToken } from "./verify";
 
 export { type Principal, ROLES, type Role, roleAllows, type VerifiedBy } from "./roles";
 
+/** A verified identity, which may have no role (then every admin route answers 403, audited). */
+type Identity = Omit<Principal, "role"> & { role: Role | undefined };
+
+/**
+ * The role an Access identity has: the highest of the lists (CONSOLE_ADMINS, CONSOLE_OPERATORS,
+ * CONSOLE_VIEWERS) that names it. A person matches their e-mail or `@<their exact domain>` (not
+ * subdomains); a service token matches its client id (`common_name`). Lists are lower-cased in env.ts.
+ */
+export function roleOf(config: Config, who: AccessIdentity): Role | undefined {
+  const matches = (list: string[]) =>
+    who.kind === "person"
+      ? list.includes(who.email) || list.includes(who.email.slice(who.email.lastIndexOf("@")))
+      : list.includes(who.commonName);
+  if (matches(config.CONSOLE_ADMINS)) return "admin";
+  if (matches(config.CONSOLE_OPERATORS)) return "operator";
+  if (matches(config.CONSOLE_VIEWERS)) return "viewer";
+  return undefined;
+}
+
+/** Whether a URL's hostname is this machine (`npm start`); a deployed Worker is reached by its own hostname. */
+const isLoopback = (url: string) => LOOPBACK_HOSTS.has(new URL(url).hostname);
+
+/** An API token (`Bearer kdo_...`): the principal, or why not. */
+async function identifyToken(c: Context<AppEnv>, token: string): Promise<Identity | string> {
+  const found = await tokenStore(c.env).authenticate(await tokenHash(token));
+  if ("refused" in found) return found.refused;
+  return {
+    actor: `token:${found.name} (${found.id})`,
+    role: found.role,
+    verifiedBy: "api-token",
+    tokenId: found.id,
+  };
+}
+
 /**
  * The principal of a request, or why there is none (for the log and the audit trail only; the caller gets
- * one 401). Throws ApiError for an answer that is not a 401 (e.g. 503 when a key set cannot be fetched).
+ * one 401). Throws ApiError for an answer that is not a 401 (503 when Access's keys cannot be fetched, or
+ * when Access is set up wrongly).
  */
-async function identify(c: Context<AppEnv>): Promise<Principal | string> {
-  const verdict = await verifyAdminToken(
-    new Uint8Array(0),
-    c.req.raw.headers,
-    c.var.config.ADMIN_TOKEN,
-    Date.now(),
-  );
-  if (verdict.ok) return { actor: "break-glass", role: "admin", verifiedBy: "break-glass" };
-  return verdict.reason;
+async function identify(c: Context<AppEnv>): Promise<Identity | string> {
+  const config = c.var.config;
+  const authorization = c.req.header("authorization");
+  if (authorization !== undefined) {
+    if (authorization.startsWith(`Bearer ${TOKEN_PREFIX}`))
+      return identifyToken(c, authorization.slice(7).trim());
+    const verdict = await verifyAdminToken(
+      new Uint8Array(0),
+      c.req.raw.headers,
+      config.ADMIN_TOKEN,
+      Date.now(),
+    );
+    if (verdict.ok) return { actor: "break-glass", role: "admin", verifiedBy: "break-glass" };
+    return verdict.reason;
+  }
+
+  const access = accessSettings(config);
+  assertAccessUsable(access);
+  if (access.state === "on") {
+    const token = accessTokenOf(c);
+    if (!token) return "missing credential (no Access token)";
+    const who = await verifyAccessToken(token, access);
+    if (typeof who === "string") return who;
+    return who.kind === "person"
+      ? { actor: who.email, role: roleOf(config, who), verifiedBy: "cloudflare-access" }
+      : {
+          actor: `service-token:${who.commonName}`,
+          role: roleOf(config, who),
+          verifiedBy: "access-service-token",
+        };
+  }
+
+  const local = config.CONSOLE_LOCAL_IDENTITY;
+  if (local) {
+    // Only `npm start` on this machine: a deployed Worker is reached by its own hostname, never a loopback
+    // one, and Access (when set) always takes precedence (docs/security.md "Admin identities and roles").
+    if (isLoopback(c.req.url)) return { actor: `local:${local}`, role: "admin", verifiedBy: "local" };
+    console.warn(
+      JSON.stringify({
+        level: "warn",
+        requestId: c.var.requestId,
+        msg: "CONSOLE_LOCAL_IDENTITY is set but ignored: it applies only on 127.0.0.1, ::1 or localhost",
+      }),
+    );
+  }
+  return "missing credential";
 }
 
 const UNAUTHORIZED = "a verified identity is required: Cloudflare Access, an API token or the admin token";
@@ -48,17 +133,24 @@ export function requireRole(need: Role): MiddlewareHandler<AppEnv> {
       await recordRejection(c, "admin", found);
       throw new ApiError("unauthorized", UNAUTHORIZED);
     }
-    if (!roleAllows(found.role, need)) {
+    if (found.role === undefined || !roleAllows(found.role, need)) {
+      const role = found.role ?? "no role";
       await c.var.audit.write({
-        ...actorFields(found),
+        actor: found.actor,
+        verifiedBy: found.verifiedBy,
         type: "admin.denied",
         requestId: c.var.requestId,
         status: "forbidden",
-        reason: `${found.role} may not ${c.req.method} ${c.req.path} (needs ${need})`,
+        reason: `${role} may not ${c.req.method} ${c.req.path} (needs ${need})`,
       });
-      throw new ApiError("forbidden", `your role (${found.role}) does not allow this; it needs ${need}`);
+      throw new ApiError(
+        "forbidden",
+        found.role === undefined
+          ? `${found.actor} has no role here; an admin adds it to CONSOLE_VIEWERS, CONSOLE_OPERATORS or CONSOLE_ADMINS`
+          : `your role (${found.role}) does not allow this; it needs ${need}`,
+      );
     }
-    c.set("principal", found);
+    c.set("principal", { ...found, role: found.role });
     await next();
   };
 }

@@ -16,6 +16,7 @@ import { ReindexQuery, reindexPage } from "./reindex";
 import { loadRun, RunQuery, runView } from "./run-view";
 import { listRuns, RunsQuery } from "./runs-list";
 import { suggestionRoutes } from "./suggestions/routes";
+import { tokenRoutes } from "./tokens/routes";
 
 const ConfirmBody = z.object({
   koodriveUserId: z.string().regex(/^\d{19}$/, "must be the 19-digit KooDrive user id you confirm"),
@@ -44,7 +45,7 @@ function safeCursor(cursor: string): boolean {
 export function adminRoutes() {
   const app = new Hono<AppEnv>();
   // Roles (docs/security.md "Who can do what"): viewers read; operators also retry and confirm runs;
-  // admins also change holds and the identity map.
+  // admins also change holds and the identity map, and manage API tokens.
   app.use("/runs", requireRole("viewer"));
   app.use("/runs/*", requireRole("viewer"));
   app.use("/runs/:runId/retry", requireRole("operator"));
@@ -54,6 +55,7 @@ export function adminRoutes() {
   app.use("/audit", requireRole("viewer"));
   for (const path of ["/identities", "/identities/*", "/holds", "/holds/*"])
     app.use(path, requireRoleFor("viewer", "admin"));
+  for (const path of ["/tokens", "/tokens/*"]) app.use(path, requireRole("admin"));
 
   app.get("/runs", validate("query", RunsQuery), async (c) =>
     c.json(await listRuns(c.env, c.req.valid("query"))),
@@ -185,5 +187,7 @@ export function adminRoutes() {
   app.route("/offboardings", offboardingRoutes());
   app.use("/holds", limitBody(1024 * 1024));
   app.route("/holds", holdsRoutes());
+  app.use("/tokens", limitBody(4 * 1024));
+  app.route("/tokens", tokenRoutes());
   return app;
 }

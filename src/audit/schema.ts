@@ -17,6 +17,8 @@ export const AuditType = z.enum([
   "admin.confirm",
   /** An admin filled the runs index from the audit trail (`POST /runs/reindex`). */
   "admin.reindex",
+  /** An API token was created or revoked (`status`): its id, name, role and expiry, never the token. */
+  "admin.tokens",
   /** A verified admin identity was refused a route its role does not allow (403). */
   "admin.denied",
   /** A SCIM request changed a user (created, updated, deactivated, reactivated, deleted): see `status`. */

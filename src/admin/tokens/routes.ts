@@ -1,0 +1,88 @@
+import { Hono } from "hono";
+import * as z from "zod";
+import type { AppEnv } from "../../env";
+import { ApiError } from "../../errors";
+import { validate } from "../../http";
+import { actorOf } from "../principal";
+import { ROLES } from "../roles";
+import { MAX_LIVE_TOKENS, type TokenInfo } from "./store";
+import { newToken, tokenHash } from "./token";
+
+/** A token's name: short, and safe to put in an audit actor (`token:<name> (<id>)`), a log line or a CSV. */
+export const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Token ids are UUIDs (`crypto.randomUUID`). */
+const TOKEN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const CreateBody = z.object({
+  name: z
+    .string()
+    .regex(TOKEN_NAME, "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+  role: z.enum(ROLES),
+  expiresAt: z.iso
+    .datetime({ offset: true })
+    .refine((v) => Date.parse(v) > Date.now(), "must be in the future")
+    .optional(),
+});
+
+/** The store: one instance, strongly consistent. */
+export const tokenStore = (env: AppEnv["Bindings"]) => env.TOKENS.getByName("tokens");
+
+/** The audit details of a token: never its secret or hash. */
+const auditDetails = (t: TokenInfo) => ({
+  tokenId: t.id,
+  name: t.name,
+  role: t.role,
+  expiresAt: t.expiresAt,
+});
+
+/** `POST /tokens` (shown once), `GET /tokens`, `DELETE /tokens/:id`; admins only (admin/routes.ts). */
+export function tokenRoutes() {
+  const app = new Hono<AppEnv>();
+
+  app.post("/", validate("json", CreateBody), async (c) => {
+    const body = c.req.valid("json");
+    const who = actorOf(c);
+    const token = newToken();
+    const created = await tokenStore(c.env).create({
+      id: crypto.randomUUID(),
+      hash: await tokenHash(token),
+      name: body.name,
+      role: body.role,
+      createdBy: who.actor,
+      expiresAt: body.expiresAt ? new Date(body.expiresAt).toISOString() : null,
+    });
+    if ("refused" in created)
+      throw created.refused === "full"
+        ? new ApiError("conflict", `at most ${MAX_LIVE_TOKENS} tokens can be live: revoke one first`)
+        : new ApiError("conflict", `a live token is already named ${body.name}`);
+    await c.var.audit.write({
+      type: "admin.tokens",
+      ...who,
+      requestId: c.var.requestId,
+      status: "created",
+      reason: `API token ${created.name} created (${created.role})`,
+      details: auditDetails(created),
+    });
+    // The only time the token is shown: it is stored as a hash.
+    return c.json({ ...created, token }, 201);
+  });
+
+  app.get("/", async (c) => c.json({ tokens: await tokenStore(c.env).list() }));
+
+  app.delete("/:id", async (c) => {
+    const id = c.req.param("id");
+    const revoked = TOKEN_ID.test(id) ? await tokenStore(c.env).revoke(id) : undefined;
+    if (!revoked) throw new ApiError("not_found", `no token ${id.slice(0, 80)}`);
+    await c.var.audit.write({
+      type: "admin.tokens",
+      ...actorOf(c),
+      requestId: c.var.requestId,
+      status: "revoked",
+      reason: `API token ${revoked.name} revoked`,
+      details: auditDetails(revoked),
+    });
+    return c.json({ revoked });
+  });
+
+  return app;
+}
