@@ -246,15 +246,20 @@ describe("Access set up by halves fails closed, for the admin routes only", () =
     await expectError(await callWith(withPath, "/audit"), 503, "misconfigured");
   });
 
-  it("break-glass still works while Access is half set up (it does not depend on Access)", async () => {
-    const res = await callWith(
-      { ACCESS_TEAM_DOMAIN: "https://acme.cloudflareaccess.com" },
-      "/audit?limit=1",
-      {
-        headers: { authorization: "Bearer test-admin-token" },
-      },
+  it("fails closed for bearer credentials too; only the break-glass admin is told which setting", async () => {
+    const half = { ACCESS_TEAM_DOMAIN: "https://acme.cloudflareaccess.com" };
+    const admin = await expectError(
+      await callWith(half, "/audit?limit=1", { headers: { authorization: "Bearer test-admin-token" } }),
+      503,
+      "misconfigured",
     );
-    expect(res.status).toBe(200);
+    expect(admin.message).toContain("ACCESS_AUD");
+    const guessed = await expectError(
+      await callWith(half, "/audit?limit=1", { headers: { authorization: "Bearer not-the-admin-token" } }),
+      503,
+      "misconfigured",
+    );
+    expect(guessed.message).not.toContain("ACCESS");
   });
 });
 

@@ -25,6 +25,7 @@ import {
   assertAccessUsable,
   verifyAccessToken,
 } from "./access";
+import { hasAdminToken } from "./auth";
 import { type Principal, type Role, roleAllows } from "./roles";
 import { tokenStore } from "./tokens/routes";
 import { TOKEN_PREFIX, tokenHash } from "./tokens/token";
@@ -74,6 +75,14 @@ async function identifyToken(c: Context<AppEnv>, token: string): Promise<Identit
 async function identify(c: Context<AppEnv>): Promise<Identity | string> {
   const config = c.var.config;
   const authorization = c.req.header("authorization");
+  const access = accessSettings(config);
+  if (access.state === "broken") {
+    // Fail closed for every admin caller (issue 9: never "no audience check"): the deployment is wrong, not
+    // the request. The break-glass admin alone is told which setting, as app.ts does for the rest of config.
+    if (authorization !== undefined && (await hasAdminToken(c, config.ADMIN_TOKEN)))
+      throw new ApiError("misconfigured", `invalid configuration: ${access.problem}`);
+    assertAccessUsable(access);
+  }
   if (authorization !== undefined) {
     if (authorization.startsWith(`Bearer ${TOKEN_PREFIX}`))
       return identifyToken(c, authorization.slice(7).trim());
@@ -87,8 +96,6 @@ async function identify(c: Context<AppEnv>): Promise<Identity | string> {
     return verdict.reason;
   }
 
-  const access = accessSettings(config);
-  assertAccessUsable(access);
   if (access.state === "on") {
     const token = accessTokenOf(c);
     if (!token) return "missing credential (no Access token)";
