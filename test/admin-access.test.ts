@@ -8,7 +8,7 @@ import { ACCESS_CLOCK_TOLERANCE_S } from "../src/admin/access";
 import { b64urlJson, newKey, newTeam, type TestTeam } from "./helpers/access";
 import { auditOf, expectError } from "./helpers/admin";
 import { at, callWith, signedHrHeaders } from "./helpers/env";
-import { uniqueId } from "./helpers/worker";
+import { uniqueId, waitForRun } from "./helpers/worker";
 
 const ALICE = "alice@acme.example";
 
@@ -272,6 +272,12 @@ describe("roles from CONSOLE_ADMINS, CONSOLE_OPERATORS, CONSOLE_VIEWERS", () => 
     expect((await asAccess(team, jwt, "/holds")).status).toBe(200);
     const writes: Array<[string, string, string]> = [
       ["POST", RUN, ""],
+      ["POST", "/offboardings", JSON.stringify({ person: "dana.leaver@example.com", reason: "left" })],
+      [
+        "POST",
+        "/offboardings",
+        JSON.stringify({ person: "dana.leaver@example.com", reason: "x", dryRun: true }),
+      ],
       ["PUT", "/identities", "[]"],
       ["POST", "/holds", JSON.stringify({ type: "share", id: "1689759841444195992", reason: "x" })],
       ["POST", "/tokens", JSON.stringify({ name: "ci", role: "viewer" })],
@@ -300,6 +306,20 @@ describe("roles from CONSOLE_ADMINS, CONSOLE_OPERATORS, CONSOLE_VIEWERS", () => 
     const jwt = await team.sign({ email: "olga@acme.example" });
     // Past the role check: the (unknown) run is a 404, not a 403.
     await expectError(await asAccess(team, jwt, RUN, { method: "POST" }), 404, "not_found");
+    // An operator starts an offboarding (a dry run here): recorded as started by their verified e-mail.
+    const requestId = uniqueId("op");
+    const started = await asAccess(team, jwt, "/offboardings", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": requestId },
+      body: JSON.stringify({ person: "nobody.here@acme.example", reason: "role test", dryRun: true }),
+    });
+    expect(started.status).toBe(202);
+    // The run's first (durable) step writes the "request received" record: wait for the run to end.
+    await waitForRun(((await started.json()) as { runId: string }).runId);
+    const records = await auditOf(requestId);
+    expect(records.some((r) => r.actor === "olga@acme.example" && r.verifiedBy === "cloudflare-access")).toBe(
+      true,
+    );
     const hold = JSON.stringify({ type: "share", id: "1689759841444195993", reason: "x" });
     const json = { "content-type": "application/json" };
     await expectError(

@@ -9,6 +9,7 @@ import { admin, uniqueId } from "./worker";
 export interface AuditView {
   type: string;
   actor: string;
+  verifiedBy?: string;
   requestId?: string;
   reason?: string;
   details?: Record<string, string | number | boolean | null>;
