@@ -1,6 +1,9 @@
 import { type Context, Hono } from "hono";
 import pkg from "../package.json";
+import { ADMIN_OPERATIONS } from "./admin/api-operations";
 import { hasAdminToken } from "./admin/auth";
+import { openApiDocument } from "./admin/openapi";
+import { requireRole } from "./admin/principal";
 import { adminRoutes } from "./admin/routes";
 import { type AppEnv, adminTokenOf, ConfigError, checkConfig } from "./env";
 import { ApiError, answerFor, errorBody, MISCONFIGURED_MESSAGE } from "./errors";
@@ -53,6 +56,8 @@ export function buildApp() {
   app.route("/chatops/slack", slackRoutes());
   app.route("/chatops/teams", teamsRoutes());
   app.route("/", adminRoutes());
+  // The admin API described (OpenAPI 3.1, from the routes' own zod schemas): for anyone who may read it.
+  app.get("/openapi.json", requireRole("viewer"), (c) => c.json(openApiDocument(ADMIN_OPERATIONS, VERSION)));
 
   app.notFound((c) => {
     const message = `no route for ${c.req.method} ${c.req.path}`;

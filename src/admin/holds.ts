@@ -38,16 +38,16 @@ const noDuplicates = (holds: HoldInput[], ctx: z.RefinementCtx) => {
   }
 };
 
-const PutBody = z
+export const PutHoldsBody = z
   .object({ holds: z.array(HoldInput).max(MAX_HOLDS) })
   .superRefine((b, ctx) => noDuplicates(b.holds, ctx));
-const PostBody = z
+export const PostHoldsBody = z
   .union([
     HoldInput.transform((h) => ({ holds: [h] })),
     z.object({ holds: z.array(HoldInput).min(1).max(MAX_HOLDS_PER_POST) }),
   ])
   .superRefine((b, ctx) => noDuplicates(b.holds, ctx));
-const HoldParams = z.object({
+export const HoldParams = z.object({
   type: z.enum(["user", "share"]),
   id: z.string().regex(/^\d{19}$/, "must be a 19-digit KooDrive id"),
 });
@@ -157,7 +157,7 @@ export function holdsRoutes() {
         );
       await next();
     },
-    validate("json", PutBody),
+    validate("json", PutHoldsBody),
     async (c) => {
       const actor = actorOf(c).actor;
       const { holds } = c.req.valid("json");
@@ -179,7 +179,7 @@ export function holdsRoutes() {
     },
   );
 
-  app.post("/", validate("json", PostBody), async (c) => {
+  app.post("/", validate("json", PostHoldsBody), async (c) => {
     const actor = actorOf(c).actor;
     const { holds } = c.req.valid("json");
     const result = await store(c.env).add(

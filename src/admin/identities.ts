@@ -39,7 +39,7 @@ type Identity = z.infer<typeof Identity>;
 /** One identity-map row as `PUT /identities` takes it (validated). */
 export type IdentityInput = Identity;
 
-const Body = z.object({ identities: z.array(Identity).min(1).max(MAX_IDENTITIES_PER_PUT) });
+export const IdentitiesBody = z.object({ identities: z.array(Identity).min(1).max(MAX_IDENTITIES_PER_PUT) });
 
 /** One identity-map key as `GET /identities/:key` takes it (`email:<lower-case>` or `hr:<id>`), and its KV key. */
 interface KeyWrite {
@@ -213,7 +213,7 @@ export function identityRoutes() {
   app.put("/", async (c) => {
     const { raw, rows } = readIdentities(c.req.header("content-type") ?? "", await c.req.text());
     // Validate everything before writing anything: a bad row leaves no partial state.
-    const parsed = Body.safeParse(raw);
+    const parsed = IdentitiesBody.safeParse(raw);
     if (!parsed.success)
       throw new ApiError(
         "invalid_body",

@@ -18,11 +18,13 @@ import { listRuns, RunsQuery } from "./runs-list";
 import { suggestionRoutes } from "./suggestions/routes";
 import { tokenRoutes } from "./tokens/routes";
 
-const ConfirmBody = z.object({
+export const ConfirmBody = z.object({
   koodriveUserId: z.string().regex(/^\d{19}$/, "must be the 19-digit KooDrive user id you confirm"),
 });
 
-const AuditQuery = z
+export const ExportQuery = z.object({ format: z.enum(["csv", "ndjson"]).default("csv") });
+
+export const AuditQuery = z
   .object({
     user: z.string().trim().min(1).max(320).optional(),
     since: z.iso.datetime({ offset: true }).optional(),
@@ -82,24 +84,20 @@ export function adminRoutes() {
     c.json(await runView(c.env, c.req.param("runId"), c.req.valid("query"))),
   );
 
-  app.get(
-    "/runs/:runId/export",
-    validate("query", z.object({ format: z.enum(["csv", "ndjson"]).default("csv") })),
-    async (c) => {
-      const runId = c.req.param("runId");
-      const { ledger, meta } = await loadRun(c.env, runId);
-      const { format } = c.req.valid("query");
-      await c.var.audit.write({
-        type: "admin.export",
-        ...actorOf(c),
-        runId,
-        requestId: c.var.requestId,
-        subject: meta.request.subject,
-        details: { format },
-      });
-      return exportRun(ledger, runId, format);
-    },
-  );
+  app.get("/runs/:runId/export", validate("query", ExportQuery), async (c) => {
+    const runId = c.req.param("runId");
+    const { ledger, meta } = await loadRun(c.env, runId);
+    const { format } = c.req.valid("query");
+    await c.var.audit.write({
+      type: "admin.export",
+      ...actorOf(c),
+      runId,
+      requestId: c.var.requestId,
+      subject: meta.request.subject,
+      details: { format },
+    });
+    return exportRun(ledger, runId, format);
+  });
 
   app.post("/runs/:runId/retry", async (c) => {
     const runId = c.req.param("runId");

@@ -13,7 +13,7 @@ export const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Token ids are UUIDs (`crypto.randomUUID`). */
 const TOKEN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const CreateBody = z.object({
+export const CreateTokenBody = z.object({
   name: z
     .string()
     .regex(TOKEN_NAME, "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"),
@@ -39,7 +39,7 @@ const auditDetails = (t: TokenInfo) => ({
 export function tokenRoutes() {
   const app = new Hono<AppEnv>();
 
-  app.post("/", validate("json", CreateBody), async (c) => {
+  app.post("/", validate("json", CreateTokenBody), async (c) => {
     const body = c.req.valid("json");
     const who = actorOf(c);
     const token = newToken();

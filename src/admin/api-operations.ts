@@ -1,0 +1,238 @@
+/**
+ * Every operation of the admin API, for the OpenAPI document (openapi.ts) and the console's API reference.
+ * The request schemas are the ones the routes validate with (imported, never restated), and
+ * test/openapi.test.ts fails when a route is added without an entry here, or an entry names no route.
+ */
+import * as z from "zod";
+import { HoldParams, PostHoldsBody, PutHoldsBody } from "./holds";
+import { IdentitiesBody } from "./identities";
+import { OffboardingBody } from "./offboardings";
+import type { Operation } from "./openapi";
+import { ReindexQuery } from "./reindex";
+import { AuditQuery, ConfirmBody, ExportQuery } from "./routes";
+import { RunQuery } from "./run-view";
+import { RunsQuery } from "./runs-list";
+import { ConfirmSuggestionsBody, DismissSuggestionsBody, SuggestionsQuery } from "./suggestions/routes";
+import { CreateTokenBody } from "./tokens/routes";
+
+const RunParams = z.object({ runId: z.string().describe("The run id (`hr-...`, `api-...`, ...).") });
+const IdentityParams = z.object({
+  key: z.string().describe("An e-mail, `email:<e-mail>` or `hr:<HR id>`."),
+});
+const TokenParams = z.object({ id: z.string().describe("The token's id (a UUID), from GET /tokens.") });
+
+const IF_MATCH = {
+  "If-Match": {
+    description: 'The version from `GET /holds` (`"7"`), or `*` to overwrite whatever is there.',
+    required: true,
+  },
+};
+
+export const ADMIN_OPERATIONS: readonly Operation[] = [
+  {
+    method: "get",
+    path: "/runs",
+    tag: "Runs",
+    role: "viewer",
+    summary: "List runs, newest first, with counts per status",
+    description:
+      "Filters combine; `status` and `source` take comma lists. `counts` are for the same filters without " +
+      "the status filter. Follow `nextCursor` for the next page.",
+    query: RunsQuery,
+    responses: { 200: "`{runs, counts, nextCursor?}`", 400: "A bad filter or cursor." },
+  },
+  {
+    method: "post",
+    path: "/offboardings",
+    tag: "Runs",
+    role: "operator",
+    summary: "Start an offboarding (or a dry run) for a person",
+    description:
+      "Same rules as an HR event: holds, one run per person at a time, identity-map resolution. Source " +
+      "`api`; the verified identity is recorded as who started it.",
+    json: OffboardingBody,
+    headers: {
+      "Idempotency-Key": { description: "The same key (per caller) returns the same run, as a duplicate." },
+    },
+    responses: {
+      202: "`{runId, status, url, duplicate?}`; `Location` names the run.",
+      422: "Invalid body, or a reused Idempotency-Key with another body.",
+    },
+  },
+  {
+    method: "post",
+    path: "/runs/reindex",
+    tag: "Runs",
+    role: "admin",
+    summary: "Fill the runs index from the audit trail (runs from before 0.3)",
+    query: ReindexQuery,
+    responses: { 200: "`{runs, indexed, missing, nextCursor?}`: call again with `nextCursor` until absent." },
+  },
+  {
+    method: "get",
+    path: "/runs/:runId",
+    tag: "Runs",
+    role: "viewer",
+    summary: "A run: status, resolution, plan, counts and per-share outcomes (paged)",
+    params: RunParams,
+    query: RunQuery,
+    responses: { 200: "The run.", 404: "No such run." },
+  },
+  {
+    method: "get",
+    path: "/runs/:runId/export",
+    tag: "Runs",
+    role: "viewer",
+    summary: "Every share of a run as CSV or NDJSON (streamed; CSV is formula-injection safe)",
+    params: RunParams,
+    query: ExportQuery,
+    responses: {
+      200: { description: "The shares.", contentType: "text/csv" },
+      404: "No such run.",
+    },
+  },
+  {
+    method: "post",
+    path: "/runs/:runId/retry",
+    tag: "Runs",
+    role: "operator",
+    summary: "Retry a partial, failed or unresolved run",
+    params: RunParams,
+    responses: { 202: "`{runId, status, attempt, requeued}`", 404: "No such run.", 409: "Not retryable." },
+  },
+  {
+    method: "post",
+    path: "/runs/:runId/confirm",
+    tag: "Runs",
+    role: "operator",
+    summary: "Confirm the name match a run waits for (its candidate only, once)",
+    params: RunParams,
+    json: ConfirmBody,
+    responses: { 202: "The run goes on.", 404: "No such run.", 409: "Not its candidate, or not waiting." },
+  },
+  {
+    method: "get",
+    path: "/audit",
+    tag: "Audit",
+    role: "viewer",
+    summary: "Audit records, newest first",
+    query: AuditQuery,
+    responses: { 200: "`{records, nextCursor?}`", 400: "A bad cursor or date." },
+  },
+  {
+    method: "get",
+    path: "/holds",
+    tag: "Holds",
+    role: "viewer",
+    summary: "Every hold, with the version (`ETag`) to send as If-Match",
+    responses: { 200: "`{version, holds}`" },
+  },
+  {
+    method: "put",
+    path: "/holds",
+    tag: "Holds",
+    role: "admin",
+    summary: "Replace every hold",
+    json: PutHoldsBody,
+    headers: IF_MATCH,
+    responses: { 200: "The change and the new holds.", 412: "Stale If-Match.", 428: "No If-Match." },
+  },
+  {
+    method: "post",
+    path: "/holds",
+    tag: "Holds",
+    role: "admin",
+    summary: "Add holds (one, or `{holds: [...]}`)",
+    json: PostHoldsBody,
+    responses: { 200: "The change and the new version.", 412: "Stale If-Match (when sent)." },
+  },
+  {
+    method: "delete",
+    path: "/holds/:type/:id",
+    tag: "Holds",
+    role: "admin",
+    summary: "Remove one hold",
+    params: HoldParams,
+    responses: { 200: "The change and the new version.", 404: "No such hold." },
+  },
+  {
+    method: "put",
+    path: "/identities",
+    tag: "Identities",
+    role: "admin",
+    summary: "Bulk-load the identity map (JSON or CSV; all rows or none)",
+    json: IdentitiesBody,
+    description:
+      "Also accepts `text/csv` (RFC 4180) with a header naming `email`, `hrId`, `koodriveUserId`, `name`; " +
+      "a CSV error names its row.",
+    responses: {
+      200: "`{stored, keys, added, remapped, updated, unchanged}`",
+      422: "A bad row: nothing stored.",
+    },
+  },
+  {
+    method: "get",
+    path: "/identities/:key",
+    tag: "Identities",
+    role: "viewer",
+    summary: "One identity-map entry",
+    params: IdentityParams,
+    responses: { 200: "The entry.", 404: "No entry for that key." },
+  },
+  {
+    method: "get",
+    path: "/identities/suggestions",
+    tag: "Identities",
+    role: "viewer",
+    summary: "People seen from HR, Okta or SCIM without a mapping, beside KooDrive users of the same name",
+    query: SuggestionsQuery,
+    responses: { 200: "`{suggestions, nextCursor?}`", 400: "A bad cursor or limit." },
+  },
+  {
+    method: "post",
+    path: "/identities/suggestions/confirm",
+    tag: "Identities",
+    role: "admin",
+    summary: "Confirm suggested matches (all or nothing), written like PUT /identities",
+    json: ConfirmSuggestionsBody,
+    responses: { 200: "What was stored.", 409: "An item is no longer a suggestion or not a candidate." },
+  },
+  {
+    method: "post",
+    path: "/identities/suggestions/dismiss",
+    tag: "Identities",
+    role: "admin",
+    summary: "Hide suggested people (also when seen again)",
+    json: DismissSuggestionsBody,
+    responses: { 200: "What was dismissed.", 409: "A key is not a suggestion." },
+  },
+  {
+    method: "post",
+    path: "/tokens",
+    tag: "API tokens",
+    role: "admin",
+    summary: "Create an API token: the secret is in this answer only",
+    json: CreateTokenBody,
+    responses: {
+      201: "`{id, token, name, role, expiresAt, createdBy}`",
+      409: "Duplicate name, or too many.",
+    },
+  },
+  {
+    method: "get",
+    path: "/tokens",
+    tag: "API tokens",
+    role: "admin",
+    summary: "List API tokens (never their secrets)",
+    responses: { 200: "`{tokens}`" },
+  },
+  {
+    method: "delete",
+    path: "/tokens/:id",
+    tag: "API tokens",
+    role: "admin",
+    summary: "Revoke an API token at once",
+    params: TokenParams,
+    responses: { 200: "Revoked.", 404: "No such token." },
+  },
+];
