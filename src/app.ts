@@ -2,6 +2,7 @@ import { type Context, Hono } from "hono";
 import pkg from "../package.json";
 import { hasAdminToken } from "./admin/auth";
 import { adminRoutes } from "./admin/routes";
+import { consoleRoutes } from "./console/routes";
 import { type AppEnv, adminTokenOf, ConfigError, checkConfig } from "./env";
 import { ApiError, answerFor, errorBody, MISCONFIGURED_MESSAGE } from "./errors";
 import { auditStore } from "./services";
@@ -52,6 +53,7 @@ export function buildApp() {
   app.route("/scim/v2", scimRoutes());
   app.route("/chatops/slack", slackRoutes());
   app.route("/chatops/teams", teamsRoutes());
+  app.route("/console", consoleRoutes());
   app.route("/", adminRoutes());
 
   app.notFound((c) => {

@@ -52,6 +52,7 @@ button.danger{background:var(--bad);border-color:var(--bad)}
 .pager{display:flex;gap:1rem;margin:1rem 0}
 progress{width:100%;max-width:30rem;height:1.25rem}
 .muted{color:var(--muted)}
+.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.88em;overflow-wrap:anywhere}
 footer{padding:1rem 1.25rem;color:var(--muted);font-size:.85rem;border-top:1px solid var(--line)}
 @media (max-width:40rem){

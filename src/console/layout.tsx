@@ -145,7 +145,7 @@ export const Notice: FC<PropsWithChildren<{ tone?: "ok" | "bad" | "warn" }>> = (
 );
 
 /** The "next page" link of a paged list (only when there is one), plus a link back to the first page. */
-export const Pager: FC<{ first?: string; next?: string | undefined }> = ({ first, next }) => (
+export const Pager: FC<{ first?: string | undefined; next?: string | undefined }> = ({ first, next }) => (
   <nav class="pager" aria-label="Pages">
     {first ? <a href={first}>First page</a> : null}
     {next ? (

@@ -1,0 +1,396 @@
+/** @jsxImportSource hono/jsx */
+import { Hono } from "hono";
+import type { FC } from "hono/jsx";
+import * as z from "zod";
+import { requireRole } from "../../admin/principal";
+import { roleAllows } from "../../admin/roles";
+import { confirmRun, retryRun } from "../../admin/run-actions";
+import { loadRun, type RunView, runView } from "../../admin/run-view";
+import type { AuditRecord } from "../../audit/schema";
+import type { AppEnv } from "../../env";
+import { ApiError } from "../../errors";
+import { type Counts, SHARE_STATES, TERMINAL } from "../../offboarding/types";
+import { formFields, parseFields, queryOf } from "../http";
+import { Badge, Layout, Notice, Pager, Time, withQuery } from "../layout";
+
+/** Shares per page of the run page's table: a screenful that still renders fast on a phone. */
+export const RUN_PAGE_SIZE = 100;
+/** Audit records of one run the page reads (AuditStore.forRun's default): a run writes far fewer. */
+export const RUN_AUDIT_LIMIT = 1000;
+/** Run statuses an operator can retry (RunLedger.beginRetry). */
+const RETRYABLE = new Set(["partial", "failed", "unresolved"]);
+
+const RunQuery = z.object({
+  state: z
+    .enum(SHARE_STATES)
+    .optional()
+    .or(z.literal("").transform(() => undefined)),
+  cursor: z
+    .string()
+    .regex(/^\d{1,30}$/, "must be a share id")
+    .optional(),
+  notice: z.enum(["retried", "confirmed"]).optional(),
+});
+
+const NOTICES = {
+  retried: "Retry started: the failed and still-active shares are being cancelled again.",
+  confirmed: "Name match confirmed: the run goes on for that KooDrive user.",
+} as const;
+
+/** What the progress bar shows: shares handled out of those to cancel (skipped ones are not counted). */
+export function progressOf(status: string, counts: Counts) {
+  const planned = counts.total - counts.skipped_hold - counts.skipped_scope;
+  const done = counts.cancelled + counts.already_gone + counts.failed + counts.still_active;
+  return { status, planned, done, terminal: TERMINAL.has(status as never) };
+}
+
+/** The person a run is about, in one line. */
+export function personOf(subject: RunView["subject"]): string {
+  return [subject.name, subject.email, subject.hrId ? `HR ${subject.hrId}` : undefined]
+    .filter(Boolean)
+    .join(" · ");
+}
+
+const Facts: FC<{ run: RunView }> = ({ run }) => (
+  <dl class="facts">
+    <dt>Person</dt>
+    <dd>{personOf(run.subject)}</dd>
+    <dt>Status</dt>
+    <dd>
+      <Badge value={run.status} /> {run.detail ?? ""}
+    </dd>
+    <dt>Source</dt>
+    <dd>
+      {run.source} · event <code>{run.eventId}</code>
+      {run.duplicates > 0 ? ` · ${run.duplicates} duplicate deliveries` : ""}
+    </dd>
+    <dt>Resolution</dt>
+    <dd>
+      {run.koodriveUserId ? (
+        <>
+          KooDrive user <code>{run.koodriveUserId}</code> ({run.resolvedBy?.replaceAll("_", " ") ?? "-"})
+        </>
+      ) : (
+        "not resolved yet"
+      )}
+      {run.confirmedBy ? ` · name match confirmed by ${run.confirmedBy}` : ""}
+    </dd>
+    <dt>Reason</dt>
+    <dd>{run.reason ?? "-"}</dd>
+    <dt>Mode</dt>
+    <dd>
+      {run.dryRun ? "dry run (nothing cancelled)" : "real run"} · scopes {run.scopes.join(", ")} · attempt{" "}
+      {run.attempt}
+    </dd>
+    <dt>Received</dt>
+    <dd>
+      <Time iso={run.createdAt} />
+    </dd>
+    <dt>Finished</dt>
+    <dd>
+      <Time iso={run.finishedAt} />
+    </dd>
+  </dl>
+);
+
+const CountsTable: FC<{ counts: Counts }> = ({ counts }) => (
+  <div class="scroll">
+    <table>
+      <caption class="muted">Shares by state</caption>
+      <thead>
+        <tr>
+          {SHARE_STATES.map((s) => (
+            <th scope="col">{s.replaceAll("_", " ")}</th>
+          ))}
+          <th scope="col">total</th>
+        </tr>
+      </thead>
+      <tbody>
+        <tr>
+          {SHARE_STATES.map((s) => (
+            <td>{counts[s]}</td>
+          ))}
+          <td>{counts.total}</td>
+        </tr>
+      </tbody>
+    </table>
+  </div>
+);
+
+/** The run's step timeline: what the run and the people acting on it recorded, oldest first. */
+const Timeline: FC<{ records: AuditRecord[] }> = ({ records }) => {
+  const steps = records.filter((r) => !r.type.startsWith("shares."));
+  return (
+    <ol data-testid="timeline">
+      {steps.map((r) => (
+        <li>
+          <Time iso={r.at} /> · <strong>{r.type}</strong> {r.status ? <Badge value={r.status} /> : null}{" "}
+          {r.reason ?? ""} <span class="muted">({r.actor})</span>
+        </li>
+      ))}
+    </ol>
+  );
+};
+
+const AuditTable: FC<{ records: AuditRecord[] }> = ({ records }) => (
+  <div class="scroll">
+    <table class="cards">
+      <thead>
+        <tr>
+          <th scope="col">When</th>
+          <th scope="col">Type</th>
+          <th scope="col">Actor</th>
+          <th scope="col">Status</th>
+          <th scope="col">Reason</th>
+          <th scope="col">Shares</th>
+        </tr>
+      </thead>
+      <tbody>
+        {records.map((r) => (
+          <tr>
+            <td data-label="When">
+              <Time iso={r.at} />
+            </td>
+            <td data-label="Type">{r.type}</td>
+            <td data-label="Actor">
+              {r.actor}
+              {r.verifiedBy ? <span class="muted"> ({r.verifiedBy})</span> : null}
+            </td>
+            <td data-label="Status">{r.status ?? ""}</td>
+            <td data-label="Reason">{r.reason ?? ""}</td>
+            <td data-label="Shares">{r.shares?.length ?? ""}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  </div>
+);
+
+/** The run page, its progress endpoint, and the retry and confirm-name-match forms (operators). */
+export function runPages() {
+  const app = new Hono<AppEnv>();
+  app.use("/:runId/retry", requireRole("operator"));
+  app.use("/:runId/confirm", requireRole("operator"));
+
+  app.get("/:runId", async (c) => {
+    const runId = c.req.param("runId");
+    const q = queryOf(c, RunQuery);
+    const [run, records] = await Promise.all([
+      runView(c.env, runId, { limit: RUN_PAGE_SIZE, cursor: q.cursor, state: q.state }),
+      c.var.audit.forRun(runId, RUN_AUDIT_LIMIT),
+    ]);
+    const principal = c.var.principal;
+    const base = `/console/runs/${runId}`;
+    const inFlight = !TERMINAL.has(run.status);
+    const progress = progressOf(run.status, run.counts);
+    const canOperate = roleAllows(principal.role, "operator");
+    c.header("cache-control", "no-store");
+    return c.html(
+      <Layout
+        title={`Run ${runId}`}
+        section="/console/runs"
+        principal={principal}
+        requestId={c.var.requestId}
+        script={inFlight}
+      >
+        {q.notice ? <Notice tone="ok">{NOTICES[q.notice]}</Notice> : null}
+        <Facts run={run} />
+        {inFlight ? (
+          <section id="run-progress" data-progress-url={`${base}/progress.json`} aria-live="polite">
+            <h2>Progress</h2>
+            <progress value={progress.done} max={Math.max(1, progress.planned)} aria-label="Shares handled" />
+            <p data-progress-text>
+              {progress.done} of {progress.planned} handled ({run.status})
+            </p>
+          </section>
+        ) : null}
+        <section>
+          <h2>Actions</h2>
+          <p>
+            <a href={`/runs/${runId}/export?format=csv`} download>
+              Export CSV
+            </a>{" "}
+            ·{" "}
+            <a href={`/runs/${runId}/export?format=ndjson`} download>
+              Export NDJSON
+            </a>{" "}
+            · <a href={`${base}/evidence`}>Evidence (printable)</a>
+          </p>
+          {canOperate && RETRYABLE.has(run.status) ? (
+            <p>
+              <a href={`${base}/retry`}>Retry this run…</a>
+            </p>
+          ) : null}
+          {canOperate && run.status === "needs_confirmation" && run.candidate ? (
+            <ConfirmForm runId={runId} candidate={run.candidate} />
+          ) : null}
+        </section>
+        <h2>Shares</h2>
+        <CountsTable counts={run.counts} />
+        <form class="inline" method="get" action={base}>
+          <label>
+            State
+            <select name="state">
+              <option value="">all</option>
+              {SHARE_STATES.map((s) => (
+                <option value={s} selected={q.state === s}>
+                  {s.replaceAll("_", " ")}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button type="submit">Filter</button>
+        </form>
+        <ShareTable shares={run.shares} />
+        <Pager
+          first={q.cursor ? withQuery(base, { state: q.state }) : undefined}
+          next={run.nextCursor ? withQuery(base, { state: q.state, cursor: run.nextCursor }) : undefined}
+        />
+        <h2>Timeline</h2>
+        <Timeline records={records} />
+        <h2>Audit records</h2>
+        <AuditTable records={records} />
+      </Layout>,
+    );
+  });
+
+  app.get("/:runId/progress.json", async (c) => {
+    const { ledger, meta } = await loadRun(c.env, c.req.param("runId"));
+    c.header("cache-control", "no-store");
+    return c.json(progressOf(meta.status, await ledger.counts()));
+  });
+
+  // Retrying cancels shares again: a destructive action, so it is confirmed on its own page first.
+  app.get("/:runId/retry", async (c) => {
+    const runId = c.req.param("runId");
+    const { ledger, meta } = await loadRun(c.env, runId);
+    const counts = await ledger.counts();
+    return c.html(
+      <Layout
+        title="Retry this run?"
+        section="/console/runs"
+        principal={c.var.principal}
+        requestId={c.var.requestId}
+      >
+        <p>
+          Run <a href={`/console/runs/${runId}`}>{runId}</a> for {personOf(meta.request.subject)} is{" "}
+          <Badge value={meta.status} />. A retry tries again to cancel{" "}
+          <strong>{counts.failed + counts.still_active}</strong> failed or still-active share(s), and resolves
+          the person again if the run was unresolved.
+        </p>
+        <form method="post" action={`/console/runs/${runId}/retry`}>
+          <input type="hidden" name="confirmed" value="yes" />
+          <button type="submit" class="danger">
+            Retry and cancel again
+          </button>{" "}
+          <a href={`/console/runs/${runId}`}>Keep it as it is</a>
+        </form>
+      </Layout>,
+    );
+  });
+
+  app.post("/:runId/retry", async (c) => {
+    const runId = c.req.param("runId");
+    const form = await formFields(c);
+    if (form.confirmed !== "yes") return c.redirect(`/console/runs/${runId}/retry`, 303);
+    await retryRun(c, runId);
+    return c.redirect(`/console/runs/${runId}?notice=retried`, 303);
+  });
+
+  app.post("/:runId/confirm", async (c) => {
+    const runId = c.req.param("runId");
+    const { meta } = await loadRun(c.env, runId);
+    const parsed = parseFields(ConfirmForm.schema, await formFields(c));
+    const candidate = meta.candidate?.koodriveUserId;
+    if (!parsed.ok || parsed.value.koodriveUserId !== candidate) {
+      const errors = parsed.ok
+        ? [{ path: "koodriveUserId", message: "does not match the candidate this run waits for" }]
+        : parsed.errors;
+      throw new ApiError("invalid_body", "type the candidate's KooDrive user id exactly to confirm", errors);
+    }
+    await confirmRun(c, runId, parsed.value.koodriveUserId);
+    return c.redirect(`/console/runs/${runId}?notice=confirmed`, 303);
+  });
+
+  return app;
+}
+
+/** The typed confirmation of a name match: the operator types the 19-digit id they checked. */
+const ConfirmForm = Object.assign(
+  ({ runId, candidate }: { runId: string; candidate: { koodriveUserId: string; name: string } }) => (
+    <form class="stack" method="post" action={`/console/runs/${runId}/confirm`}>
+      <p>
+        This run waits for someone to confirm a name match: <strong>{candidate.name}</strong>, KooDrive user{" "}
+        <code>{candidate.koodriveUserId}</code>. Check it is the leaver, then type that id to confirm.
+      </p>
+      <label>
+        KooDrive user id you checked
+        <input
+          name="koodriveUserId"
+          required
+          inputmode="numeric"
+          pattern="\d{19}"
+          autocomplete="off"
+          aria-describedby="confirm-help"
+        />
+      </label>
+      <span id="confirm-help" class="muted">
+        19 digits; only this id can be confirmed, once.
+      </span>
+      <button type="submit" class="danger">
+        Confirm and cancel this person's shares
+      </button>
+    </form>
+  ),
+  {
+    schema: z.object({
+      koodriveUserId: z
+        .string()
+        .trim()
+        .regex(/^\d{19}$/, "must be 19 digits"),
+    }),
+  },
+);
+
+const ShareTable: FC<{ shares: RunView["shares"] }> = ({ shares }) =>
+  shares.length === 0 ? (
+    <p class="muted">No shares here.</p>
+  ) : (
+    <div class="scroll">
+      <table class="cards" data-testid="shares">
+        <thead>
+          <tr>
+            <th scope="col">Share</th>
+            <th scope="col">Name</th>
+            <th scope="col">Scope</th>
+            <th scope="col">State</th>
+            <th scope="col">KooDrive's answer</th>
+            <th scope="col">Attempts</th>
+            <th scope="col">Updated</th>
+          </tr>
+        </thead>
+        <tbody>
+          {shares.map((s) => (
+            <tr data-share-id={s.shareId}>
+              <td data-label="Share">
+                <code>{s.shareId}</code>
+              </td>
+              <td data-label="Name">{s.displayName}</td>
+              <td data-label="Scope">{s.scope}</td>
+              <td data-label="State">
+                <Badge value={s.state} />
+              </td>
+              <td data-label="KooDrive's answer">
+                {s.code || s.msg ? `${s.code} ${s.msg}`.trim() : ""}
+                {s.reason && s.reason !== s.msg ? <span class="muted"> ({s.reason})</span> : null}
+              </td>
+              <td data-label="Attempts">{s.attempts}</td>
+              <td data-label="Updated">
+                <Time iso={s.updatedAt} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );

@@ -1,0 +1,305 @@
+/**
+ * The admin console (/console, issue 9 section 3) through the Worker's real entry: every page is HTML behind
+ * a verified identity, the security headers hold, forms are CSRF-checked, and writes change the same stores
+ * and write the same audit records as the admin API, naming the verified actor.
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import { auditOf } from "./helpers/admin";
+import { sim } from "./helpers/sim";
+import { admin, call, clearHolds, offboardedEvent, sendHr, uniqueId, waitForRun } from "./helpers/worker";
+
+const ORIGIN = "https://offboard.example.com";
+const S1 = "1689759841444195101";
+const S2 = "1689759841444195102";
+const LEAVER = "1505084218764549950";
+
+/** A console form post as the browser sends it from the console's own page (same Origin). */
+async function post(path: string, fields: Record<string, string>, origin = ORIGIN) {
+  const requestId = uniqueId("c");
+  const res = await admin(path, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin, "x-request-id": requestId },
+    body: new URLSearchParams(fields).toString(),
+    redirect: "manual",
+  });
+  return { res, requestId };
+}
+
+async function page(path: string) {
+  const res = await admin(path);
+  return { res, html: await res.text() };
+}
+
+interface HoldsView {
+  version: number;
+  holds: Array<{ type: string; id: string; reason: string; createdBy: string }>;
+}
+const readHolds = async () => (await (await admin("/holds")).json()) as HoldsView;
+
+async function completedRun(name: string, shares: number) {
+  await sim.seed({ users: [{ userId: LEAVER, name, shares }], seed: 61 });
+  const res = await sendHr(
+    offboardedEvent({
+      id: `E-${uniqueId()}`,
+      koodriveUserId: LEAVER,
+      email: "cora.console@example.com",
+      name,
+    }),
+  );
+  const { runId } = (await res.json()) as { runId: string };
+  const run = await waitForRun(runId);
+  expect(run.status).toBe("completed");
+  return { runId, run };
+}
+
+beforeEach(async () => {
+  await sim.reset();
+  await clearHolds();
+});
+
+describe("console pages", () => {
+  const PAGES = ["/console", "/console/inbox", "/console/holds", "/console/identities", "/console/audit"];
+
+  it("answer HTML naming the verified actor and role to the admin token, with the security headers", async () => {
+    for (const path of PAGES) {
+      const { res, html } = await page(path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get("content-type"), path).toMatch(/^text\/html/);
+      expect(html, path).toContain("<strong>break-glass</strong>");
+      expect(html, path).toContain("role <strong>admin</strong>");
+      expect(html, path).toContain('href="#main"');
+      expect(html, path).not.toContain("Local identity");
+      const csp = res.headers.get("content-security-policy") ?? "";
+      const scriptSrc = /script-src ([^;]*)/.exec(csp)?.[1] ?? "";
+      expect(scriptSrc, path).toBe("'self'");
+      expect(csp, path).not.toContain("unsafe-inline");
+      expect(csp, path).toContain("frame-ancestors 'none'");
+      expect(res.headers.get("x-frame-options"), path).toBe("DENY");
+      expect(res.headers.get("cache-control"), path).toBe("no-store");
+    }
+  });
+
+  it("answer 401 as a page without credentials, and say nothing of the data", async () => {
+    for (const path of [...PAGES, "/console/runs/hr-0123456789abcdef0123456789abcdef"]) {
+      const res = await call(path);
+      expect(res.status, path).toBe(401);
+      expect(res.headers.get("content-type"), path).toMatch(/^text\/html/);
+      const html = await res.text();
+      expect(html, path).toContain("Sign-in required");
+      expect(html, path).toContain(res.headers.get("x-request-id") ?? "missing");
+      expect(html, path).not.toContain("<nav");
+    }
+  });
+
+  it("serves its stylesheet from the bundle under a content-hashed name with a long cache", async () => {
+    const { html } = await page("/console");
+    const href = /<link rel="stylesheet" href="([^"]+)"/.exec(html)?.[1] ?? "";
+    expect(href).toMatch(/^\/console\/assets\/console\.[0-9a-f]{8}\.css$/);
+    const css = await call(href);
+    expect(css.status).toBe(200);
+    expect(css.headers.get("content-type")).toMatch(/^text\/css/);
+    expect(css.headers.get("cache-control")).toContain("immutable");
+    expect(await css.text()).toContain("@media print");
+    expect((await call("/console/assets/console.00000000.css")).status).toBe(404);
+  });
+
+  it("renders an unknown run as a 404 page with the request id, never JSON or a stack", async () => {
+    const res = await admin("/console/runs/hr-ffffffffffffffffffffffffffffffff", {
+      headers: { "x-request-id": "req-console-404" },
+    });
+    expect(res.status).toBe(404);
+    const html = await res.text();
+    expect(html).toContain("req-console-404");
+    expect(html).not.toMatch(/"error"|at .*\.ts:\d+/);
+  });
+});
+
+describe("console holds", () => {
+  it("refuses a form posted from another origin (CSRF) with 403 and changes nothing", async () => {
+    const before = await readHolds();
+    const { res, requestId } = await post(
+      "/console/holds",
+      { type: "share", id: S1, reason: "LH-1", version: String(before.version) },
+      "https://evil.example",
+    );
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain("cross-site");
+    expect(await readHolds()).toEqual(before);
+    expect(await auditOf(requestId)).toEqual([]);
+  });
+
+  it("refuses a write that is not a form (no way around the CSRF check) and changes nothing", async () => {
+    const before = await readHolds();
+    const res = await admin("/console/holds", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "share", id: S1, reason: "x", version: before.version }),
+    });
+    expect(res.status).toBe(415);
+    expect(await readHolds()).toEqual(before);
+  });
+
+  it("adds a hold with the displayed version, stores it as the verified actor and audits it", async () => {
+    const { html } = await page("/console/holds");
+    const version = /name="version" value="(\d+)"/.exec(html)?.[1] ?? "";
+    const { res, requestId } = await post("/console/holds", {
+      type: "share",
+      id: S1,
+      reason: "LH-7",
+      version,
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/console/holds?notice=added");
+    const after = await readHolds();
+    expect(after.version).toBe(Number(version) + 1);
+    expect(after.holds).toEqual([
+      expect.objectContaining({ type: "share", id: S1, reason: "LH-7", createdBy: "break-glass" }),
+    ]);
+    const [record] = await auditOf(requestId);
+    expect(record).toMatchObject({ type: "admin.holds", actor: "break-glass", reason: "holds added" });
+    expect(record?.details).toMatchObject({ added: 1, ifMatch: `"${version}"` });
+    expect((await page("/console/holds?notice=added")).html).toContain(S1);
+  });
+
+  it("refuses an add made on a stale page (412) and stores nothing", async () => {
+    const stale = (await readHolds()).version;
+    expect(
+      (await post("/console/holds", { type: "share", id: S1, reason: "a", version: String(stale) })).res
+        .status,
+    ).toBe(303);
+    const before = await readHolds();
+    const { res, requestId } = await post("/console/holds", {
+      type: "share",
+      id: S2,
+      reason: "b",
+      version: String(stale),
+    });
+    expect(res.status).toBe(412);
+    expect(await res.text()).toContain("changed since this page was shown");
+    expect(await readHolds()).toEqual(before);
+    expect(await auditOf(requestId)).toEqual([]);
+  });
+
+  it("shows each invalid field of an add and stores nothing", async () => {
+    const before = await readHolds();
+    const { res } = await post("/console/holds", {
+      type: "share",
+      id: "123",
+      reason: "",
+      version: String(before.version),
+    });
+    expect(res.status).toBe(422);
+    const html = await res.text();
+    expect(html).toContain("must be a 19-digit KooDrive id");
+    expect(await readHolds()).toEqual(before);
+  });
+
+  it("removes a hold only after the confirmation page, audited as the verified actor", async () => {
+    await post("/console/holds", {
+      type: "user",
+      id: S2,
+      reason: "LH-9",
+      version: String((await readHolds()).version),
+    });
+    const { version } = await readHolds();
+    const confirm = await page(`/console/holds/user/${S2}/remove?version=${version}`);
+    expect(confirm.res.status).toBe(200);
+    expect(confirm.html).toContain('name="confirmed" value="yes"');
+
+    // Without the confirmation the post only leads to the confirmation page.
+    const unconfirmed = await post(`/console/holds/user/${S2}/remove`, { version: String(version) });
+    expect(unconfirmed.res.status).toBe(303);
+    expect(unconfirmed.res.headers.get("location")).toBe(
+      `/console/holds/user/${S2}/remove?version=${version}`,
+    );
+    expect((await readHolds()).holds).toHaveLength(1);
+    expect(await auditOf(unconfirmed.requestId)).toEqual([]);
+
+    const { res, requestId } = await post(`/console/holds/user/${S2}/remove`, {
+      version: String(version),
+      confirmed: "yes",
+    });
+    expect(res.status).toBe(303);
+    expect((await readHolds()).holds).toEqual([]);
+    const [record] = await auditOf(requestId);
+    expect(record).toMatchObject({ type: "admin.holds", actor: "break-glass", reason: "hold removed" });
+    expect(record?.details).toMatchObject({ removed: 1 });
+  });
+});
+
+describe("console identities", () => {
+  async function upload(csv: string) {
+    const form = new FormData();
+    form.set("file", new File([csv], "people.csv", { type: "text/csv" }));
+    const requestId = uniqueId("c");
+    const res = await admin("/console/identities", {
+      method: "POST",
+      headers: { origin: ORIGIN, "x-request-id": requestId },
+      body: form,
+    });
+    return { res, requestId, html: await res.text() };
+  }
+  const lookup = (key: string) => admin(`/identities/${encodeURIComponent(key)}`);
+
+  it("shows the bad row's error and stores nothing when one row is bad", async () => {
+    const email = `${uniqueId("ok")}@example.com`;
+    const { res, requestId, html } = await upload(
+      `email,koodriveUserId,name\n${email},1505084218764540001,Good Row\nbad@example.com,12345,Bad Row\n`,
+    );
+    expect(res.status).toBe(422);
+    expect(html).toContain("nothing was stored");
+    expect(html).toMatch(/<strong>row 3\.koodriveUserId<\/strong>: must be a 19-digit KooDrive user id/);
+    expect((await lookup(email)).status).toBe(404);
+    expect(await auditOf(requestId)).toEqual([]);
+  });
+
+  it("stores a good file, audited as the verified actor, and looks a key up", async () => {
+    const email = `${uniqueId("ok")}@example.com`;
+    const { res, requestId, html } = await upload(`email,koodriveUserId\n${email},1505084218764540002\n`);
+    expect(res.status).toBe(200);
+    expect(html).toContain("Stored 1 identities");
+    expect(await (await lookup(email)).json()).toMatchObject({
+      koodriveUserId: "1505084218764540002",
+      updatedBy: "break-glass",
+    });
+    expect(await auditOf(requestId)).toEqual([
+      expect.objectContaining({ type: "admin.identities", actor: "break-glass" }),
+    ]);
+    const found = await page(`/console/identities?key=${encodeURIComponent(email)}`);
+    expect(found.res.status).toBe(200);
+    expect(found.html).toContain("1505084218764540002");
+  });
+});
+
+describe("console run pages", () => {
+  it("shows a completed run's shares, timeline, exports; its evidence; and the inbox entry that started it", async () => {
+    const { runId } = await completedRun("Cora Console", 3);
+    const shareIds = (await sim.shares(LEAVER, "cancelled")).map((s) => s.shareId);
+    expect(shareIds).toHaveLength(3);
+
+    const detail = await page(`/console/runs/${runId}`);
+    expect(detail.res.status).toBe(200);
+    for (const id of shareIds) expect(detail.html).toContain(`data-share-id="${id}"`);
+    expect(detail.html).toContain("Cora Console");
+    expect(detail.html).toContain(`/runs/${runId}/export?format=csv`);
+    expect(detail.html).toContain(`/runs/${runId}/export?format=ndjson`);
+    expect(detail.html).toMatch(/<ol data-testid="timeline">.*request\.received.*run\.state/s);
+    expect(detail.html).not.toContain("run-progress"); // finished: no live progress
+
+    const failedOnly = await page(`/console/runs/${runId}?state=failed`);
+    expect(failedOnly.html).toContain("No shares here.");
+
+    const evidence = await page(`/console/runs/${runId}/evidence`);
+    expect(evidence.res.status).toBe(200);
+    expect(evidence.html).toContain("Standard Webhooks signature");
+    expect(evidence.html).toMatch(/Event to verified clean<\/dt><dd>\d+ (s|min)/);
+    for (const id of shareIds) expect(evidence.html).toContain(id);
+
+    const inbox = await page("/console/inbox?source=hr&outcome=started");
+    expect(inbox.res.status).toBe(200);
+    expect(inbox.html).toContain(`started run <a href="/console/runs/${runId}">`);
+
+    const audit = await page("/console/audit?user=cora.console%40example.com");
+    expect(audit.html).toContain(`/console/runs/${runId}`);
+  });
+});
