@@ -5,8 +5,18 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { auditOf } from "./helpers/admin";
-import { sim } from "./helpers/sim";
-import { admin, call, clearHolds, offboardedEvent, sendHr, uniqueId, waitForRun } from "./helpers/worker";
+import { callWith, signedHrHeaders } from "./helpers/env";
+import { DEMO, sim } from "./helpers/sim";
+import {
+  admin,
+  call,
+  clearHolds,
+  offboardedEvent,
+  sendHr,
+  uniqueId,
+  waitForRun,
+  waitForStatus,
+} from "./helpers/worker";
 
 const ORIGIN = "https://offboard.example.com";
 const S1 = "1689759841444195101";
@@ -301,5 +311,91 @@ describe("console run pages", () => {
 
     const audit = await page("/console/audit?user=cora.console%40example.com");
     expect(audit.html).toContain(`/console/runs/${runId}`);
+  });
+});
+
+describe("console run actions", () => {
+  it("shows KooDrive's reason for each failed share, and retries a partial run only after confirming", async () => {
+    const { users } = await sim.seed({
+      users: [{ userId: LEAVER, name: "Pat Partial", shares: 6 }],
+      seed: 3,
+    });
+    const stubborn = (users[0]?.shareIds ?? []).slice(0, 2);
+    await sim.faults({ rules: [{ endpoint: "cancel", kind: "shareFailure", shareIds: stubborn, rate: 1 }] });
+    const res = await sendHr(offboardedEvent({ id: `E-${uniqueId()}`, koodriveUserId: LEAVER }));
+    const { runId } = (await res.json()) as { runId: string };
+    expect((await waitForRun(runId)).status).toBe("partial");
+
+    const failed = await page(`/console/runs/${runId}?state=failed`);
+    for (const id of stubborn)
+      expect(failed.html).toMatch(new RegExp(`data-share-id="${id}".*?13000201`, "s"));
+    expect(failed.html).toContain(`href="/console/runs/${runId}/retry"`);
+
+    const confirm = await page(`/console/runs/${runId}/retry`);
+    expect(confirm.res.status).toBe(200);
+    expect(confirm.html).toMatch(/cancel <strong>2<\/strong> failed or still-active/);
+
+    // A post without the confirmation starts nothing.
+    await sim.clearFaults();
+    const unconfirmed = await post(`/console/runs/${runId}/retry`, {});
+    expect(unconfirmed.res.headers.get("location")).toBe(`/console/runs/${runId}/retry`);
+    expect((await (await admin(`/runs/${runId}`)).json()) as { attempt: number }).toMatchObject({
+      attempt: 1,
+    });
+    expect(await sim.shares(LEAVER, "active")).toHaveLength(2);
+
+    const { res: ok, requestId } = await post(`/console/runs/${runId}/retry`, { confirmed: "yes" });
+    expect(ok.status).toBe(303);
+    expect((await waitForRun(runId, 60_000, 2)).status).toBe("completed");
+    expect(await sim.shares(LEAVER, "active")).toHaveLength(0);
+    expect(await auditOf(requestId)).toEqual([
+      expect.objectContaining({ type: "admin.retry", actor: "break-glass" }),
+    ]);
+  });
+
+  it("confirms a name match only with the candidate's id typed in, as the verified actor", async () => {
+    await sim.seed({ demo: true });
+    const id = uniqueId();
+    const body = JSON.stringify(offboardedEvent({ id: `E-${uniqueId()}`, name: "Dana Leaver" }));
+    const res = await callWith({ RESOLVE_BY_NAME: "confirm" }, "/webhooks/hr", {
+      method: "POST",
+      headers: signedHrHeaders(id, body),
+      body,
+    });
+    const { runId } = (await res.json()) as { runId: string };
+    await waitForStatus(runId, "needs_confirmation");
+    const detail = await page(`/console/runs/${runId}`);
+    expect(detail.html).toContain(`action="/console/runs/${runId}/confirm"`);
+    expect(detail.html).toContain(DEMO.leaver);
+    expect(detail.html).toContain('id="run-progress"'); // not finished: the live progress bar is there
+
+    const wrong = await post(`/console/runs/${runId}/confirm`, { koodriveUserId: DEMO.seller });
+    expect(wrong.res.status).toBe(422);
+    expect(await wrong.res.text()).toContain("does not match the candidate");
+    expect(await auditOf(wrong.requestId)).toEqual([]);
+    expect((await (await admin(`/runs/${runId}`)).json()) as { status: string }).toMatchObject({
+      status: "needs_confirmation",
+    });
+
+    const { res: ok, requestId } = await post(`/console/runs/${runId}/confirm`, {
+      koodriveUserId: DEMO.leaver,
+    });
+    expect(ok.status).toBe(303);
+    expect(await waitForRun(runId)).toMatchObject({ status: "completed", koodriveUserId: DEMO.leaver });
+    expect(await sim.shares(DEMO.leaver, "active")).toHaveLength(0);
+    expect(await auditOf(requestId)).toEqual([
+      expect.objectContaining({
+        type: "admin.confirm",
+        actor: "break-glass",
+        reason: expect.stringContaining(DEMO.leaver),
+      }),
+    ]);
+  });
+
+  it("answers the progress of a run as JSON for the page's script", async () => {
+    const { runId } = await completedRun("Pia Progress", 2);
+    const res = await admin(`/console/runs/${runId}/progress.json`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "completed", planned: 2, done: 2, terminal: true });
   });
 });
