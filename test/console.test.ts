@@ -4,6 +4,7 @@
  * and write the same audit records as the admin API, naming the verified actor.
  */
 import { beforeEach, describe, expect, it } from "vitest";
+import { Layout, LOCAL_BANNER } from "../src/console/layout";
 import { auditOf } from "./helpers/admin";
 import { callWith, signedHrHeaders } from "./helpers/env";
 import { DEMO, sim } from "./helpers/sim";
@@ -397,5 +398,65 @@ describe("console run actions", () => {
     const res = await admin(`/console/runs/${runId}/progress.json`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "completed", planned: 2, done: 2, terminal: true });
+  });
+});
+
+describe("console frame", () => {
+  it("marks a local identity (npm start) on every page with a visible banner", async () => {
+    const render = async (verifiedBy: "local" | "break-glass") =>
+      String(
+        await Layout({
+          title: "T",
+          requestId: "r-1",
+          principal: { actor: "local:dev@example.com", role: "admin", verifiedBy },
+          children: [],
+        }),
+      );
+    const local = await render("local");
+    expect(local).toMatch(/^<!DOCTYPE html><html lang="en">/);
+    expect(local).toContain(`<div class="banner-local" role="alert">${LOCAL_BANNER}</div>`);
+    expect(await render("break-glass")).not.toContain(LOCAL_BANNER);
+  });
+});
+
+describe("console lists", () => {
+  it("pages a run's shares 100 at a time, keeping the state filter", async () => {
+    const { runId } = await completedRun("Paula Pages", 105);
+    const first = await page(`/console/runs/${runId}?state=cancelled`);
+    const rows = (html: string) => html.match(/data-share-id="/g)?.length ?? 0;
+    expect(rows(first.html)).toBe(100);
+    const next = /href="([^"]+)" rel="next"/.exec(first.html)?.[1]?.replaceAll("&amp;", "&") ?? "";
+    expect(next).toMatch(new RegExp(`^/console/runs/${runId}\\?state=cancelled&cursor=\\d{19}$`));
+    const second = await page(next);
+    expect(rows(second.html)).toBe(5);
+    expect(second.html).not.toContain('rel="next"');
+    const all = new Set(
+      [...`${first.html}${second.html}`.matchAll(/data-share-id="(\d+)"/g)].map((m) => m[1]),
+    );
+    expect(all.size).toBe(105);
+  });
+
+  it("lists a rejected delivery in the inbox with why, under its filter only", async () => {
+    const eventId = `msg_${uniqueId("forged")}`;
+    const forged = await sendHr(offboardedEvent({ id: "E-forged" }), {
+      id: eventId,
+      secret: "whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==",
+    });
+    expect(forged.status).toBe(401);
+    const rejected = await page("/console/inbox?source=hr&outcome=rejected");
+    expect(rejected.html).toMatch(new RegExp(`rejected</span> [^<]*signature[^<]*</td>.*?${eventId}`, "s"));
+    const started = await page("/console/inbox?source=hr&outcome=started");
+    expect(started.html).not.toContain(eventId);
+  });
+
+  it("filters the audit trail by UTC day and refuses a malformed date with a page naming the field", async () => {
+    const { runId } = await completedRun("Dora Dates", 1);
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    expect((await page(`/console/audit?since=${today}&until=${today}`)).html).toContain(runId);
+    expect((await page(`/console/audit?since=${tomorrow}`)).html).toContain("No audit records match.");
+    const bad = await page("/console/audit?since=30.11.2026");
+    expect(bad.res.status).toBe(400);
+    expect(bad.html).toContain("<strong>since</strong>: must be a date (YYYY-MM-DD)");
   });
 });

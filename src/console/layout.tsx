@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import { raw } from "hono/html";
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
 import type { Principal } from "../admin/roles";
 import { SCRIPT, STYLESHEET } from "./assets";
@@ -41,57 +42,60 @@ export interface PageProps {
 
 /** Every console page: skip link, header naming the verified actor and role, nav, main, footer. */
 export const Layout: FC<PropsWithChildren<PageProps>> = (props) => (
-  <html lang="en">
-    <head>
-      <meta charset="utf-8" />
-      <meta name="viewport" content="width=device-width, initial-scale=1" />
-      <meta name="referrer" content="no-referrer" />
-      <title>{`${props.title} · KooDrive Offboard`}</title>
-      <link rel="stylesheet" href={STYLESHEET.path} />
-      {props.script ? <script src={SCRIPT.path} defer /> : null}
-    </head>
-    <body>
-      <a class="skip" href="#main">
-        Skip to content
-      </a>
-      {props.principal?.verifiedBy === "local" ? (
-        <div class="banner-local" role="alert">
-          {LOCAL_BANNER}
-        </div>
-      ) : null}
-      <header class="top">
-        <a class="brand" href="/console">
-          KooDrive Offboard
+  <>
+    {raw("<!DOCTYPE html>")}
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="referrer" content="no-referrer" />
+        <title>{`${props.title} · KooDrive Offboard`}</title>
+        <link rel="stylesheet" href={STYLESHEET.path} />
+        {props.script ? <script src={SCRIPT.path} defer /> : null}
+      </head>
+      <body>
+        <a class="skip" href="#main">
+          Skip to content
         </a>
-        {props.principal ? (
-          <p class="who" data-testid="who">
-            Signed in as <strong>{props.principal.actor}</strong> · role{" "}
-            <strong>{props.principal.role}</strong> · verified by {props.principal.verifiedBy}
-          </p>
+        {props.principal?.verifiedBy === "local" ? (
+          <div class="banner-local" role="alert">
+            {LOCAL_BANNER}
+          </div>
         ) : null}
-      </header>
-      {props.principal ? (
-        <nav class="main" aria-label="Console">
-          <ul>
-            {NAV.map((item) => (
-              <li>
-                <a href={item.href} aria-current={props.section === item.href ? "page" : undefined}>
-                  {item.label}
-                </a>
-              </li>
-            ))}
-          </ul>
-        </nav>
-      ) : null}
-      <main id="main" tabindex={-1}>
-        <h1>{props.title}</h1>
-        {props.children}
-      </main>
-      <footer>
-        Request id <code>{props.requestId}</code>
-      </footer>
-    </body>
-  </html>
+        <header class="top">
+          <a class="brand" href="/console">
+            KooDrive Offboard
+          </a>
+          {props.principal ? (
+            <p class="who" data-testid="who">
+              Signed in as <strong>{props.principal.actor}</strong> · role{" "}
+              <strong>{props.principal.role}</strong> · verified by {props.principal.verifiedBy}
+            </p>
+          ) : null}
+        </header>
+        {props.principal ? (
+          <nav class="main" aria-label="Console">
+            <ul>
+              {NAV.map((item) => (
+                <li>
+                  <a href={item.href} aria-current={props.section === item.href ? "page" : undefined}>
+                    {item.label}
+                  </a>
+                </li>
+              ))}
+            </ul>
+          </nav>
+        ) : null}
+        <main id="main" tabindex={-1}>
+          <h1>{props.title}</h1>
+          {props.children}
+        </main>
+        <footer>
+          Request id <code>{props.requestId}</code>
+        </footer>
+      </body>
+    </html>
+  </>
 );
 
 type Tone = "ok" | "warn" | "bad" | "info" | "muted";

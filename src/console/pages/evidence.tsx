@@ -26,6 +26,8 @@ export const VERIFIED_HOW: Record<string, string> = {
   slack: "Slack request signature (v0 HMAC-SHA256, signing secret) and an allowed operator",
   teams: "Teams outgoing webhook HMAC and an allowed operator",
   admin: "a verified admin identity",
+  console: "a verified console identity (see who acted)",
+  api: "a scoped API token (see who acted)",
 };
 
 /** The printable evidence of one run: what an auditor asks for when checking a termination list. */
