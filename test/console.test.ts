@@ -303,7 +303,7 @@ describe("console run pages", () => {
     const evidence = await page(`/console/runs/${runId}/evidence`);
     expect(evidence.res.status).toBe(200);
     expect(evidence.html).toContain("Standard Webhooks signature");
-    expect(evidence.html).toMatch(/Event to verified clean<\/dt><dd>\d+ (s|min)/);
+    expect(evidence.html).toMatch(/Event to verified clean<\/dt><dd>\d+(\.\d)? (s|min)/);
     for (const id of shareIds) expect(evidence.html).toContain(id);
 
     const inbox = await page("/console/inbox?source=hr&outcome=started");

@@ -30,7 +30,7 @@ nav.main ul{list-style:none;margin:0;padding:0 1.25rem;display:flex;flex-wrap:wr
 nav.main a{display:inline-block;padding:.5rem 0;text-decoration:none}
 nav.main a[aria-current=page]{font-weight:700;border-bottom:3px solid var(--accent)}
 main{padding:1rem 1.25rem;max-width:80rem}
-h1{font-size:1.5rem;margin:.5rem 0 1rem}
+h1{font-size:1.5rem;margin:.5rem 0 1rem;overflow-wrap:anywhere}
 h2{font-size:1.2rem;margin:1.5rem 0 .5rem}
 table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
@@ -47,6 +47,7 @@ label{display:grid;gap:.2rem;font-size:.9rem}
 input,select,textarea,button{font:inherit;padding:.35rem .5rem;border:1px solid var(--line);border-radius:.25rem;max-width:100%}
 button{background:var(--accent);color:#fff;border-color:var(--accent);cursor:pointer}
 button.danger{background:var(--bad);border-color:var(--bad)}
+form.stack button{justify-self:start}
 .notice{padding:.75rem 1rem;border-left:4px solid var(--info);background:var(--panel);margin:1rem 0}
 .notice.bad{border-color:var(--bad)}.notice.ok{border-color:var(--ok)}.notice.warn{border-color:var(--warn)}
 .pager{display:flex;gap:1rem;margin:1rem 0}
@@ -93,6 +94,9 @@ setTimeout(tick,${PROGRESS_POLL_MS});
 })();
 `;
 
+/** The tab icon (a browser asks for one on every page; without it the console logs a 404). */
+const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#0b57d0"/><path d="M4 8.5l2.5 2.5L12 5.5" stroke="#fff" stroke-width="2" fill="none"/></svg>`;
+
 /** FNV-1a (32 bit) of a string, hex: a cache-busting content tag, not a security hash. */
 function contentTag(text: string): string {
   let h = 0x811c9dc5;
@@ -121,5 +125,11 @@ export const SCRIPT: Asset = {
   type: "text/javascript; charset=utf-8",
 };
 
+export const ICON: Asset = {
+  path: `/console/assets/icon.${contentTag(ICON_SVG)}.svg`,
+  body: ICON_SVG,
+  type: "image/svg+xml",
+};
+
 /** The assets by path, for the route that serves them. */
-export const ASSETS: ReadonlyMap<string, Asset> = new Map([STYLESHEET, SCRIPT].map((a) => [a.path, a]));
+export const ASSETS: ReadonlyMap<string, Asset> = new Map([STYLESHEET, SCRIPT, ICON].map((a) => [a.path, a]));

@@ -2,7 +2,7 @@
 import { raw } from "hono/html";
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
 import type { Principal } from "../admin/roles";
-import { SCRIPT, STYLESHEET } from "./assets";
+import { ICON, SCRIPT, STYLESHEET } from "./assets";
 
 /**
  * One entry of the console's navigation. `ready: false` entries are phase-2 pages (they need the runs index
@@ -51,6 +51,7 @@ export const Layout: FC<PropsWithChildren<PageProps>> = (props) => (
         <meta name="referrer" content="no-referrer" />
         <title>{`${props.title} · KooDrive Offboard`}</title>
         <link rel="stylesheet" href={STYLESHEET.path} />
+        <link rel="icon" href={ICON.path} type="image/svg+xml" />
         {props.script ? <script src={SCRIPT.path} defer /> : null}
       </head>
       <body>
@@ -135,8 +136,10 @@ export function formatTime(iso: string): string {
 
 /** Human duration between two ISO times (`3 min 12 s`). */
 export function duration(fromIso: string, toIso: string): string {
-  const s = Math.max(0, Math.round((Date.parse(toIso) - Date.parse(fromIso)) / 1000));
-  if (s < 60) return `${s} s`;
+  const ms = Math.max(0, Date.parse(toIso) - Date.parse(fromIso));
+  // Under a minute, tenths of a second: a run against a fast tenant finishes in well under one.
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
   const m = Math.floor(s / 60);
   if (m < 60) return `${m} min ${s % 60} s`;
   return `${Math.floor(m / 60)} h ${m % 60} min`;

@@ -60,6 +60,10 @@ export function evidencePage() {
         <p class="noprint">
           <a href={`/console/runs/${runId}`}>Back to the run</a> · use your browser's Print to keep a copy.
         </p>
+        <p>
+          Generated <Time iso={new Date().toISOString()} /> for {c.var.principal.actor} from the run's ledger
+          and audit trail.
+        </p>
         <h2>Person</h2>
         <p>
           {personOf(request.subject)}
