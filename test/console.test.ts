@@ -99,6 +99,7 @@ describe("console pages", () => {
       expect(html, path).toContain("Sign-in required");
       expect(html, path).toContain(res.headers.get("x-request-id") ?? "missing");
       expect(html, path).not.toContain("<nav");
+      expect(res.headers.get("content-security-policy"), path).toContain("frame-ancestors 'none'");
     }
   });
 
@@ -191,6 +192,18 @@ describe("console holds", () => {
     expect(await auditOf(requestId)).toEqual([]);
   });
 
+  it("refuses an oversized form with 413 before reading it, and stores nothing", async () => {
+    const before = await readHolds();
+    const { res } = await post("/console/holds", {
+      type: "share",
+      id: S1,
+      reason: "x".repeat(20_000),
+      version: String(before.version),
+    });
+    expect(res.status).toBe(413);
+    expect(await readHolds()).toEqual(before);
+  });
+
   it("shows each invalid field of an add and stores nothing", async () => {
     const before = await readHolds();
     const { res } = await post("/console/holds", {
@@ -279,6 +292,8 @@ describe("console identities", () => {
     const found = await page(`/console/identities?key=${encodeURIComponent(email)}`);
     expect(found.res.status).toBe(200);
     expect(found.html).toContain("1505084218764540002");
+    const missing = await page("/console/identities?key=nobody%40example.com");
+    expect(missing.html).toContain("No identity for that key.");
   });
 });
 

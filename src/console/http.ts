@@ -59,6 +59,3 @@ export function queryOf<T extends z.ZodType>(c: Context<AppEnv>, schema: T): z.i
   if (!parsed.ok) throw new ApiError("bad_request", "invalid query parameters", parsed.errors);
   return parsed.value;
 }
-
-/** Whether the current principal's role allows `need` (to show or hide a form; the route checks again). */
-export { roleAllows } from "../admin/roles";

@@ -4,6 +4,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { requireRole } from "../admin/principal";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
+import { limitBody } from "../http";
 import { isRunId } from "../offboarding/start";
 import { ASSET_MAX_AGE_S, ASSETS } from "./assets";
 import { renderError } from "./errors";
@@ -16,6 +17,12 @@ import { inboxPage } from "./pages/inbox";
 import { overviewPage } from "./pages/overview";
 import { pendingPage } from "./pages/pending";
 import { runPages } from "./pages/run";
+
+/**
+ * The largest body of a console form other than the identities upload (which has its own, the API's 5 MB):
+ * a hold's reason is at most 500 characters, so 16 KB is ample and a flood is refused before it is read.
+ */
+export const MAX_FORM_BYTES = 16 * 1024;
 
 /**
  * The console's security headers (hono/secure-headers): scripts, styles, images, fetches and form posts
@@ -60,6 +67,7 @@ export function consoleRoutes() {
 
   app.use(requireRole("viewer"));
   app.use(formGuard());
+  app.on("POST", ["/runs/*", "/holds", "/holds/*"], limitBody(MAX_FORM_BYTES));
   app.use(async (c, next) => {
     await next();
     // Pages show people, runs and the audit trail: never kept by a shared cache or the browser's history.

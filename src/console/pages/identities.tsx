@@ -22,7 +22,7 @@ interface PageState {
   errors?: { message: string; details: FieldError[] };
 }
 
-function render(c: Context<AppEnv>, state: PageState, status: 200 | 404 | 422 = 200) {
+function render(c: Context<AppEnv>, state: PageState, status: 200 | 422 = 200) {
   const canUpload = roleAllows(c.var.principal.role, "admin");
   return c.html(
     <Layout
@@ -103,7 +103,8 @@ export function identityPages() {
     if (!key) return render(c, {});
     if (key.length > MAX_KEY_LENGTH) throw new ApiError("bad_request", "that key is too long");
     const entry = await lookupIdentity(c.env, key);
-    return render(c, { key, entry }, entry ? 200 : 404);
+    // A miss is an answer of the search, not a failed page: 200 with a notice saying so.
+    return render(c, { key, entry });
   });
 
   app.post("/", async (c) => {
