@@ -475,3 +475,55 @@ describe("console lists", () => {
     expect(bad.html).toContain("<strong>since</strong>: must be a date (YYYY-MM-DD)");
   });
 });
+
+describe("console paging of the trail", () => {
+  const ids = (html: string) => [...html.matchAll(/data-record-id="([^"]+)"/g)].map((m) => m[1]);
+  const nextOf = (html: string) => /href="([^"]+)" rel="next"/.exec(html)?.[1]?.replaceAll("&amp;", "&");
+
+  it("pages the audit trail 50 records at a time without repeating one", async () => {
+    for (let i = 0; i < 52; i++)
+      await admin("/holds", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          type: "share",
+          id: `16897598414441952${String(i).padStart(2, "0")}`,
+          reason: `p${i}`,
+        }),
+      });
+    const first = await page("/console/audit");
+    expect(ids(first.html)).toHaveLength(50);
+    const next = nextOf(first.html) ?? "";
+    expect(next).toMatch(/^\/console\/audit\?cursor=/);
+    const second = ids((await page(next)).html);
+    expect(second.length).toBeGreaterThan(0);
+    expect(second.filter((id) => ids(first.html).includes(id))).toEqual([]);
+  });
+
+  it("pages the inbox across the trail, filtered, without losing or repeating a request", async () => {
+    const sent: string[] = [];
+    // More than one audit page (100 records) of matches: the inbox must split them across its pages.
+    for (let i = 0; i < 120; i++) {
+      const id = uniqueId("inbox");
+      sent.push(id);
+      const res = await sendHr(
+        { type: "employee.updated", timestamp: new Date().toISOString(), data: {} },
+        { id },
+      );
+      expect(res.status).toBe(200);
+    }
+    const seen: string[] = [];
+    let path: string | undefined = "/console/inbox?source=hr&outcome=ignored";
+    const perPage: number[] = [];
+    for (let pages = 0; path && pages < 10; pages++) {
+      const { html } = await page(path);
+      const found = [...html.matchAll(/<code>(inbox_[^<]+)<\/code>/g)].map((m) => m[1] ?? "");
+      seen.push(...found);
+      perPage.push(found.length);
+      path = nextOf(html);
+    }
+    expect([...seen].sort()).toEqual([...sent].sort());
+    expect(perPage[0]).toBeGreaterThanOrEqual(50);
+    expect(perPage[0]).toBeLessThan(120);
+  });
+});

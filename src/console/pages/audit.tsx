@@ -90,7 +90,7 @@ export function auditPages() {
               </thead>
               <tbody>
                 {page.records.map((r) => (
-                  <tr>
+                  <tr data-record-id={r.id}>
                     <td data-label="When">
                       <Time iso={r.at} />
                     </td>

@@ -57,7 +57,7 @@ function validCursor(v: string): boolean {
 }
 
 const Row: FC<{ r: AuditRecord; outcome: Outcome }> = ({ r, outcome }) => (
-  <tr>
+  <tr data-record-id={r.id}>
     <td data-label="When">
       <Time iso={r.at} />
     </td>
