@@ -3,7 +3,9 @@
  * a verified identity, the security headers hold, forms are CSRF-checked, and writes change the same stores
  * and write the same audit records as the admin API, naming the verified actor.
  */
+import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
+import { AuditStore } from "../src/audit/store";
 import { Layout, LOCAL_BANNER } from "../src/console/layout";
 import { auditOf } from "./helpers/admin";
 import { callWith, signedHrHeaders } from "./helpers/env";
@@ -525,5 +527,34 @@ describe("console paging of the trail", () => {
     expect([...seen].sort()).toEqual([...sent].sort());
     expect(perPage[0]).toBeGreaterThanOrEqual(50);
     expect(perPage[0]).toBeLessThan(120);
+  });
+});
+
+describe("a run with more audit records than a page reads", () => {
+  it("reads the oldest and newest 100 records of the run, oldest first, and counts the rest", async () => {
+    const store = new AuditStore(env.AUDIT);
+    const runId = `hr-${"ab".repeat(16)}`;
+    const t0 = Date.parse("2026-01-01T00:00:00Z");
+    for (let i = 0; i < 230; i += 10)
+      await Promise.all(
+        Array.from({ length: Math.min(10, 230 - i) }, (_, k) =>
+          store.write({
+            type: "run.state",
+            actor: "workflow",
+            runId,
+            reason: `r${i + k}`,
+            at: new Date(t0 + (i + k) * 1000).toISOString(),
+          }),
+        ),
+      );
+    const { records, omitted } = await store.forRunEnds(runId, 100, 100);
+    expect(omitted).toBe(30);
+    expect(records.map((r) => r.reason)).toEqual([
+      ...Array.from({ length: 100 }, (_, i) => `r${i}`),
+      ...Array.from({ length: 100 }, (_, i) => `r${i + 130}`),
+    ]);
+    const small = await store.forRunEnds(runId, 200, 100);
+    expect(small).toMatchObject({ omitted: 0 });
+    expect(small.records).toHaveLength(230);
   });
 });

@@ -4,7 +4,7 @@ import { loadRun } from "../../admin/run-view";
 import type { AppEnv } from "../../env";
 import type { ShareRow } from "../../offboarding/types";
 import { Badge, duration, Layout, Time } from "../layout";
-import { personOf } from "./run";
+import { personOf, RUN_AUDIT_ENDS } from "./run";
 
 /**
  * Shares listed on one evidence page. Above this the page says so and points to the CSV export, which
@@ -36,7 +36,10 @@ export function evidencePage() {
   app.get("/:runId/evidence", async (c) => {
     const runId = c.req.param("runId");
     const { ledger, meta } = await loadRun(c.env, runId);
-    const [counts, records] = await Promise.all([ledger.counts(), c.var.audit.forRun(runId)]);
+    const [counts, { records }] = await Promise.all([
+      ledger.counts(),
+      c.var.audit.forRunEnds(runId, RUN_AUDIT_ENDS, RUN_AUDIT_ENDS),
+    ]);
     const shares: ShareRow[] = [];
     let after = "";
     while (shares.length < EVIDENCE_MAX_SHARES) {

@@ -15,8 +15,13 @@ import { Badge, Layout, Notice, Pager, Time, withQuery } from "../layout";
 
 /** Shares per page of the run page's table: a screenful that still renders fast on a phone. */
 export const RUN_PAGE_SIZE = 100;
-/** Audit records of one run the page reads (AuditStore.forRun's default): a run writes far fewer. */
-export const RUN_AUDIT_LIMIT = 1000;
+/**
+ * Audit records of a run the page reads from each end (the start and the latest): a run writes a handful of
+ * state records plus one per 100 shares, so 100 + 100 show every record of runs up to ~19,000 shares and
+ * the story (received, started, confirmations, retries, finish) of any run, within the KV reads one
+ * request may make. The rest are counted and are in `GET /audit` and the export.
+ */
+export const RUN_AUDIT_ENDS = 100;
 /** Run statuses an operator can retry (RunLedger.beginRetry). */
 const RETRYABLE = new Set(["partial", "failed", "unresolved"]);
 
@@ -175,9 +180,9 @@ export function runPages() {
   app.get("/:runId", async (c) => {
     const runId = c.req.param("runId");
     const q = queryOf(c, RunQuery);
-    const [run, records] = await Promise.all([
+    const [run, { records, omitted }] = await Promise.all([
       runView(c.env, runId, { limit: RUN_PAGE_SIZE, cursor: q.cursor, state: q.state }),
-      c.var.audit.forRun(runId, RUN_AUDIT_LIMIT),
+      c.var.audit.forRunEnds(runId, RUN_AUDIT_ENDS, RUN_AUDIT_ENDS),
     ]);
     const principal = c.var.principal;
     const base = `/console/runs/${runId}`;
@@ -249,6 +254,12 @@ export function runPages() {
         <h2>Timeline</h2>
         <Timeline records={records} />
         <h2>Audit records</h2>
+        {omitted > 0 ? (
+          <p class="muted">
+            The first and last {RUN_AUDIT_ENDS} records are shown; {omitted} records in between are in the
+            audit trail (Audit, GET /audit).
+          </p>
+        ) : null}
         <AuditTable records={records} />
       </Layout>,
     );
