@@ -385,7 +385,11 @@ describe("console run actions", () => {
     const detail = await page(`/console/runs/${runId}`);
     expect(detail.html).toContain(`action="/console/runs/${runId}/confirm"`);
     expect(detail.html).toContain(DEMO.leaver);
-    expect(detail.html).toContain('id="run-progress"'); // not finished: the live progress bar is there
+    // Not finished: the live progress bar is there, followed by the bundled script, reloading when done.
+    expect(detail.html).toMatch(
+      /<section id="run-progress" data-progress-url="[^"]+\/progress\.json" data-reload(="[^"]*")? /,
+    );
+    expect(detail.html).toMatch(/<script src="\/console\/assets\/console\.[0-9a-f]{8}\.js" defer/);
 
     const wrong = await post(`/console/runs/${runId}/confirm`, { koodriveUserId: DEMO.seller });
     expect(wrong.res.status).toBe(422);

@@ -78,19 +78,21 @@ tr{break-inside:avoid}
 `;
 
 /**
- * Follows a run in flight: reads `data-progress-url` from the progress element, asks for the counts every
- * few seconds, updates the bar and its text, and reloads the page once the run is over (to show the result).
- * No inline script: the CSP allows 'self' only.
+ * Follows runs in flight: every element with `data-progress-url` (the run page's one, or one per row of a
+ * list) asks for its run's counts every few seconds and updates its `<progress>` and `[data-progress-text]`.
+ * When a run is over, an element marked `data-reload` reloads the page (the run page then shows the result);
+ * any other just says the final status. No inline script: the CSP allows 'self' only.
  */
 const JS = `(function(){
-var el=document.getElementById("run-progress");if(!el)return;
+function follow(el){
 var url=el.getAttribute("data-progress-url");var bar=el.querySelector("progress");var text=el.querySelector("[data-progress-text]");
 function tick(){fetch(url,{credentials:"same-origin",headers:{accept:"application/json"}}).then(function(r){if(!r.ok)throw new Error(String(r.status));return r.json()}).then(function(p){
 if(bar){bar.max=Math.max(1,p.planned);bar.value=p.done}
 if(text){text.textContent=p.done+" of "+p.planned+" handled ("+p.status+")"}
-if(p.terminal){location.reload();return}
+if(p.terminal){if(el.hasAttribute("data-reload"))location.reload();return}
 setTimeout(tick,${PROGRESS_POLL_MS})}).catch(function(){setTimeout(tick,${PROGRESS_POLL_MS * 5})})}
-setTimeout(tick,${PROGRESS_POLL_MS});
+setTimeout(tick,${PROGRESS_POLL_MS})}
+var els=document.querySelectorAll("[data-progress-url]");for(var i=0;i<els.length;i++)follow(els[i]);
 })();
 `;
 

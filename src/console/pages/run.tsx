@@ -201,7 +201,12 @@ export function runPages() {
         {q.notice ? <Notice tone="ok">{NOTICES[q.notice]}</Notice> : null}
         <Facts run={run} />
         {inFlight ? (
-          <section id="run-progress" data-progress-url={`${base}/progress.json`} aria-live="polite">
+          <section
+            id="run-progress"
+            data-progress-url={`${base}/progress.json`}
+            data-reload
+            aria-live="polite"
+          >
             <h2>Progress</h2>
             <progress value={progress.done} max={Math.max(1, progress.planned)} aria-label="Shares handled" />
             <p data-progress-text>
