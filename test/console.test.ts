@@ -562,3 +562,32 @@ describe("a run with more audit records than a page reads", () => {
     expect(small.records).toHaveLength(230);
   });
 });
+
+describe("console output encoding", () => {
+  it("shows hostile share and person names as text, never as markup", async () => {
+    const hostile = ['<script>alert("x")</script>', '"><img src=x onerror=alert(1)>'];
+    await sim.seed({
+      users: [{ userId: LEAVER, name: "Mal", shares: hostile.map((displayName) => ({ displayName })) }],
+      seed: 8,
+    });
+    const res = await sendHr(
+      offboardedEvent({ id: `E-${uniqueId()}`, koodriveUserId: LEAVER, name: '<b onmouseover="x">Mal</b>' }),
+    );
+    const { runId } = (await res.json()) as { runId: string };
+    expect((await waitForRun(runId)).status).toBe("completed");
+    for (const path of [
+      `/console/runs/${runId}`,
+      `/console/runs/${runId}/evidence`,
+      "/console/inbox",
+      "/console/audit",
+    ]) {
+      const { html } = await page(path);
+      expect(html, path).not.toContain("<script>alert");
+      expect(html, path).not.toContain("<img src=x");
+      expect(html, path).not.toContain("<b onmouseover");
+    }
+    const { html } = await page(`/console/runs/${runId}`);
+    expect(html).toContain("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
+    expect(html).toContain("&lt;b onmouseover=&quot;x&quot;&gt;Mal&lt;/b&gt;");
+  });
+});

@@ -75,6 +75,11 @@ const Facts: FC<{ run: RunView }> = ({ run }) => (
         <>
           KooDrive user <code>{run.koodriveUserId}</code> ({run.resolvedBy?.replaceAll("_", " ") ?? "-"})
         </>
+      ) : run.candidate ? (
+        <>
+          name match {run.candidate.name}, KooDrive user <code>{run.candidate.koodriveUserId}</code>: waiting
+          for an operator to confirm
+        </>
       ) : (
         "not resolved yet"
       )}
