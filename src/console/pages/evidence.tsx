@@ -4,7 +4,8 @@ import { loadRun } from "../../admin/run-view";
 import type { AppEnv } from "../../env";
 import type { ShareRow } from "../../offboarding/types";
 import { Badge, duration, Layout, Time } from "../layout";
-import { personOf, RUN_AUDIT_ENDS } from "./run";
+import { RUN_AUDIT_ENDS } from "./run";
+import { personOf } from "./run-parts";
 
 /**
  * Shares listed on one evidence page. Above this the page says so and points to the CSV export, which
