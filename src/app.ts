@@ -5,6 +5,7 @@ import { hasAdminToken } from "./admin/auth";
 import { openApiDocument } from "./admin/openapi";
 import { requireRole } from "./admin/principal";
 import { adminRoutes } from "./admin/routes";
+import { consoleRoutes } from "./console/routes";
 import { type AppEnv, adminTokenOf, ConfigError, checkConfig } from "./env";
 import { ApiError, answerFor, errorBody, MISCONFIGURED_MESSAGE } from "./errors";
 import { auditStore } from "./services";
@@ -55,6 +56,7 @@ export function buildApp() {
   app.route("/scim/v2", scimRoutes());
   app.route("/chatops/slack", slackRoutes());
   app.route("/chatops/teams", teamsRoutes());
+  app.route("/console", consoleRoutes());
   app.route("/", adminRoutes());
   // The admin API described (OpenAPI 3.1, from the routes' own zod schemas): for anyone who may read it.
   app.get("/openapi.json", requireRole("viewer"), (c) => c.json(openApiDocument(ADMIN_OPERATIONS, VERSION)));

@@ -21,7 +21,8 @@ export const MAX_HOLDS_PER_POST = 100;
  */
 export const MAX_HOLD_CHANGES_PER_RECORD = 50;
 
-const HoldInput = z.object({
+/** One hold as an admin gives it (the API's body and the console's form). */
+export const HoldInput = z.object({
   type: z.enum(["user", "share"]),
   id: z.string().regex(/^\d{19}$/, "must be a 19-digit KooDrive id"),
   reason: z.string().trim().min(1, "say why (e.g. legal hold ref)").max(500),
@@ -72,7 +73,7 @@ export function parseIfMatch(header: string | undefined): Precondition {
 }
 
 /** Turns a refused change into its answer (412 stale, 409 full, 404 absent). */
-function refusal(r: HoldsRefused, what: string): ApiError {
+export function refusal(r: HoldsRefused, what: string): ApiError {
   if (r.refused === "stale")
     return new ApiError(
       "precondition_failed",
@@ -100,11 +101,21 @@ function holdChanges(r: Pick<HoldsChanged, "added" | "removed" | "updated">): Ch
   ];
 }
 
-/** Audits a change naming every hold added, removed or updated, in records of at most 50 changes. */
-async function auditChange(c: Context<AppEnv>, reason: string, r: HoldsChanged) {
+/** The holds store (one Durable Object instance): the API and the console change holds only through it. */
+export const holdsStore = (env: AppEnv["Bindings"]) => env.HOLDS.getByName("holds");
+
+/**
+ * Audits a change naming every hold added, removed or updated, in records of at most 50 changes, with the
+ * precondition it was made under (the API's `If-Match`, or the version the console displayed).
+ */
+export async function auditChange(
+  c: Context<AppEnv>,
+  reason: string,
+  r: HoldsChanged,
+  ifMatch: string | undefined = c.req.header("if-match"),
+) {
   const changes = holdChanges(r);
   const parts = Math.max(1, Math.ceil(changes.length / MAX_HOLD_CHANGES_PER_RECORD));
-  const ifMatch = c.req.header("if-match");
   const records = Array.from({ length: parts }, (_, part) => ({
     type: "admin.holds" as const,
     ...actorOf(c),
@@ -137,7 +148,7 @@ async function auditChange(c: Context<AppEnv>, reason: string, r: HoldsChanged) 
  */
 export function holdsRoutes() {
   const app = new Hono<AppEnv>();
-  const store = (env: AppEnv["Bindings"]) => env.HOLDS.getByName("holds");
+  const store = holdsStore;
   const setEtag = (c: Context<AppEnv>, version: number) => c.header("etag", etagOf(version));
 
   app.get("/", async (c) => {

@@ -206,32 +206,44 @@ export async function storeIdentities(
   };
 }
 
+/**
+ * Validates and stores an identity map (`{identities: [...]}` as parsed from JSON or CSV; `rows` maps CSV
+ * rows for error messages), audited as the verified actor. Everything is validated before anything is
+ * written: a bad row is an ApiError `invalid_body` naming it, and nothing is stored. Used by
+ * `PUT /identities` and the console's upload.
+ */
+export async function loadIdentities(
+  c: Context<AppEnv>,
+  raw: unknown,
+  rows?: number[],
+): Promise<IdentityLoad> {
+  const parsed = IdentitiesBody.safeParse(raw);
+  if (!parsed.success)
+    throw new ApiError("invalid_body", "invalid identities", locate(fieldErrors(parsed.error.issues), rows));
+  return storeIdentities(c, parsed.data.identities, { reason: "identity map loaded" }, rows);
+}
+
+/** The identity-map entry for a key (`email:<e-mail>`, `hr:<id>`, or a bare e-mail), or null. */
+export async function lookupIdentity(env: AppEnv["Bindings"], key: string): Promise<IdentityEntry | null> {
+  const k = key.trim();
+  const kvKey = k.startsWith("hr:")
+    ? await identityHrKey(k.slice(3))
+    : await identityEmailKey(k.startsWith("email:") ? k.slice(6) : k);
+  return env.AUDIT.get<IdentityEntry>(kvKey, "json");
+}
+
 /** `PUT /identities` (JSON or CSV) bulk-loads the HR identity -> KooDrive user map; `GET /identities/:key`. */
 export function identityRoutes() {
   const app = new Hono<AppEnv>();
 
   app.put("/", async (c) => {
     const { raw, rows } = readIdentities(c.req.header("content-type") ?? "", await c.req.text());
-    // Validate everything before writing anything: a bad row leaves no partial state.
-    const parsed = IdentitiesBody.safeParse(raw);
-    if (!parsed.success)
-      throw new ApiError(
-        "invalid_body",
-        "invalid identities",
-        locate(fieldErrors(parsed.error.issues), rows),
-      );
-    const { identities } = parsed.data;
-    const load = await storeIdentities(c, identities, { reason: "identity map loaded" }, rows);
-    return c.json(load);
+    return c.json(await loadIdentities(c, raw, rows));
   });
 
   app.get("/:key", async (c) => {
     // Hono has already decoded the path parameter: decoding again would throw on a literal "%".
-    const key = c.req.param("key").trim();
-    const kvKey = key.startsWith("hr:")
-      ? await identityHrKey(key.slice(3))
-      : await identityEmailKey(key.startsWith("email:") ? key.slice(6) : key);
-    const entry = await c.env.AUDIT.get<IdentityEntry>(kvKey, "json");
+    const entry = await lookupIdentity(c.env, c.req.param("key"));
     if (!entry)
       throw new ApiError("not_found", "no identity for that key (use an e-mail, email:<e-mail> or hr:<id>)");
     return c.json(entry);

@@ -5,14 +5,13 @@ import { decodeCursor, MAX_AUDIT_PAGE } from "../audit/store";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { limitBody, validate } from "../http";
-import { instanceId, wakeInstance, watchRun } from "../offboarding/instances";
-import { CONFIRM_EVENT } from "../offboarding/types";
 import { exportRun } from "./export";
 import { holdsRoutes } from "./holds";
 import { identityRoutes } from "./identities";
 import { offboardingRoutes } from "./offboardings";
 import { actorOf, requireRole, requireRoleFor } from "./principal";
 import { ReindexQuery, reindexPage } from "./reindex";
+import { confirmRun, retryRun } from "./run-actions";
 import { loadRun, RunQuery, runView } from "./run-view";
 import { listRuns, RunsQuery } from "./runs-list";
 import { suggestionRoutes } from "./suggestions/routes";
@@ -99,67 +98,13 @@ export function adminRoutes() {
     return exportRun(ledger, runId, format);
   });
 
-  app.post("/runs/:runId/retry", async (c) => {
-    const runId = c.req.param("runId");
-    const { ledger, meta } = await loadRun(c.env, runId);
-    const started = await ledger.beginRetry();
-    if ("refused" in started) throw new ApiError("conflict", started.refused);
-    await watchRun(c.env.AUDIT, runId);
-    await c.env.OFFBOARDING.create({
-      id: instanceId(runId, started.attempt),
-      params: { runId, attempt: started.attempt },
-    });
-    await c.var.audit.write({
-      type: "admin.retry",
-      ...actorOf(c),
-      runId,
-      requestId: c.var.requestId,
-      subject: meta.request.subject,
-      status: "accepted",
-      reason: `retry of a ${meta.status} run`,
-      details: { attempt: started.attempt, requeued: started.requeued },
-    });
-    return c.json({ runId, status: "accepted", attempt: started.attempt, requeued: started.requeued }, 202);
-  });
+  app.post("/runs/:runId/retry", async (c) => c.json(await retryRun(c, c.req.param("runId")), 202));
 
   // An operator confirms the name match a run waits for (RESOLVE_BY_NAME=confirm), naming the KooDrive id
-  // they checked: only that id, once. The ledger records it first; the event then wakes the run.
-  app.post("/runs/:runId/confirm", limitBody(4 * 1024), validate("json", ConfirmBody), async (c) => {
-    const runId = c.req.param("runId");
-    const { ledger, meta } = await loadRun(c.env, runId);
-    const who = actorOf(c);
-    const { koodriveUserId } = c.req.valid("json");
-    const confirmed = await ledger.confirm(koodriveUserId, who.actor);
-    if ("refused" in confirmed) {
-      await c.var.audit.write({
-        type: "admin.confirm",
-        ...who,
-        runId,
-        requestId: c.var.requestId,
-        subject: meta.request.subject,
-        status: "refused",
-        reason: confirmed.refused,
-        details: { koodriveUserId },
-      });
-      throw new ApiError("conflict", confirmed.refused);
-    }
-    await c.var.audit.write({
-      type: "admin.confirm",
-      ...who,
-      runId,
-      requestId: c.var.requestId,
-      subject: { ...meta.request.subject, koodriveUserId },
-      status: "confirmed",
-      reason: `name match confirmed: KooDrive user ${koodriveUserId}`,
-      details: { koodriveUserId },
-    });
-    const event = { type: CONFIRM_EVENT, payload: { koodriveUserId } };
-    if (!(await wakeInstance(c.env.OFFBOARDING, instanceId(runId, confirmed.meta.attempt), event))) {
-      // The confirmation is recorded; a run that cannot be woken is resumed by the sweeper and reads it.
-      console.warn(JSON.stringify({ level: "warn", msg: "confirm event not delivered", runId }));
-    }
-    return c.json({ runId, status: "running", koodriveUserId, confirmedBy: who.actor }, 202);
-  });
+  // they checked: only that id, once (run-actions.ts).
+  app.post("/runs/:runId/confirm", limitBody(4 * 1024), validate("json", ConfirmBody), async (c) =>
+    c.json(await confirmRun(c, c.req.param("runId"), c.req.valid("json").koodriveUserId), 202),
+  );
 
   app.get("/audit", validate("query", AuditQuery), async (c) => {
     const q = c.req.valid("query");

@@ -6,7 +6,7 @@ import * as z from "zod";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
 import { isRunId } from "../offboarding/start";
-import { SHARE_STATES } from "../offboarding/types";
+import { SHARE_STATES, type ShareState } from "../offboarding/types";
 
 export const RunQuery = z.object({
   limit: z.coerce.number().int().min(1).max(5000).default(1000),
@@ -18,6 +18,15 @@ export const RunQuery = z.object({
 });
 export type RunQuery = z.infer<typeof RunQuery>;
 
+/** What the console passes (the API passes a validated RunQuery). */
+export interface RunViewQuery {
+  /** Shares on this page (the API allows 1 to 5,000). */
+  limit: number;
+  /** The last share id of the previous page. */
+  cursor?: string | undefined;
+  state?: ShareState | undefined;
+}
+
 /** The ledger and meta of a run, or a 404 for an unknown or malformed run id. */
 export async function loadRun(env: Bindings, runId: string) {
   if (!isRunId(runId)) throw new ApiError("not_found", `no run ${runId.slice(0, 80)}`);
@@ -28,7 +37,7 @@ export async function loadRun(env: Bindings, runId: string) {
 }
 
 /** The run's view (throws ApiError not_found). `q` is a validated RunQuery. */
-export async function runView(env: Bindings, runId: string, q: RunQuery) {
+export async function runView(env: Bindings, runId: string, q: RunViewQuery) {
   const { ledger, meta } = await loadRun(env, runId);
   const [counts, plan, shares] = await Promise.all([
     ledger.counts(),
@@ -62,3 +71,5 @@ export async function runView(env: Bindings, runId: string, q: RunQuery) {
     ...(shares.length > q.limit ? { nextCursor: page[page.length - 1]?.shareId } : {}),
   };
 }
+
+export type RunView = Awaited<ReturnType<typeof runView>>;

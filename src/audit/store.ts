@@ -121,6 +121,28 @@ export class AuditStore {
     return this.getMany(names.slice(0, limit));
   }
 
+  /**
+   * The first `head` and last `tail` records of a run, oldest first, and how many lie between (not read).
+   * A page shows a run's story without reading every record of a 100,000-share run (about 1,000 records of
+   * 100 shares): key names are listed (1,000 per call), only the two ends are fetched.
+   */
+  async forRunEnds(
+    runId: string,
+    head: number,
+    tail: number,
+  ): Promise<{ records: AuditRecord[]; omitted: number }> {
+    const names: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const listed = await this.kv.list({ prefix: auditRunPrefix(runId), ...(cursor ? { cursor } : {}) });
+      names.push(...listed.keys.map((k) => k.name));
+      cursor = listed.list_complete ? undefined : listed.cursor;
+    } while (cursor);
+    if (names.length <= head + tail) return { records: await this.getMany(names), omitted: 0 };
+    const ends = [...names.slice(0, head), ...names.slice(names.length - tail)];
+    return { records: await this.getMany(ends), omitted: names.length - ends.length };
+  }
+
   private async getMany(keys: string[]): Promise<AuditRecord[]> {
     const values = await Promise.all(keys.map((k) => this.kv.get(k, "json")));
     return values.flatMap((v) => {
