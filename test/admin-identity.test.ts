@@ -159,3 +159,60 @@ describe("the local identity of npm start (CONSOLE_LOCAL_IDENTITY)", () => {
     expect(ok.status).toBe(200);
   });
 });
+
+describe("cross-site writes with a credential the browser attaches by itself", () => {
+  const hold = JSON.stringify({ type: "share", id: HOLD_ID, reason: "csrf probe" });
+  const holdIds = async () => {
+    const res = await callAt("https://offboard.example.com", {}, "/holds", {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    return ((await res.json()) as { holds: Array<{ id: string }> }).holds.map((h) => h.id);
+  };
+
+  it("an Access identity's write from another site is refused and stores nothing; from this site it works", async () => {
+    const team = await newTeam({ CONSOLE_ADMINS: "ada@acme.example" });
+    const jwt = await team.sign({ email: "ada@acme.example" });
+    const send = (headers: Record<string, string>) =>
+      callAt("https://offboard.example.com", team.vars, "/holds", {
+        method: "POST",
+        headers: { "content-type": "text/plain", cookie: `CF_Authorization=${jwt}`, ...headers },
+        body: hold,
+      });
+    await expectError(await send({ origin: "https://evil.example" }), 403, "forbidden");
+    await expectError(await send({ "sec-fetch-site": "cross-site" }), 403, "forbidden");
+    expect(await holdIds()).not.toContain(HOLD_ID);
+    const same = await send({ origin: "https://offboard.example.com", "content-type": "application/json" });
+    expect(same.status).toBe(200);
+    expect(await holdIds()).toContain(HOLD_ID);
+    await callAt("https://offboard.example.com", {}, `/holds/share/${HOLD_ID}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+  });
+
+  it("the local identity is refused cross-site too; a bearer token is not ambient and is not", async () => {
+    const local = { CONSOLE_LOCAL_IDENTITY: "dev@example.com" };
+    const evil = await callAt("http://127.0.0.1:8787", local, "/holds", {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: "https://evil.example" },
+      body: hold,
+    });
+    await expectError(evil, 403, "forbidden");
+    expect(await holdIds()).not.toContain(HOLD_ID);
+    const bearer = await callAt("https://offboard.example.com", {}, "/holds", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        origin: "https://tools.example",
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+      },
+      body: hold,
+    });
+    expect(bearer.status).toBe(200);
+    await callAt("https://offboard.example.com", {}, `/holds/share/${HOLD_ID}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(await holdIds()).not.toContain(HOLD_ID);
+  });
+});

@@ -26,7 +26,7 @@ import {
   verifyAccessToken,
 } from "./access";
 import { hasAdminToken } from "./auth";
-import { type Principal, type Role, roleAllows } from "./roles";
+import { type Principal, type Role, roleAllows, type VerifiedBy } from "./roles";
 import { tokenStore } from "./tokens/routes";
 import { TOKEN_PREFIX, tokenHash } from "./tokens/token";
 import { verifyAdminToken } from "./verify";
@@ -140,6 +140,17 @@ export function requireRole(need: Role): MiddlewareHandler<AppEnv> {
       await recordRejection(c, "admin", found);
       throw new ApiError("unauthorized", UNAUTHORIZED);
     }
+    if (crossSite(c, found)) {
+      await recordRejection(
+        c,
+        "admin",
+        `cross-site ${c.req.method} with a browser credential (${found.verifiedBy})`,
+      );
+      throw new ApiError(
+        "forbidden",
+        "cross-site request refused: send it from this site, or use an API token",
+      );
+    }
     if (found.role === undefined || !roleAllows(found.role, need)) {
       const role = found.role ?? "no role";
       await c.var.audit.write({
@@ -163,6 +174,27 @@ export function requireRole(need: Role): MiddlewareHandler<AppEnv> {
 }
 
 const READS = new Set(["GET", "HEAD"]);
+
+/**
+ * Credentials a browser attaches by itself: the Access cookie (and the `Cf-Access-Jwt-Assertion` header that
+ * Access's edge adds from it) and the local identity. A page on another site could make the browser send
+ * them with a form post (cross-site request forgery), so a write carrying one must come from this site. An
+ * `Authorization` bearer (API token, break-glass) or an Access service token is never ambient.
+ */
+const AMBIENT: ReadonlySet<VerifiedBy> = new Set(["cloudflare-access", "local"]);
+
+/**
+ * Whether this is a write from another site with an ambient credential. Browsers send `Origin` (and
+ * `Sec-Fetch-Site`) with every non-GET request; a client that sends neither (curl, automation) is not a
+ * browser and cannot be made to forge one. The console's forms add `hono/csrf` on top (console/http.ts).
+ */
+function crossSite(c: Context<AppEnv>, who: { verifiedBy: VerifiedBy }): boolean {
+  if (READS.has(c.req.method) || !AMBIENT.has(who.verifiedBy)) return false;
+  const site = c.req.header("sec-fetch-site");
+  if (site !== undefined && site !== "same-origin") return true;
+  const origin = c.req.header("origin");
+  return origin !== undefined && origin !== new URL(c.req.url).origin;
+}
 
 /** `read` for GET/HEAD, `write` for every other method (holds, identities: viewers read, admins change). */
 export function requireRoleFor(read: Role, write: Role): MiddlewareHandler<AppEnv> {
