@@ -96,9 +96,12 @@ async function subjectFor(kv: KVNamespace, person: string) {
   const key = email ? await identityEmailKey(email) : await identityHrKey(person);
   const entry = await kv.get<IdentityEntry>(key, "json");
   const hrId = email ? (entry?.hrId ?? email) : person;
+  // Only the identifier the operator typed (and, from an e-mail's entry, that entry's own HR id) may steer
+  // who the run resolves to: an HR id's entry may name an e-mail since given to someone else, and the run
+  // tries the e-mail first, so an HR id's entry lends the run its name (for the list) and nothing else.
   return {
     hrId,
-    ...(email ? { email } : entry?.email ? { email: entry.email } : {}),
+    ...(email ? { email } : {}),
     ...(entry?.name ? { name: entry.name } : {}),
   };
 }
@@ -154,6 +157,16 @@ export async function startOffboarding(
       );
   }
   const started = await startRun(c.env, c.var.audit, request);
+  if (idempotencyKey && started.duplicate) {
+    // Two calls with one key can race past the check above; the ledger decided which came first, and the
+    // other is refused if it asked for something else.
+    const first = await c.env.RUNS.getByName(request.runId).getMeta();
+    if (first && !sameRequest(first.request, request, body.person))
+      throw new ApiError(
+        "invalid_body",
+        `Idempotency-Key ${idempotencyKey} was used for a different request (run ${request.runId})`,
+      );
+  }
   return {
     runId: started.runId,
     status: started.status,

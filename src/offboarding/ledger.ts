@@ -13,6 +13,10 @@ import {
   TERMINAL,
 } from "./types";
 
+/** First retry of a failed runs-index write (the ledger's alarm), and the longest wait between retries. */
+export const INDEX_RETRY_MS = 30_000;
+const INDEX_RETRY_MAX_MS = 30 * 60_000;
+
 /**
  * How often a run in flight sends its counts to the runs index at most (status changes are sent at once):
  * a live progress bar needs seconds, not every batch of 100 (our choice; one small write per push).
@@ -120,17 +124,54 @@ export class RunLedger extends DurableObject<Env> {
     const row = indexRowOf(meta, this.counts(), this.rev());
     const sent = this.env.RUN_INDEX.getByName(RUN_INDEX_NAME)
       .upsert([row])
-      .catch((err: unknown) =>
-        console.warn(
-          JSON.stringify({
-            level: "warn",
-            msg: "runs index not updated",
-            runId: row.runId,
-            error: String(err),
-          }),
-        ),
+      .then(
+        () => undefined,
+        async (err: unknown) => {
+          console.warn(
+            JSON.stringify({
+              level: "warn",
+              msg: "runs index not updated; retried by the ledger's alarm",
+              runId: row.runId,
+              error: String(err),
+            }),
+          );
+          // The ledger owns its row's convergence: a Durable Object alarm sends it again until it lands,
+          // finished runs included (the sweeper only sees runs still watched).
+          if ((await this.ctx.storage.getAlarm()) === null)
+            await this.ctx.storage.setAlarm(Date.now() + INDEX_RETRY_MS);
+        },
       );
     this.ctx.waitUntil(sent);
+  }
+
+  /**
+   * Sends the current row to the runs index after a failed push; on failure again, tries later, backing off
+   * to at most INDEX_RETRY_MAX_MS (alarms are at-least-once, and the index keeps the newest revision).
+   */
+  override async alarm(): Promise<void> {
+    const row = this.indexRow();
+    if (!row) return;
+    try {
+      await this.env.RUN_INDEX.getByName(RUN_INDEX_NAME).upsert([row]);
+      this.sql.exec("DELETE FROM meta WHERE k = 'index_retries'");
+    } catch (err) {
+      this.sql.exec(
+        "INSERT INTO meta (k, v) VALUES ('index_retries', '1') ON CONFLICT (k) DO UPDATE SET v = v + 1",
+      );
+      const tries = Number(
+        this.sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'index_retries'").one().v,
+      );
+      const delay = Math.min(INDEX_RETRY_MS * 2 ** Math.min(tries, 10), INDEX_RETRY_MAX_MS);
+      console.warn(
+        JSON.stringify({
+          level: "warn",
+          msg: "runs index retry failed",
+          runId: row.runId,
+          error: String(err),
+        }),
+      );
+      await this.ctx.storage.setAlarm(Date.now() + delay);
+    }
   }
 
   /** Records that the run made progress now (the sweeper restarts runs that stop making any). */

@@ -120,13 +120,23 @@ export async function startRun(
   return { runId: request.runId, duplicate, status: meta.status };
 }
 
+/** How long the accept path waits for the runs index before answering anyway. */
+const INDEX_WRITE_BUDGET_MS = 1_000;
+
 /**
  * Writes a run's row to the runs index. Never fails the caller: the run is already accepted in its ledger,
  * and the sweeper fills in a row that is missing (sweep.ts `repairIndex`).
  */
 export async function indexRun(env: Bindings, row: IndexRow): Promise<void> {
   try {
-    await env.RUN_INDEX.getByName(RUN_INDEX_NAME).upsert([row]);
+    // Bounded: a slow index must not eat a sender's answer budget (Slack and Okta allow 3 s); a row that
+    // does not land now is sent again by the ledger (its alarm) and the sweeper.
+    await Promise.race([
+      env.RUN_INDEX.getByName(RUN_INDEX_NAME).upsert([row]),
+      scheduler.wait(INDEX_WRITE_BUDGET_MS).then(() => {
+        throw new Error(`runs index did not answer within ${INDEX_WRITE_BUDGET_MS} ms`);
+      }),
+    ]);
   } catch (err) {
     console.warn(
       JSON.stringify({ level: "warn", msg: "runs index not updated", runId: row.runId, error: String(err) }),
