@@ -27,7 +27,7 @@ import {
 } from "./access";
 import { hasAdminToken } from "./auth";
 import { type Principal, type Role, roleAllows, type VerifiedBy } from "./roles";
-import { tokenStore } from "./tokens/routes";
+import { tokenStore } from "./tokens/store";
 import { TOKEN_PREFIX, tokenHash } from "./tokens/token";
 import { verifyAdminToken } from "./verify";
 

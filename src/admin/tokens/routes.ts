@@ -5,7 +5,7 @@ import { ApiError } from "../../errors";
 import { validate } from "../../http";
 import { actorOf } from "../principal";
 import { ROLES } from "../roles";
-import { MAX_LIVE_TOKENS, type TokenInfo } from "./store";
+import { MAX_LIVE_TOKENS, type TokenInfo, tokenStore } from "./store";
 import { newToken, tokenHash } from "./token";
 
 /** A token's name: short, and safe to put in an audit actor (`token:<name> (<id>)`), a log line or a CSV. */
@@ -24,8 +24,7 @@ export const CreateTokenBody = z.object({
     .optional(),
 });
 
-/** The store: one instance, strongly consistent. */
-export const tokenStore = (env: AppEnv["Bindings"]) => env.TOKENS.getByName("tokens");
+export { tokenStore } from "./store";
 
 /** The audit details of a token: never its secret or hash. */
 const auditDetails = (t: TokenInfo) => ({

@@ -134,3 +134,6 @@ export class TokenStore extends DurableObject<Bindings> {
     return toInfo(row);
   }
 }
+
+/** The store: one instance, strongly consistent (a revoked token fails on the next call). */
+export const tokenStore = (env: Bindings) => env.TOKENS.getByName("tokens");
