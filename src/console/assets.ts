@@ -44,13 +44,29 @@ dl.facts dd{margin:0;overflow-wrap:anywhere}
 form.inline{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-end;margin:.5rem 0 1rem}
 form.stack{display:grid;gap:.75rem;max-width:36rem;margin:.5rem 0 1rem}
 label{display:grid;gap:.2rem;font-size:.9rem}
+label.check{display:flex;gap:.5rem;align-items:center}
+fieldset{border:1px solid var(--line);border-radius:.25rem;padding:.5rem .75rem;margin:0;display:grid;gap:.35rem}
+input.secret{width:100%;max-width:40rem}
 input,select,textarea,button{font:inherit;padding:.35rem .5rem;border:1px solid var(--line);border-radius:.25rem;max-width:100%}
 button{background:var(--accent);color:#fff;border-color:var(--accent);cursor:pointer}
 button.danger{background:var(--bad);border-color:var(--bad)}
+button.secondary{background:var(--bg);color:var(--accent)}
+article.suggestion{border:1px solid var(--line);border-radius:.25rem;padding:.5rem .75rem;margin:.5rem 0}
+article.suggestion h3{font-size:1rem;margin:0 0 .25rem}
 form.stack button{justify-self:start}
 .notice{padding:.75rem 1rem;border-left:4px solid var(--info);background:var(--panel);margin:1rem 0}
 .notice.bad{border-color:var(--bad)}.notice.ok{border-color:var(--ok)}.notice.warn{border-color:var(--warn)}
 .pager{display:flex;gap:1rem;margin:1rem 0}
+.chips{display:flex;flex-wrap:wrap;gap:.5rem;margin:.5rem 0 1rem}
+.chips a{text-decoration:none;padding:.15rem .6rem;border:1px solid var(--line);border-radius:1rem;color:var(--fg)}
+.chips a[aria-current]{background:var(--panel);border-color:var(--accent);font-weight:700}
+.count{font-weight:600}
+pre.schema{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--panel);padding:.5rem;font-size:.8rem;max-height:20rem;overflow:auto}
+article.op{border-top:1px solid var(--line);padding-top:.5rem;margin-top:1rem}
+.pre-line{white-space:pre-line}
+dl.urls{margin:0}
+dl.urls dt{color:var(--muted);font-size:.85rem}
+dl.urls dd{margin:0 0 .3rem}
 progress{width:100%;max-width:30rem;height:1.25rem}
 .muted{color:var(--muted)}
 .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}

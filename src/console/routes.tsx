@@ -5,18 +5,21 @@ import { requireRole } from "../admin/principal";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { limitBody } from "../http";
-import { isRunId } from "../offboarding/start";
 import { ASSET_MAX_AGE_S, ASSETS } from "./assets";
 import { renderError } from "./errors";
 import { formGuard } from "./http";
+import { apiReferencePage } from "./pages/api";
 import { auditPages } from "./pages/audit";
 import { evidencePage } from "./pages/evidence";
 import { holdsPages } from "./pages/holds";
 import { identityPages } from "./pages/identities";
 import { inboxPage } from "./pages/inbox";
+import { offboardPages } from "./pages/offboard";
 import { overviewPage } from "./pages/overview";
-import { pendingPage } from "./pages/pending";
 import { runPages } from "./pages/run";
+import { runsListPage } from "./pages/runs";
+import { suggestionPages } from "./pages/suggestions";
+import { tokenPages } from "./pages/tokens";
 
 /**
  * The largest body of a console form other than the identities upload (which has its own, the API's 5 MB):
@@ -67,7 +70,20 @@ export function consoleRoutes() {
 
   app.use(requireRole("viewer"));
   app.use(formGuard());
-  app.on("POST", ["/runs/*", "/holds", "/holds/*"], limitBody(MAX_FORM_BYTES));
+  app.on(
+    "POST",
+    [
+      "/runs/*",
+      "/holds",
+      "/holds/*",
+      "/offboard",
+      "/offboard/*",
+      "/tokens",
+      "/tokens/*",
+      "/identities/suggestions/*",
+    ],
+    limitBody(MAX_FORM_BYTES),
+  );
   app.use(async (c, next) => {
     await next();
     // Pages show people, runs and the audit trail: never kept by a shared cache or the browser's history.
@@ -75,21 +91,17 @@ export function consoleRoutes() {
   });
 
   app.route("/", overviewPage());
-  // Phase 2 (runs index): the runs list replaces this; a run id typed in the overview's box lands here.
-  app.get("/runs", (c) => {
-    const runId = c.req.query("runId")?.trim() ?? "";
-    if (isRunId(runId)) return c.redirect(`/console/runs/${runId}`, 303);
-    return pendingPage(c, "/console/runs");
-  });
+  app.route("/runs", runsListPage());
   app.route("/runs", runPages());
   app.route("/runs", evidencePage());
   app.route("/inbox", inboxPage());
   app.route("/holds", holdsPages());
+  app.route("/identities/suggestions", suggestionPages());
   app.route("/identities", identityPages());
   app.route("/audit", auditPages());
-  // Phase 2: offboard someone (POST /offboardings), API tokens, the API reference (OpenAPI).
-  for (const path of ["/offboard", "/tokens", "/api"])
-    app.get(path, (c) => pendingPage(c, `/console${path}`));
+  app.route("/offboard", offboardPages());
+  app.route("/tokens", tokenPages());
+  app.route("/api", apiReferencePage());
 
   app.all("*", () => {
     throw new ApiError("not_found", "no such console page");
