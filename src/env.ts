@@ -170,7 +170,13 @@ const commaList = () =>
     );
 
 /** A comma list compared case-insensitively (role lists): lower-cased. */
-const lowerList = () => commaList().transform((values) => values.map((v) => v.toLowerCase()));
+/**
+ * Lower-cases A-Z only. `toLowerCase()` folds some non-ASCII letters onto ASCII ones (U+212A KELVIN SIGN
+ * becomes "k"), which would let a look-alike address match a listed one.
+ */
+export const asciiLower = (v: string) => v.replace(/[A-Z]/g, (ch) => ch.toLowerCase());
+
+const lowerList = () => commaList().transform((values) => values.map(asciiLower));
 
 /**
  * The Access team domain: an `https://` origin (`http://` only on a loopback host, for tests), without a
@@ -250,7 +256,7 @@ const ConfigSchema = z.object({
   CONSOLE_LOCAL_IDENTITY: z
     .string()
     .optional()
-    .transform((v) => (v ?? "").trim().toLowerCase()),
+    .transform((v) => asciiLower((v ?? "").trim())),
   ADMIN_TOKEN: secret("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
   AUDIT_RETENTION_DAYS: intVar("AUDIT_RETENTION_DAYS", 400, 1, 3650),
   CANCEL_PARALLELISM: intVar("CANCEL_PARALLELISM", 4, 1, 16),

@@ -9,7 +9,7 @@
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
-import type { Config } from "../env";
+import { asciiLower, type Config } from "../env";
 import { ApiError, ConfigError } from "../errors";
 
 /** Where Access puts the token: this header (preferred), else the browser's cookie [operator-surface.md]. */
@@ -126,19 +126,25 @@ const textClaim = (payload: JWTPayload, name: string): string => {
   return typeof value === "string" ? value.trim() : "";
 };
 
+/** An Access e-mail: printable ASCII without spaces, exactly one `@`, something on both sides. */
+const ACCESS_EMAIL = /^[\x21-\x3f\x41-\x7e]+@[\x21-\x3f\x41-\x7e]+$/;
+
 /** The identity of verified claims, or why there is none. */
 function identityOf(payload: JWTPayload): AccessIdentity | string {
   const email = textClaim(payload, "email");
   if (email) {
-    if (email.length > MAX_IDENTITY_LENGTH || !email.includes("@"))
-      return "Access token email is not an e-mail";
-    return { kind: "person", email: email.toLowerCase() };
+    // Printable ASCII with exactly one `@` (IdPs send IDN domains as punycode): a look-alike in another
+    // script must never be taken for, or recorded as, a listed person.
+    if (email.length > MAX_IDENTITY_LENGTH || !ACCESS_EMAIL.test(email))
+      return "Access token email is not a plain ASCII e-mail";
+    return { kind: "person", email: asciiLower(email) };
   }
   // An Access service token: `common_name` is its client id, `sub` is empty [operator-surface.md].
   const commonName = textClaim(payload, "common_name");
   if (commonName && !textClaim(payload, "sub")) {
     if (commonName.length > MAX_IDENTITY_LENGTH) return "Access token common_name is too long";
-    return { kind: "service-token", commonName: commonName.toLowerCase() };
+    if (!/^[\x21-\x7e]+$/.test(commonName)) return "Access token common_name is not plain ASCII";
+    return { kind: "service-token", commonName: asciiLower(commonName) };
   }
   return "Access token names no e-mail and is no service token";
 }

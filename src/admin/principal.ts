@@ -28,7 +28,7 @@ import {
 import { hasAdminToken } from "./auth";
 import { type Principal, type Role, roleAllows, type VerifiedBy } from "./roles";
 import { tokenStore } from "./tokens/store";
-import { TOKEN_PREFIX, tokenHash } from "./tokens/token";
+import { TOKEN_PATTERN, TOKEN_PREFIX, tokenHash } from "./tokens/token";
 import { verifyAdminToken } from "./verify";
 
 export { type Principal, ROLES, type Role, roleAllows, type VerifiedBy } from "./roles";
@@ -84,8 +84,11 @@ async function identify(c: Context<AppEnv>): Promise<Identity | string> {
     assertAccessUsable(access);
   }
   if (authorization !== undefined) {
-    if (authorization.startsWith(`Bearer ${TOKEN_PREFIX}`))
-      return identifyToken(c, authorization.slice(7).trim());
+    if (authorization.startsWith(`Bearer ${TOKEN_PREFIX}`)) {
+      const token = authorization.slice(7).trim();
+      // Malformed guesses never reach the one TokenStore instance.
+      return TOKEN_PATTERN.test(token) ? identifyToken(c, token) : "malformed API token";
+    }
     const verdict = await verifyAdminToken(
       new Uint8Array(0),
       c.req.raw.headers,
@@ -153,14 +156,23 @@ export function requireRole(need: Role): MiddlewareHandler<AppEnv> {
     }
     if (found.role === undefined || !roleAllows(found.role, need)) {
       const role = found.role ?? "no role";
-      await c.var.audit.write({
-        actor: found.actor,
-        verifiedBy: found.verifiedBy,
-        type: "admin.denied",
-        requestId: c.var.requestId,
-        status: "forbidden",
-        reason: `${role} may not ${c.req.method} ${c.req.path} (needs ${need})`,
-      });
+      const reason = `${role} may not ${c.req.method} ${c.req.path.slice(0, MAX_AUDITED_PATH)} (needs ${need})`;
+      // A verified identity looping on a route it may not use must not fill the trail: at most
+      // SECURITY_AUDIT_LIMITER's rate per identity is recorded; the rest is logged (as refused chat users).
+      const audited = (await c.env.SECURITY_AUDIT_LIMITER.limit({ key: `admin-denied:${found.actor}` }))
+        .success;
+      console.warn(
+        JSON.stringify({ level: "warn", msg: "admin refused", actor: found.actor, reason, audited }),
+      );
+      if (audited)
+        await c.var.audit.write({
+          actor: found.actor,
+          verifiedBy: found.verifiedBy,
+          type: "admin.denied",
+          requestId: c.var.requestId,
+          status: "forbidden",
+          reason,
+        });
       throw new ApiError(
         "forbidden",
         found.role === undefined
@@ -170,10 +182,15 @@ export function requireRole(need: Role): MiddlewareHandler<AppEnv> {
     }
     c.set("principal", { ...found, role: found.role });
     await next();
+    // Admin answers hold tokens (once), personal data and exports: never kept by a browser or proxy cache.
+    c.header("cache-control", "no-store");
   };
 }
 
 const READS = new Set(["GET", "HEAD"]);
+
+/** The longest request path an `admin.denied` record quotes (the caller chooses it). */
+const MAX_AUDITED_PATH = 200;
 
 /**
  * Credentials a browser attaches by itself: the Access cookie (and the `Cf-Access-Jwt-Assertion` header that
@@ -189,8 +206,11 @@ const AMBIENT: ReadonlySet<VerifiedBy> = new Set(["cloudflare-access", "local"])
  * browser and cannot be made to forge one. The console's forms add `hono/csrf` on top (console/http.ts).
  */
 function crossSite(c: Context<AppEnv>, who: { verifiedBy: VerifiedBy }): boolean {
-  if (READS.has(c.req.method) || !AMBIENT.has(who.verifiedBy)) return false;
+  if (!AMBIENT.has(who.verifiedBy)) return false;
   const site = c.req.header("sec-fetch-site");
+  // A link on another site may open a console page (a notification's link is one); it may not call the
+  // API in the user's name (an export is recorded as theirs).
+  if (READS.has(c.req.method)) return site === "cross-site" && !c.req.path.startsWith("/console");
   if (site !== undefined && site !== "same-origin") return true;
   const origin = c.req.header("origin");
   return origin !== undefined && origin !== new URL(c.req.url).origin;

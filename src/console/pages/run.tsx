@@ -184,6 +184,7 @@ export function runPages() {
 
   app.post("/:runId/retry", async (c) => {
     const runId = c.req.param("runId");
+    await loadRun(c.env, runId); // a 404 page for an unknown or malformed id, before it is put in a URL
     const form = await formFields(c);
     if (form.confirmed !== "yes") return c.redirect(`/console/runs/${runId}/retry`, 303);
     await retryRun(c, runId);
