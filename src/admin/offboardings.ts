@@ -16,12 +16,12 @@ import type { IdentityEntry } from "../offboarding/resolve";
 import { newRunRequest, startRun } from "../offboarding/start";
 import {
   ALL_SCOPES,
+  MAX_EFFECTIVE_AHEAD_DAYS,
   type RunRequest,
   type RunStatus,
   type Scope,
   type SourceName,
 } from "../offboarding/types";
-import { MAX_EFFECTIVE_AHEAD_DAYS } from "../sources/hr/schema";
 import { actorOf } from "./principal";
 
 /** The sources the admin side starts runs as. */

@@ -7,7 +7,7 @@
  * OpenAPI 3.1).
  */
 import * as z from "zod";
-import type { Role } from "./roles";
+import type { Role } from "../roles";
 
 export type Method = "get" | "post" | "put" | "delete";
 

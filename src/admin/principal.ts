@@ -18,6 +18,7 @@ import type { AuditInput } from "../audit/schema";
 import { recordRejection } from "../audit/security";
 import { type AppEnv, type Config, LOOPBACK_HOSTS } from "../env";
 import { ApiError } from "../errors";
+import { type Principal, type Role, roleAllows, type VerifiedBy } from "../roles";
 import {
   type AccessIdentity,
   accessSettings,
@@ -26,12 +27,11 @@ import {
   verifyAccessToken,
 } from "./access";
 import { hasAdminToken } from "./auth";
-import { type Principal, type Role, roleAllows, type VerifiedBy } from "./roles";
 import { tokenStore } from "./tokens/store";
 import { TOKEN_PATTERN, TOKEN_PREFIX, tokenHash } from "./tokens/token";
 import { verifyAdminToken } from "./verify";
 
-export { type Principal, ROLES, type Role, roleAllows, type VerifiedBy } from "./roles";
+export { type Principal, ROLES, type Role, roleAllows, type VerifiedBy } from "../roles";
 
 /** A verified identity, which may have no role (then every admin route answers 403, audited). */
 type Identity = Omit<Principal, "role"> & { role: Role | undefined };

@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import { raw } from "hono/html";
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
-import type { Principal } from "../admin/roles";
+import type { Principal } from "../roles";
 import { ICON, SCRIPT, STYLESHEET } from "./assets";
 
 /**

@@ -1,6 +1,12 @@
-import type { VerifiedBy } from "../admin/roles";
 import type { AuditSubject } from "../audit/schema";
 import type { NameMatchPolicy } from "../env";
+import type { VerifiedBy } from "../roles";
+
+/**
+ * How far ahead a leaver's last day may be: a run sleeps until then, and a Workflow sleeps at most 365
+ * days [Workflows limits]. Further out is refused (422) rather than fired early.
+ */
+export const MAX_EFFECTIVE_AHEAD_DAYS = 365;
 
 export type Scope = 1 | 2 | 3;
 export const ALL_SCOPES: readonly Scope[] = [1, 2, 3];

@@ -3,8 +3,8 @@ import * as z from "zod";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors";
 import { validate } from "../../http";
+import { ROLES } from "../../roles";
 import { actorOf } from "../principal";
-import { ROLES } from "../roles";
 import { MAX_LIVE_TOKENS, type TokenInfo, tokenStore } from "./store";
 import { newToken, tokenHash } from "./token";
 

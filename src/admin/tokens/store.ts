@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Bindings } from "../../env";
-import type { Role } from "../roles";
+import type { Role } from "../../roles";
 
 /**
  * Tokens that are not expired, at most (issue 9 "Scoped API tokens": automation needs a handful; a cap

@@ -3,10 +3,10 @@ import { type Context, Hono } from "hono";
 import * as z from "zod";
 import { auditChange, HoldInput, HoldParams, holdsStore, refusal } from "../../admin/holds";
 import { requireRole } from "../../admin/principal";
-import { roleAllows } from "../../admin/roles";
 import type { AppEnv } from "../../env";
 import { ApiError, type FieldError } from "../../errors";
 import type { Hold, HoldsChanged, HoldsRefused } from "../../offboarding/holds";
+import { roleAllows } from "../../roles";
 import { formFields, parseFields, queryOf } from "../http";
 import { FieldErrorList, Layout, Notice, Pager, Time, withQuery } from "../layout";
 

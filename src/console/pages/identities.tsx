@@ -3,11 +3,11 @@ import { type Context, Hono } from "hono";
 import { type IdentityLoad, loadIdentities, lookupIdentity } from "../../admin/identities";
 import { parseIdentityCsv } from "../../admin/identity-csv";
 import { requireRole } from "../../admin/principal";
-import { roleAllows } from "../../admin/roles";
 import type { AppEnv } from "../../env";
 import { ApiError, type FieldError } from "../../errors";
 import { limitBody } from "../../http";
 import type { IdentityEntry } from "../../offboarding/resolve";
+import { roleAllows } from "../../roles";
 import { FieldErrorList, Layout, Notice, Time } from "../layout";
 
 /** The largest CSV the upload takes: the API's `PUT /identities` body limit (src/admin/routes.ts). */

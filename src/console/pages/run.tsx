@@ -2,12 +2,12 @@
 import { Hono } from "hono";
 import * as z from "zod";
 import { requireRole } from "../../admin/principal";
-import { roleAllows } from "../../admin/roles";
 import { confirmRun, retryRun } from "../../admin/run-actions";
 import { loadRun, runView } from "../../admin/run-view";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors";
 import { type Counts, SHARE_STATES, TERMINAL } from "../../offboarding/types";
+import { roleAllows } from "../../roles";
 import { formFields, parseFields, queryOf } from "../http";
 import { Badge, Layout, Notice, Pager, withQuery } from "../layout";
 import { AuditTable, CountsTable, Facts, personOf, ShareTable, Timeline } from "./run-parts";

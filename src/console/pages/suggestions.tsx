@@ -4,11 +4,11 @@ import type { FC } from "hono/jsx";
 import * as z from "zod";
 import type { IdentityLoad } from "../../admin/identities";
 import { requireRole } from "../../admin/principal";
-import { roleAllows } from "../../admin/roles";
 import { confirmSuggestions, dismissSuggestions, type Match } from "../../admin/suggestions/confirm";
 import { listSuggestions, MAX_SUGGESTIONS_PAGE, type Suggestion } from "../../admin/suggestions/suggest";
 import type { AppEnv } from "../../env";
 import { ApiError, type FieldError } from "../../errors";
+import { roleAllows } from "../../roles";
 import { queryOf } from "../http";
 import { FieldErrorList, Layout, Notice, Pager, Time, withQuery } from "../layout";
 

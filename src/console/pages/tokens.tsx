@@ -2,11 +2,11 @@
 import { type Context, Hono } from "hono";
 import * as z from "zod";
 import { requireRole } from "../../admin/principal";
-import { ROLES } from "../../admin/roles";
 import { CreateTokenBody, issueToken, isTokenId, revokeToken, tokenStore } from "../../admin/tokens/routes";
 import type { TokenInfo } from "../../admin/tokens/store";
 import type { AppEnv } from "../../env";
 import { ApiError, type FieldError } from "../../errors";
+import { ROLES } from "../../roles";
 import { formFields, parseFields, queryOf } from "../http";
 import { FieldErrorList, Layout, Notice, Time } from "../layout";
 

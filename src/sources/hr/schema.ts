@@ -1,16 +1,14 @@
 import * as z from "zod";
 import { emailAddress } from "../../audit/schema";
+import { MAX_EFFECTIVE_AHEAD_DAYS } from "../../offboarding/types";
 
 /** The only event type that starts a run; others are acknowledged with `{"ignored":true}`. */
 export const OFFBOARDED = "employee.offboarded";
 
 const Scope = z.union([z.literal(1), z.literal(2), z.literal(3)]);
 
-/**
- * How far ahead a leaver's last day may be: a run sleeps until then, and a Workflow sleeps at most 365
- * days [Workflows limits]. Further out is refused (422) rather than fired early.
- */
-export const MAX_EFFECTIVE_AHEAD_DAYS = 365;
+export { MAX_EFFECTIVE_AHEAD_DAYS };
+
 const MAX_EFFECTIVE_AHEAD_MS = MAX_EFFECTIVE_AHEAD_DAYS * 86_400_000;
 
 const EffectiveAt = z.iso

@@ -1,4 +1,4 @@
-/** Roles and verified principals of the admin surface (issue 9). A leaf: env.ts types its variables with it. */
+/** Roles and verified principals of the admin surface (issue 9). A leaf: env.ts and the run request use its types. */
 
 export const ROLES = ["viewer", "operator", "admin"] as const;
 export type Role = (typeof ROLES)[number];
