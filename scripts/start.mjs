@@ -127,6 +127,7 @@ try {
   console.log(`
 KooDrive Offboard ${health.version} is running.
 
+  console    ${SERVICE_URL}/console   (signed in as the local identity ${vars.CONSOLE_LOCAL_IDENTITY ?? "(not set: add CONSOLE_LOCAL_IDENTITY to .dev.vars)"}, admin)
   service    ${SERVICE_URL}   (GET /healthz, POST /webhooks/hr, /webhooks/okta, /scim/v2, admin API)
   simulator  ${SIMULATOR_URL}   (KooDrive stand-in; control plane under /__sim/, token ${SIM_ADMIN_TOKEN})
 
