@@ -3,6 +3,7 @@
 // browser), and fails on any page error, console error, CSP violation or 5xx answer.
 import { spawn } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
+import { delimiter, resolve } from "node:path";
 import { chromium } from "playwright-core";
 
 export const SERVICE = "http://127.0.0.1:8787";
@@ -16,7 +17,13 @@ export async function startService(stateDir) {
   mkdirSync(stateDir, { recursive: true });
   const child = spawn(process.execPath, ["scripts/start.mjs"], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, KDO_STATE_DIR: stateDir, FORCE_COLOR: "0" },
+    // start.mjs runs `wrangler`: found on PATH under `npm run`, and here too when this runs under plain node.
+    env: {
+      ...process.env,
+      PATH: `${resolve("node_modules/.bin")}${delimiter}${process.env.PATH ?? ""}`,
+      KDO_STATE_DIR: stateDir,
+      FORCE_COLOR: "0",
+    },
     detached: true,
   });
   let log = "";

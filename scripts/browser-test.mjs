@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// `npm run test:browser`: the console in a real browser (issue 9 "Done when"). Starts `npm start` in a state
+// directory of its own, seeds people to suggest, drives Debian's Chromium through every console page (offboard
+// Dana Leaver, export, holds, identities upload, tokens), fails on any page error, console error, CSP
+// violation or 5xx, and writes the screenshots in docs/console/. Cleans up on success, failure and Ctrl-C.
+import { existsSync, statSync } from "node:fs";
+import * as flows from "./browser/flows.mjs";
+import { openBrowser, SERVICE, SIMULATOR, startService } from "./browser/harness.mjs";
+import { seedUsers, sendHrUpdates, waitForSuggestions } from "./browser/seed.mjs";
+import { ensureDevVars } from "./dev-vars.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const STATE_DIR = ".wrangler/browser-test";
+/** The phone width the console must stay readable at (issue 9: "readable at 1280 px and at phone width"). */
+const PHONE = { width: 375, height: 812 };
+
+/** In order: later steps use what earlier ones made (the run, its id). `BROWSER_STEPS=a,b` runs a subset. */
+const STEPS = [
+  ["overview and keyboard", flows.overview],
+  ["offboard Dana Leaver", flows.offboard],
+  ["CSV export", flows.exportCsv],
+  ["evidence", flows.evidence],
+  ["runs list", flows.runs],
+  ["holds", flows.holds],
+  ["identities", flows.identities],
+  ["API tokens", flows.tokens],
+  ["other pages", flows.otherPages],
+];
+
+let service;
+const browsers = [];
+let cleaning;
+
+/** Stops the browser(s) and `npm start` (its whole process group); safe to call more than once. */
+function cleanup() {
+  cleaning ??= (async () => {
+    await Promise.allSettled(browsers.map((b) => b.close()));
+    service?.stop();
+    // Wait until the ports are free again, so that a next run (or `npm start`) can bind them.
+    for (let i = 0; i < 50; i++) {
+      if (!(await answers(`${SERVICE}/healthz`)) && !(await answers(`${SIMULATOR}/__sim/stats`))) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return cleaning;
+}
+
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping the browser and npm start`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+async function answers(url) {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function main() {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  // Never two instances on the fixed ports: another `npm start` would answer instead of ours.
+  for (const url of [`${SERVICE}/healthz`, `${SIMULATOR}/__sim/stats`])
+    if (await answers(url))
+      throw new Error(`${new URL(url).host} is in use (is \`npm start\` running?): stop it first`);
+
+  const vars = ensureDevVars();
+  const only = process.env.BROWSER_STEPS?.split(",").map((s) => s.trim());
+  const started = Date.now();
+  console.log(`starting npm start in ${STATE_DIR} ...`);
+  service = await startService(STATE_DIR);
+  console.log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s; seeding people to suggest`);
+  await seedUsers();
+  await sendHrUpdates(vars.HR_WEBHOOK_SECRETS.split(/\s+/)[0]);
+  await waitForSuggestions(vars.ADMIN_TOKEN);
+
+  const desktop = await openBrowser();
+  browsers.push(desktop.browser);
+  const ctx = { ...desktop, vars, shots: [] };
+  for (const [name, step] of STEPS) {
+    if (only && !only.some((o) => name.includes(o))) continue;
+    const t = Date.now();
+    await step(ctx);
+    console.log(`ok  ${name} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+  }
+  if (ctx.runId) {
+    const phone = await openBrowser(PHONE);
+    browsers.push(phone.browser);
+    await flows.phone({ ...ctx, ...phone });
+    console.log("ok  phone width");
+  }
+  const bytes = ctx.shots.reduce((sum, p) => sum + statSync(p).size, 0);
+  console.log(
+    `\n${ctx.shots.length} screenshots, ${(bytes / 1024).toFixed(0)} KiB:\n  ${ctx.shots.join("\n  ")}`,
+  );
+  console.log(`browser test passed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+try {
+  await main();
+  await cleanup();
+  process.exit(0);
+} catch (err) {
+  console.error(`\nbrowser test FAILED: ${err?.stack ?? err}`);
+  if (service) console.error(`\nlast lines of npm start:\n${service.log().slice(-3000)}`);
+  await cleanup();
+  process.exit(1);
+}
