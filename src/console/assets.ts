@@ -44,6 +44,9 @@ dl.facts dd{margin:0;overflow-wrap:anywhere}
 form.inline{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-end;margin:.5rem 0 1rem}
 form.stack{display:grid;gap:.75rem;max-width:36rem;margin:.5rem 0 1rem}
 label{display:grid;gap:.2rem;font-size:.9rem}
+label.check{display:flex;gap:.5rem;align-items:center}
+fieldset{border:1px solid var(--line);border-radius:.25rem;padding:.5rem .75rem;margin:0;display:grid;gap:.35rem}
+input.secret{width:100%;max-width:40rem}
 input,select,textarea,button{font:inherit;padding:.35rem .5rem;border:1px solid var(--line);border-radius:.25rem;max-width:100%}
 button{background:var(--accent);color:#fff;border-color:var(--accent);cursor:pointer}
 button.danger{background:var(--bad);border-color:var(--bad)}

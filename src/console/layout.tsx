@@ -18,12 +18,12 @@ export interface NavItem {
 export const NAV: readonly NavItem[] = [
   { href: "/console", label: "Overview", ready: true },
   { href: "/console/runs", label: "Runs", ready: false },
-  { href: "/console/offboard", label: "Offboard someone", ready: false },
+  { href: "/console/offboard", label: "Offboard someone", ready: true },
   { href: "/console/inbox", label: "Inbox", ready: true },
   { href: "/console/holds", label: "Holds", ready: true },
   { href: "/console/identities", label: "Identities", ready: true },
   { href: "/console/audit", label: "Audit", ready: true },
-  { href: "/console/tokens", label: "API tokens", ready: false },
+  { href: "/console/tokens", label: "API tokens", ready: true },
   { href: "/console/api", label: "API reference", ready: false },
 ];
 

@@ -14,9 +14,11 @@ import { evidencePage } from "./pages/evidence";
 import { holdsPages } from "./pages/holds";
 import { identityPages } from "./pages/identities";
 import { inboxPage } from "./pages/inbox";
+import { offboardPages } from "./pages/offboard";
 import { overviewPage } from "./pages/overview";
 import { pendingPage } from "./pages/pending";
 import { runPages } from "./pages/run";
+import { tokenPages } from "./pages/tokens";
 
 /**
  * The largest body of a console form other than the identities upload (which has its own, the API's 5 MB):
@@ -67,7 +69,11 @@ export function consoleRoutes() {
 
   app.use(requireRole("viewer"));
   app.use(formGuard());
-  app.on("POST", ["/runs/*", "/holds", "/holds/*"], limitBody(MAX_FORM_BYTES));
+  app.on(
+    "POST",
+    ["/runs/*", "/holds", "/holds/*", "/offboard", "/offboard/*", "/tokens", "/tokens/*"],
+    limitBody(MAX_FORM_BYTES),
+  );
   app.use(async (c, next) => {
     await next();
     // Pages show people, runs and the audit trail: never kept by a shared cache or the browser's history.
@@ -87,9 +93,10 @@ export function consoleRoutes() {
   app.route("/holds", holdsPages());
   app.route("/identities", identityPages());
   app.route("/audit", auditPages());
-  // Phase 2: offboard someone (POST /offboardings), API tokens, the API reference (OpenAPI).
-  for (const path of ["/offboard", "/tokens", "/api"])
-    app.get(path, (c) => pendingPage(c, `/console${path}`));
+  app.route("/offboard", offboardPages());
+  app.route("/tokens", tokenPages());
+  // Phase 2: the API reference (OpenAPI).
+  for (const path of ["/api"]) app.get(path, (c) => pendingPage(c, `/console${path}`));
 
   app.all("*", () => {
     throw new ApiError("not_found", "no such console page");
