@@ -10,7 +10,7 @@ export const SHOTS_DIR = process.env.SCREENSHOT_DIR ?? "docs/console";
  * The tallest screenshot, in CSS pixels: a long page (a run's 36 shares, the API reference) is cut here so
  * that the PNGs stay small enough to keep in the repository and still show the page's top and its tables.
  */
-const MAX_SHOT_HEIGHT = 1600;
+const MAX_SHOT_HEIGHT = 1200;
 /** How long a step waits for an element or a navigation before failing. */
 export const STEP_TIMEOUT_MS = 20_000;
 

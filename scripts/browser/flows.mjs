@@ -3,7 +3,7 @@
 // matters, through the API from node (an independent look at the state), and takes the page's screenshot.
 import { readFileSync } from "node:fs";
 import Papa from "papaparse";
-import { assert, checkFrame, expectingOneFailedLoad, STEP_TIMEOUT_MS, shot, until, visit } from "./check.mjs";
+import { assert, checkFrame, expectingOneFailedLoad, STEP_TIMEOUT_MS, shot, visit } from "./check.mjs";
 import { SERVICE } from "./harness.mjs";
 import { UNMAPPED_PEOPLE } from "./seed.mjs";
 
@@ -64,23 +64,26 @@ export async function overview(ctx) {
 /** Offboard someone: dry run, the plan, "Cancel N shares", the run followed live to `completed`. */
 export async function offboard(ctx) {
   const { page } = ctx;
-  await visit(ctx, "/console/offboard", { h1: /offboard/i });
-  await page
-    .getByLabel(/person|e-mail/i)
-    .first()
-    .fill(LEAVER_EMAIL);
-  const reason = page.getByLabel(/reason/i);
-  if ((await reason.count()) > 0) await reason.first().fill("Resigned (browser test)");
-  await page.getByRole("button", { name: /dry run|plan/i }).click();
+  await visit(ctx, "/console/offboard", { h1: "Offboard someone" });
+  await page.getByLabel(/^Person/).fill(LEAVER_EMAIL);
+  await page.getByLabel(/^Reason/).fill("Resigned (browser test)");
+  await page.getByRole("button", { name: "Dry run: show the plan" }).click();
+  // The plan page follows the dry run ("Planning…") and reloads itself with the plan when it is done.
   const confirm = page.getByRole("button", { name: /^Cancel \d+ shares?$/ });
   await confirm.waitFor({ timeout: RUN_TIMEOUT_MS });
-  await checkFrame(ctx, "offboard plan");
+  await checkFrame(ctx, "offboard plan", "The plan");
   const label = (await confirm.textContent())?.trim() ?? "";
   ctx.planned = Number(/\d+/.exec(label)?.[0]);
   assert(ctx.planned > 0, `the plan cancels nothing: "${label}"`);
-  assert((await page.locator("main").textContent())?.includes(String(ctx.planned)), "plan does not state N");
+  const plan = (await page.getByTestId("plan").locator("h2").textContent()) ?? "";
+  assert(plan.startsWith(`${ctx.planned} shares would be cancelled`), `plan heading: "${plan}"`);
+  const byScope = await page.getByTestId("plan-by-scope").locator('td[data-cell="cancel"]').allTextContents();
+  const sum = byScope.reduce((a, n) => a + Number(n), 0);
+  assert(sum === ctx.planned, `plan by scope adds up to ${sum}, not ${ctx.planned}`);
   await shot(ctx, "offboard-plan");
 
+  // The typed confirmation: the number of shares, as the page asks.
+  await page.getByLabel(/to confirm/).fill(String(ctx.planned));
   await confirm.click();
   await page.waitForURL(/\/console\/runs\/[^/?]+/, { timeout: STEP_TIMEOUT_MS });
   ctx.runId = decodeURIComponent(/\/console\/runs\/([^/?]+)/.exec(page.url())[1]);
@@ -206,49 +209,40 @@ export async function identities(ctx) {
   await shot(ctx, "identities");
 }
 
-/** API tokens: create (shown once), use it from node, revoke it, the next call is 401. */
+/** API tokens: create (shown once), use it from node, revoke it (confirmed), the next call is 401. */
 export async function tokens(ctx) {
   const { page } = ctx;
-  await visit(ctx, "/console/tokens", { h1: /token/i });
+  await visit(ctx, "/console/tokens", { h1: "API tokens" });
   const name = `browser-test-${Date.now()}`;
-  await page.getByLabel(/name/i).first().fill(name);
-  const role = page.getByLabel(/role/i);
-  if ((await role.count()) > 0) await role.first().selectOption("viewer");
-  await page.getByRole("button", { name: /create/i }).click();
-  const shown = await until(
-    async () => TOKEN_PATTERN.exec((await page.locator("main").textContent()) ?? "")?.[0],
-    "the new token is shown",
-    STEP_TIMEOUT_MS,
-    200,
+  await page.getByLabel(/^Name/).fill(name);
+  await page.getByLabel("Role").selectOption("viewer");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await checkFrame(ctx, "token created", "Token created");
+  const shown = await page.getByTestId("new-token").inputValue();
+  assert(
+    TOKEN_PATTERN.test(shown) && shown.length === 47,
+    `the new token looks wrong: ${shown.slice(0, 8)}…`,
   );
-  await checkFrame(ctx, "token created");
   await shot(ctx, "tokens-created");
 
   const withToken = (path) => fetch(`${SERVICE}${path}`, { headers: { authorization: `Bearer ${shown}` } });
   const ok = await withToken("/runs?limit=1");
   assert(ok.status === 200, `the new token does not work: HTTP ${ok.status}`);
 
-  // Shown once: the list shows its name, never the secret.
-  await visit(ctx, "/console/tokens", { h1: /token/i });
-  const listText = (await page.locator("main").textContent()) ?? "";
-  assert(listText.includes(name), "the token list does not name the new token");
-  assert(!listText.includes(shown), "the token list shows the secret again");
+  // Shown once: the list names it, and no page shows the secret again.
+  await visit(ctx, "/console/tokens", { h1: "API tokens" });
+  const row = page.getByTestId("tokens").locator("tr", { hasText: name });
+  assert((await row.count()) === 1, "the token list does not name the new token");
+  assert(!(await page.content()).includes(shown), "the token list shows the secret again");
   await shot(ctx, "tokens");
 
-  const row = page.locator("main tr", { hasText: name });
-  await row.getByRole(await roleOf(row, /revoke/i), { name: /revoke/i }).click();
-  // A destructive action is confirmed on a page (or the same form) of its own: confirm if asked.
-  const again = page.getByRole("button", { name: /revoke/i });
-  if (!page.url().endsWith("/console/tokens") && (await again.count()) > 0) await again.first().click();
-  await page.waitForLoadState("load");
-  await checkFrame(ctx, "token revoked");
+  await row.getByRole("link", { name: /Revoke/ }).click();
+  await checkFrame(ctx, "revoke token confirmation", "Revoke this token?");
+  await page.getByRole("button", { name: `Revoke ${name}` }).click();
+  await page.waitForURL(/\/console\/tokens\?notice=revoked$/, { timeout: STEP_TIMEOUT_MS });
+  await checkFrame(ctx, "token revoked", "API tokens");
   const denied = await withToken("/runs?limit=1");
   assert(denied.status === 401, `the revoked token still works: HTTP ${denied.status}`);
-}
-
-/** Whether the revoke control in a row is a link (to a confirmation page) or a button. */
-async function roleOf(row, name) {
-  return (await row.getByRole("link", { name }).count()) > 0 ? "link" : "button";
 }
 
 /** The pages not exercised above: each renders with its h1 and no problem; screenshot. */
