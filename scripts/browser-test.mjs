@@ -3,7 +3,7 @@
 // directory of its own, seeds people to suggest, drives Debian's Chromium through every console page (offboard
 // Dana Leaver, export, holds, identities upload, tokens), fails on any page error, console error, CSP
 // violation or 5xx, and writes the screenshots in docs/console/. Cleans up on success, failure and Ctrl-C.
-import { existsSync, statSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import * as flows from "./browser/flows.mjs";
 import { openBrowser, SERVICE, SIMULATOR, startService } from "./browser/harness.mjs";
 import { seedUsers, sendHrUpdates, waitForSuggestions } from "./browser/seed.mjs";
@@ -30,23 +30,26 @@ const STEPS = [
 let service;
 const browsers = [];
 let cleaning;
+let interrupted = false;
 
-/** Stops the browser(s) and `npm start` (its whole process group); safe to call more than once. */
+/**
+ * Stops the browser(s) and `npm start` (its whole process group) and waits until they are gone, so that the
+ * ports are free for a next run; safe to call more than once.
+ */
 function cleanup() {
   cleaning ??= (async () => {
     await Promise.allSettled(browsers.map((b) => b.close()));
-    service?.stop();
-    // Wait until the ports are free again, so that a next run (or `npm start`) can bind them.
-    for (let i = 0; i < 50; i++) {
-      if (!(await answers(`${SERVICE}/healthz`)) && !(await answers(`${SIMULATOR}/__sim/stats`))) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await service?.stopAndWait();
   })();
   return cleaning;
 }
 
+// Last resort, whatever ends this process (an error in the error path included): npm start's process group
+// never outlives the test. Synchronous, as an `exit` handler must be; the browser dies with its pipe.
+process.on("exit", () => service?.stop());
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(signal, () => {
+    interrupted = true;
     console.error(`\n${signal}: stopping the browser and npm start`);
     cleanup().finally(() => process.exit(130));
   });
@@ -101,13 +104,21 @@ async function main() {
   console.log(`browser test passed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
+/** The whole `npm start` output, kept beside the test's state for a look after a failure. */
+const LOG_FILE = `${STATE_DIR}/npm-start.log`;
+
 try {
   await main();
   await cleanup();
   process.exit(0);
 } catch (err) {
-  console.error(`\nbrowser test FAILED: ${err?.stack ?? err}`);
-  if (service) console.error(`\nlast lines of npm start:\n${service.log().slice(-3000)}`);
+  if (!interrupted) {
+    console.error(`\nbrowser test FAILED: ${err?.stack ?? err}`);
+    if (service) {
+      writeFileSync(LOG_FILE, service.log());
+      console.error(`\nlast lines of npm start (all of it in ${LOG_FILE}):\n${service.log().slice(-3000)}`);
+    }
+  }
   await cleanup();
-  process.exit(1);
+  process.exit(interrupted ? 130 : 1);
 }

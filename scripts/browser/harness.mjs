@@ -10,6 +10,8 @@ export const SERVICE = "http://127.0.0.1:8787";
 export const SIMULATOR = "http://127.0.0.1:8788";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const START_TIMEOUT_MS = 180_000;
+/** How long npm start gets to stop (it stops wrangler, which stops workerd) before it is killed. */
+const STOP_TIMEOUT_MS = 10_000;
 
 /** Starts `npm start` with a fresh state directory; resolves once it printed that it is running. */
 export async function startService(stateDir) {
@@ -48,14 +50,31 @@ export async function startService(stateDir) {
   });
   return {
     log: () => log,
-    stop: () => {
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        // already gone
+    /** SIGTERM to npm start's whole process group (wrangler, workerd); synchronous, for an exit handler. */
+    stop: () => signalGroup(child.pid, "SIGTERM"),
+    /** Stops the group and resolves once every process of it is gone (SIGKILL after STOP_TIMEOUT_MS). */
+    stopAndWait: async () => {
+      signalGroup(child.pid, "SIGTERM");
+      const deadline = Date.now() + STOP_TIMEOUT_MS;
+      while (signalGroup(child.pid, 0)) {
+        if (Date.now() > deadline) {
+          signalGroup(child.pid, "SIGKILL");
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
       }
     },
   };
+}
+
+/** Sends `signal` to a process group; false when the group no longer exists (signal 0 only checks). */
+function signalGroup(pgid, signal) {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
