@@ -54,6 +54,10 @@ form.stack button{justify-self:start}
 .notice{padding:.75rem 1rem;border-left:4px solid var(--info);background:var(--panel);margin:1rem 0}
 .notice.bad{border-color:var(--bad)}.notice.ok{border-color:var(--ok)}.notice.warn{border-color:var(--warn)}
 .pager{display:flex;gap:1rem;margin:1rem 0}
+.chips{display:flex;flex-wrap:wrap;gap:.5rem;margin:.5rem 0 1rem}
+.chips a{text-decoration:none;padding:.15rem .6rem;border:1px solid var(--line);border-radius:1rem;color:var(--fg)}
+.chips a[aria-current]{background:var(--panel);border-color:var(--accent);font-weight:700}
+.count{font-weight:600}
 progress{width:100%;max-width:30rem;height:1.25rem}
 .muted{color:var(--muted)}
 .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}

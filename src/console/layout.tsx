@@ -17,7 +17,7 @@ export interface NavItem {
 
 export const NAV: readonly NavItem[] = [
   { href: "/console", label: "Overview", ready: true },
-  { href: "/console/runs", label: "Runs", ready: false },
+  { href: "/console/runs", label: "Runs", ready: true },
   { href: "/console/offboard", label: "Offboard someone", ready: true },
   { href: "/console/inbox", label: "Inbox", ready: true },
   { href: "/console/holds", label: "Holds", ready: true },

@@ -5,7 +5,6 @@ import { requireRole } from "../admin/principal";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { limitBody } from "../http";
-import { isRunId } from "../offboarding/start";
 import { ASSET_MAX_AGE_S, ASSETS } from "./assets";
 import { renderError } from "./errors";
 import { formGuard } from "./http";
@@ -18,6 +17,7 @@ import { offboardPages } from "./pages/offboard";
 import { overviewPage } from "./pages/overview";
 import { pendingPage } from "./pages/pending";
 import { runPages } from "./pages/run";
+import { runsListPage } from "./pages/runs";
 import { tokenPages } from "./pages/tokens";
 
 /**
@@ -81,12 +81,7 @@ export function consoleRoutes() {
   });
 
   app.route("/", overviewPage());
-  // Phase 2 (runs index): the runs list replaces this; a run id typed in the overview's box lands here.
-  app.get("/runs", (c) => {
-    const runId = c.req.query("runId")?.trim() ?? "";
-    if (isRunId(runId)) return c.redirect(`/console/runs/${runId}`, 303);
-    return pendingPage(c, "/console/runs");
-  });
+  app.route("/runs", runsListPage());
   app.route("/runs", runPages());
   app.route("/runs", evidencePage());
   app.route("/inbox", inboxPage());
