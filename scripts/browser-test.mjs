@@ -6,7 +6,7 @@
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import * as flows from "./browser/flows.mjs";
 import { openBrowser, SERVICE, SIMULATOR, startService } from "./browser/harness.mjs";
-import { seedUsers, sendHrUpdates, waitForSuggestions } from "./browser/seed.mjs";
+import { seedUsers, sendHrEvents, waitForRuns, waitForSuggestions } from "./browser/seed.mjs";
 import { ensureDevVars } from "./dev-vars.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -77,10 +77,11 @@ async function main() {
   const started = Date.now();
   console.log(`starting npm start in ${STATE_DIR} ...`);
   service = await startService(STATE_DIR);
-  console.log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s; seeding people to suggest`);
+  console.log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s; seeding people to suggest and HR runs`);
   await seedUsers();
-  await sendHrUpdates(vars.HR_WEBHOOK_SECRETS.split(/\s+/)[0]);
+  const hrRuns = await sendHrEvents(vars.HR_WEBHOOK_SECRETS.split(/\s+/)[0]);
   await waitForSuggestions(vars.ADMIN_TOKEN);
+  await waitForRuns(vars.ADMIN_TOKEN, hrRuns);
 
   const desktop = await openBrowser();
   browsers.push(desktop.browser);

@@ -245,16 +245,28 @@ export async function tokens(ctx) {
   assert(denied.status === 401, `the revoked token still works: HTTP ${denied.status}`);
 }
 
-/** The pages not exercised above: each renders with its h1 and no problem; screenshot. */
+/** The pages not exercised above: each renders with its h1 and what it is for, no problem; screenshot. */
 export async function otherPages(ctx) {
-  for (const [path, name, h1] of [
-    ["/console/inbox", "inbox", "Inbox"],
-    ["/console/audit", "audit", "Audit"],
-    ["/console/api", "api", /API/],
-  ]) {
-    await visit(ctx, path, { h1 });
-    await shot(ctx, name);
-  }
+  const main = ctx.page.locator("main");
+  await visit(ctx, "/console/inbox", { h1: "Inbox" });
+  assert((await main.getByText(ctx.runId).count()) > 0, "the inbox does not show the run just made");
+  await shot(ctx, "inbox");
+
+  await visit(ctx, "/console/audit", { h1: "Audit" });
+  assert((await main.getByText("local:local-admin@example.com").count()) > 0, "audit names no local actor");
+  await shot(ctx, "audit");
+
+  await visit(ctx, "/console/api", { h1: /API/ });
+  assert(
+    (await main.locator('a[href="/openapi.json"]').count()) > 0,
+    "the API reference does not link /openapi.json",
+  );
+  const openapi = await ctx.page.request.get(`${SERVICE}/openapi.json`);
+  assert(
+    openapi.ok() && (await openapi.json()).openapi?.startsWith("3.1"),
+    "GET /openapi.json is no OpenAPI 3.1",
+  );
+  await shot(ctx, "api");
 }
 
 /** Phone width: the overview and the run page are readable without sideways scrolling. */

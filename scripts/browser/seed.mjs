@@ -38,29 +38,69 @@ export async function seedUsers() {
   return (await expectOk(res, "seeding the simulator")).users;
 }
 
-/** Sends one signed `employee.updated` HR event per unmapped person; each is acknowledged as ignored. */
-export async function sendHrUpdates(hrSecret) {
+/**
+ * HR offboardings sent before browsing, so the runs list, the overview and the inbox show runs from another
+ * source than the console: one that completes (Chen Finance, in the identity map) and one nobody can be found
+ * for (unresolved: a run needing attention).
+ */
+export const HR_LEAVERS = [
+  { id: "E-0204", email: "chen.finance@example.com", name: "Chen Finance" },
+  { id: "E-0999", email: "nobody.known@example.com", name: "Nobody Known" },
+];
+
+/** Posts one HR event, signed with the Standard Webhooks library; returns the service's JSON answer. */
+async function sendHr(wh, type, data) {
+  const id = `msg_browser_${randomUUID()}`;
+  const now = new Date();
+  const body = JSON.stringify({ type, timestamp: now.toISOString(), data });
+  const res = await fetch(`${SERVICE}/webhooks/hr`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "webhook-id": id,
+      "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+      "webhook-signature": wh.sign(id, now, body),
+    },
+    body,
+  });
+  return expectOk(res, `HR ${type} for ${data.employee.name}`);
+}
+
+/**
+ * Sends one signed `employee.updated` HR event per unmapped person (each acknowledged as ignored), and the
+ * HR_LEAVERS' `employee.offboarded` events; returns the run ids these started.
+ */
+export async function sendHrEvents(hrSecret) {
   const wh = new Webhook(hrSecret);
   for (const employee of UNMAPPED_PEOPLE) {
-    const id = `msg_browser_${randomUUID()}`;
-    const now = new Date();
-    const body = JSON.stringify({
-      type: "employee.updated",
-      timestamp: now.toISOString(),
-      data: { employee },
-    });
-    const res = await fetch(`${SERVICE}/webhooks/hr`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "webhook-id": id,
-        "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
-        "webhook-signature": wh.sign(id, now, body),
-      },
-      body,
-    });
-    const answer = await expectOk(res, `HR employee.updated for ${employee.name}`);
+    const answer = await sendHr(wh, "employee.updated", { employee });
     if (answer.ignored !== true) throw new Error(`HR event was not ignored: ${JSON.stringify(answer)}`);
+  }
+  const runIds = [];
+  for (const employee of HR_LEAVERS) {
+    const answer = await sendHr(wh, "employee.offboarded", { employee, reason: "browser test" });
+    if (!answer.runId) throw new Error(`HR offboarding started no run: ${JSON.stringify(answer)}`);
+    runIds.push(answer.runId);
+  }
+  return runIds;
+}
+
+/** Run statuses that end a run (src/offboarding/types.ts TERMINAL). */
+const TERMINAL = new Set(["completed", "partial", "failed", "unresolved", "dry_run"]);
+
+/** Waits until every run has ended, so the pages show results rather than a moment of a run. */
+export async function waitForRuns(adminToken, runIds, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (const runId of runIds) {
+    for (;;) {
+      const res = await fetch(`${SERVICE}/runs/${runId}?limit=1`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      const run = await expectOk(res, `GET /runs/${runId}`);
+      if (TERMINAL.has(run.status)) break;
+      if (Date.now() > deadline) throw new Error(`run ${runId} did not end: ${run.status}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
   }
 }
 
