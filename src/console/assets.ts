@@ -58,6 +58,12 @@ form.stack button{justify-self:start}
 .chips a{text-decoration:none;padding:.15rem .6rem;border:1px solid var(--line);border-radius:1rem;color:var(--fg)}
 .chips a[aria-current]{background:var(--panel);border-color:var(--accent);font-weight:700}
 .count{font-weight:600}
+pre.schema{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--panel);padding:.5rem;font-size:.8rem;max-height:20rem;overflow:auto}
+article.op{border-top:1px solid var(--line);padding-top:.5rem;margin-top:1rem}
+.pre-line{white-space:pre-line}
+dl.urls{margin:0}
+dl.urls dt{color:var(--muted);font-size:.85rem}
+dl.urls dd{margin:0 0 .3rem}
 progress{width:100%;max-width:30rem;height:1.25rem}
 .muted{color:var(--muted)}
 .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}

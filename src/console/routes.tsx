@@ -8,6 +8,7 @@ import { limitBody } from "../http";
 import { ASSET_MAX_AGE_S, ASSETS } from "./assets";
 import { renderError } from "./errors";
 import { formGuard } from "./http";
+import { apiReferencePage } from "./pages/api";
 import { auditPages } from "./pages/audit";
 import { evidencePage } from "./pages/evidence";
 import { holdsPages } from "./pages/holds";
@@ -15,7 +16,6 @@ import { identityPages } from "./pages/identities";
 import { inboxPage } from "./pages/inbox";
 import { offboardPages } from "./pages/offboard";
 import { overviewPage } from "./pages/overview";
-import { pendingPage } from "./pages/pending";
 import { runPages } from "./pages/run";
 import { runsListPage } from "./pages/runs";
 import { tokenPages } from "./pages/tokens";
@@ -90,8 +90,7 @@ export function consoleRoutes() {
   app.route("/audit", auditPages());
   app.route("/offboard", offboardPages());
   app.route("/tokens", tokenPages());
-  // Phase 2: the API reference (OpenAPI).
-  for (const path of ["/api"]) app.get(path, (c) => pendingPage(c, `/console${path}`));
+  app.route("/api", apiReferencePage());
 
   app.all("*", () => {
     throw new ApiError("not_found", "no such console page");

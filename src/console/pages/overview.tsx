@@ -1,16 +1,128 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from "hono";
-import type { AppEnv } from "../../env";
-import { Layout, NAV } from "../layout";
+import type { FC } from "hono/jsx";
+import { listRuns, type RunsPage } from "../../admin/runs-list";
+import type { AppEnv, Config, SourceSecrets } from "../../env";
+import { RUN_STATUSES, type RunStatus } from "../../offboarding/types";
+import { Badge, Layout } from "../layout";
+import { RunsTable } from "./runs";
+
+/** The windows the overview counts runs over (issue 9 section 3 "Overview"). */
+const WINDOWS = [
+  { label: "Last 24 h", ms: 86_400_000 },
+  { label: "Last 7 days", ms: 7 * 86_400_000 },
+  { label: "Last 30 days", ms: 30 * 86_400_000 },
+] as const;
+
+/** Statuses someone should look at: the run ended short, or waits for a person. */
+export const ATTENTION: RunStatus[] = ["partial", "failed", "unresolved", "needs_confirmation"];
+/** Runs listed under "needs attention" (the newest; the runs page filters for the rest). */
+const ATTENTION_SHOWN = 10;
+
+type SourceState = "on" | "off" | "misconfigured";
+
+const stateOf = (s: SourceSecrets): SourceState =>
+  s.problem ? "misconfigured" : s.values.length ? "on" : "off";
+
+interface SourceRow {
+  name: string;
+  state: SourceState;
+  /** Where to paste what, in the sender's own words. */
+  urls: Array<{ what: string; url: string }>;
+  setting: string;
+}
 
 /**
- * The overview. Phase 2 adds counts by status and runs needing attention (from the runs index) and the
- * source URLs; until then it opens a run by its id and lists the sections.
+ * Every source, whether it is on (its secret is set; never the secret itself) and the exact URLs to paste
+ * into the sender, from this request's origin (README "Connect ..." sections).
  */
+function sources(config: Config, origin: string): SourceRow[] {
+  return [
+    {
+      name: "HR (Standard Webhooks)",
+      state: "on", // HR_WEBHOOK_SECRETS is required: the Worker does not start without it.
+      urls: [{ what: "Webhook endpoint URL", url: `${origin}/webhooks/hr` }],
+      setting: "HR_WEBHOOK_SECRETS",
+    },
+    {
+      name: "Okta Event Hook",
+      state: stateOf(config.OKTA_EVENT_HOOK_SECRETS),
+      urls: [
+        { what: "Event Hook URL (POST deliveries)", url: `${origin}/webhooks/okta` },
+        { what: "Verification (Okta's one-time GET, same URL)", url: `${origin}/webhooks/okta` },
+      ],
+      setting: "OKTA_EVENT_HOOK_SECRETS",
+    },
+    {
+      name: "SCIM 2.0 (Okta, Entra ID)",
+      state: stateOf(config.SCIM_BEARER_TOKENS),
+      urls: [{ what: "SCIM connector base URL / Tenant URL", url: `${origin}/scim/v2` }],
+      setting: "SCIM_BEARER_TOKENS",
+    },
+    {
+      name: "Slack slash command",
+      state: stateOf(config.SLACK_SIGNING_SECRETS),
+      urls: [{ what: "Request URL", url: `${origin}/chatops/slack` }],
+      setting: "SLACK_SIGNING_SECRETS",
+    },
+    {
+      name: "Microsoft Teams outgoing webhook",
+      state: stateOf(config.TEAMS_WEBHOOK_TOKENS),
+      urls: [{ what: "Callback URL", url: `${origin}/chatops/teams` }],
+      setting: "TEAMS_WEBHOOK_TOKENS",
+    },
+  ];
+}
+
+const CountsByWindow: FC<{ pages: RunsPage[] }> = ({ pages }) => (
+  <div class="scroll">
+    <table data-testid="status-counts">
+      <caption class="muted">Runs received, by status</caption>
+      <thead>
+        <tr>
+          <th scope="col">Status</th>
+          {WINDOWS.map((w) => (
+            <th scope="col">{w.label}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {RUN_STATUSES.map((s) => (
+          <tr data-status={s}>
+            <th scope="row">
+              <Badge value={s} />
+            </th>
+            {pages.map((p) => (
+              <td>{p.counts[s]}</td>
+            ))}
+          </tr>
+        ))}
+        <tr data-status="total">
+          <th scope="row">total</th>
+          {pages.map((p) => (
+            <td>{Object.values(p.counts).reduce((a, b) => a + b, 0)}</td>
+          ))}
+        </tr>
+      </tbody>
+    </table>
+  </div>
+);
+
+/** The overview: counts by status, runs needing attention, sources and their URLs, open a run by id. */
 export function overviewPage() {
   const app = new Hono<AppEnv>();
-  app.get("/", (c) =>
-    c.html(
+  app.get("/", async (c) => {
+    const now = Date.now();
+    const [windows, attention] = await Promise.all([
+      Promise.all(
+        WINDOWS.map((w) => listRuns(c.env, { since: new Date(now - w.ms).toISOString(), limit: 1 })),
+      ),
+      listRuns(c.env, { status: ATTENTION, limit: ATTENTION_SHOWN }),
+    ]);
+    const origin = new URL(c.req.url).origin;
+    const config = c.var.config;
+    const access = config.ACCESS_TEAM_DOMAIN.origin;
+    return c.html(
       <Layout title="Overview" section="/console" principal={c.var.principal} requestId={c.var.requestId}>
         <form class="inline" method="get" action="/console/runs">
           <label>
@@ -19,16 +131,81 @@ export function overviewPage() {
           </label>
           <button type="submit">Open run</button>
         </form>
-        <h2>Sections</h2>
-        <ul>
-          {NAV.filter((n) => n.ready && n.href !== "/console").map((n) => (
-            <li>
-              <a href={n.href}>{n.label}</a>
-            </li>
-          ))}
-        </ul>
+        <h2>Runs</h2>
+        <CountsByWindow pages={windows} />
+        <h2>Needs attention</h2>
+        {attention.runs.length === 0 ? (
+          <p>No run is partial, failed, unresolved or waiting for a confirmation.</p>
+        ) : (
+          <>
+            <RunsTable
+              runs={attention.runs}
+              caption="The newest runs that ended partial, failed or unresolved, or wait for a name match to be confirmed"
+              testid="attention"
+            />
+            <p>
+              <a href={`/console/runs?status=${ATTENTION.join(",")}`}>Every run needing attention</a>
+            </p>
+          </>
+        )}
+        <h2>Sources</h2>
+        <p class="muted">
+          What to paste into each sender. A source is on when its secret is set (the secret itself is never
+          shown here); see the README's "Connect" sections.
+        </p>
+        <div class="scroll">
+          <table class="cards" data-testid="sources">
+            <caption class="muted">Sources and their URLs</caption>
+            <thead>
+              <tr>
+                <th scope="col">Source</th>
+                <th scope="col">State</th>
+                <th scope="col">Paste this</th>
+                <th scope="col">Setting</th>
+              </tr>
+            </thead>
+            <tbody>
+              {sources(config, origin).map((s) => (
+                <tr data-source={s.name}>
+                  <td data-label="Source">{s.name}</td>
+                  <td data-label="State">
+                    <span class={`badge b-${s.state === "on" ? "ok" : s.state === "off" ? "muted" : "bad"}`}>
+                      {s.state}
+                    </span>
+                  </td>
+                  <td data-label="Paste this">
+                    <dl class="urls">
+                      {s.urls.map((u) => (
+                        <>
+                          <dt>{u.what}</dt>
+                          <dd>
+                            <code>{u.url}</code>
+                          </dd>
+                        </>
+                      ))}
+                    </dl>
+                  </td>
+                  <td data-label="Setting">
+                    <code>{s.setting}</code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        <h2>Admin access</h2>
+        <p data-testid="access">
+          {access
+            ? `Cloudflare Access is on (team domain ${access}); roles come from CONSOLE_ADMINS, CONSOLE_OPERATORS and CONSOLE_VIEWERS.`
+            : "Cloudflare Access is off: only API tokens and the break-glass admin token (and, on this machine, the local identity) reach the admin side."}{" "}
+          The admin API is described at <a href="/console/api">API reference</a> (
+          <a href="/openapi.json">
+            <code>{`${origin}/openapi.json`}</code>
+          </a>
+          ).
+        </p>
       </Layout>,
-    ),
-  );
+    );
+  });
   return app;
 }
