@@ -50,6 +50,9 @@ input.secret{width:100%;max-width:40rem}
 input,select,textarea,button{font:inherit;padding:.35rem .5rem;border:1px solid var(--line);border-radius:.25rem;max-width:100%}
 button{background:var(--accent);color:#fff;border-color:var(--accent);cursor:pointer}
 button.danger{background:var(--bad);border-color:var(--bad)}
+button.secondary{background:var(--bg);color:var(--accent)}
+article.suggestion{border:1px solid var(--line);border-radius:.25rem;padding:.5rem .75rem;margin:.5rem 0}
+article.suggestion h3{font-size:1rem;margin:0 0 .25rem}
 form.stack button{justify-self:start}
 .notice{padding:.75rem 1rem;border-left:4px solid var(--info);background:var(--panel);margin:1rem 0}
 .notice.bad{border-color:var(--bad)}.notice.ok{border-color:var(--ok)}.notice.warn{border-color:var(--warn)}

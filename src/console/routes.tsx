@@ -18,6 +18,7 @@ import { offboardPages } from "./pages/offboard";
 import { overviewPage } from "./pages/overview";
 import { runPages } from "./pages/run";
 import { runsListPage } from "./pages/runs";
+import { suggestionPages } from "./pages/suggestions";
 import { tokenPages } from "./pages/tokens";
 
 /**
@@ -71,7 +72,16 @@ export function consoleRoutes() {
   app.use(formGuard());
   app.on(
     "POST",
-    ["/runs/*", "/holds", "/holds/*", "/offboard", "/offboard/*", "/tokens", "/tokens/*"],
+    [
+      "/runs/*",
+      "/holds",
+      "/holds/*",
+      "/offboard",
+      "/offboard/*",
+      "/tokens",
+      "/tokens/*",
+      "/identities/suggestions/*",
+    ],
     limitBody(MAX_FORM_BYTES),
   );
   app.use(async (c, next) => {
@@ -86,6 +96,7 @@ export function consoleRoutes() {
   app.route("/runs", evidencePage());
   app.route("/inbox", inboxPage());
   app.route("/holds", holdsPages());
+  app.route("/identities/suggestions", suggestionPages());
   app.route("/identities", identityPages());
   app.route("/audit", auditPages());
   app.route("/offboard", offboardPages());

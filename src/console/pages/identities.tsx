@@ -32,6 +32,11 @@ function render(c: Context<AppEnv>, state: PageState, status: 200 | 422 = 200) {
       requestId={c.var.requestId}
     >
       <p class="muted">The identity map: which KooDrive user an HR id or e-mail address is.</p>
+      <p>
+        <a href="/console/identities/suggestions">Suggested matches</a>: people seen from HR, Okta or SCIM
+        without a mapping, beside the KooDrive users of the same name, to confirm
+        {canUpload ? "" : " (admins)"}.
+      </p>
       <form class="inline" method="get" action="/console/identities">
         <label>
           E-mail, email:&lt;e-mail&gt; or hr:&lt;HR id&gt;
