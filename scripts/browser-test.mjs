@@ -78,14 +78,14 @@ async function main() {
   console.log(`starting npm start in ${STATE_DIR} ...`);
   service = await startService(STATE_DIR);
   console.log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s; seeding people to suggest and HR runs`);
-  await seedUsers();
+  const seeded = await seedUsers();
   const hrRuns = await sendHrEvents(vars.HR_WEBHOOK_SECRETS.split(/\s+/)[0]);
   await waitForSuggestions(vars.ADMIN_TOKEN);
   await waitForRuns(vars.ADMIN_TOKEN, hrRuns);
 
   const desktop = await openBrowser();
   browsers.push(desktop.browser);
-  const ctx = { ...desktop, vars, shots: [] };
+  const ctx = { ...desktop, vars, seeded, shots: [] };
   for (const [name, step] of STEPS) {
     if (only && !only.some((o) => name.includes(o))) continue;
     const t = Date.now();

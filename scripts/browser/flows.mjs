@@ -198,13 +198,40 @@ export async function identities(ctx) {
   const stored = await api(ctx, `/identities/${encodeURIComponent("riley.new@example.com")}`);
   assert(stored.status === 404, `the good row was stored (HTTP ${stored.status}): nothing may be`);
 
-  // Suggested matches: every unmapped person the HR events named, beside their KooDrive namesakes.
   await visit(ctx, "/console/identities", { h1: "Identities" });
-  const main = page.locator("main");
-  for (const p of UNMAPPED_PEOPLE) {
-    assert((await main.getByText(p.email).count()) > 0, `no suggested match for ${p.email}`);
-  }
   await shot(ctx, "identities");
+  await suggestions(ctx);
+}
+
+/**
+ * Suggested matches: every unmapped person the HR events named, beside their KooDrive namesakes (two for
+ * Jordan Lee, one for Morgan Vale); confirming Morgan's one candidate stores the mapping (checked by API).
+ */
+async function suggestions(ctx) {
+  const { page } = ctx;
+  await page.getByRole("link", { name: "Suggested matches" }).click();
+  await checkFrame(ctx, "suggested matches", "Suggested matches");
+  const person = (p) => page.locator(`article[data-key="email:${p.email}"]`);
+  for (const p of UNMAPPED_PEOPLE)
+    assert((await person(p).count()) === 1, `no suggested match for ${p.email}`);
+  const [jordan, morgan] = UNMAPPED_PEOPLE;
+  const namesakes = (name) => ctx.seeded.filter((u) => u.name === name).map((u) => u.userId);
+  for (const id of namesakes(jordan.name))
+    assert((await person(jordan).getByText(id).count()) === 1, `Jordan Lee's candidate ${id} is missing`);
+  const [morganId] = namesakes(morgan.name);
+  assert((await person(morgan).getByText(morganId).count()) === 1, "Morgan Vale's candidate is missing");
+  await shot(ctx, "suggestions");
+
+  await person(morgan).getByRole("button", { name: "Confirm this match" }).click();
+  await page.getByText(/Confirmed 1 match/).waitFor({ timeout: STEP_TIMEOUT_MS });
+  await checkFrame(ctx, "match confirmed", "Suggested matches");
+  const res = await api(ctx, `/identities/${encodeURIComponent(morgan.email)}`);
+  const entry = res.ok ? await res.json() : {};
+  assert(
+    entry.koodriveUserId === morganId,
+    `Morgan Vale is not mapped: HTTP ${res.status} ${JSON.stringify(entry)}`,
+  );
+  assert((await person(morgan).count()) === 0, "a confirmed person is still suggested");
 }
 
 /** API tokens: create (shown once), use it from node, revoke it (confirmed), the next call is 401. */
