@@ -7,7 +7,7 @@ import { existsSync, statSync, writeFileSync } from "node:fs";
 import * as flows from "./browser/flows.mjs";
 import { openBrowser, SERVICE, SIMULATOR, startService } from "./browser/harness.mjs";
 import { seedUsers, sendHrEvents, waitForRuns, waitForSuggestions } from "./browser/seed.mjs";
-import { ensureDevVars } from "./dev-vars.mjs";
+import { ensureDevVars, readDevVars } from "./dev-vars.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const STATE_DIR = ".wrangler/browser-test";
@@ -73,6 +73,12 @@ async function main() {
       throw new Error(`${new URL(url).host} is in use (is \`npm start\` running?): stop it first`);
 
   const vars = ensureDevVars();
+  // The console needs the local identity (a .dev.vars written by hand may lack it), and Access off.
+  const local = readDevVars();
+  if (!local.CONSOLE_LOCAL_IDENTITY || local.ACCESS_TEAM_DOMAIN)
+    throw new Error(
+      '.dev.vars must set CONSOLE_LOCAL_IDENTITY (e.g. "local-admin@example.com") and not ACCESS_TEAM_DOMAIN: the test signs in as the local identity',
+    );
   const only = process.env.BROWSER_STEPS?.split(",").map((s) => s.trim());
   const started = Date.now();
   console.log(`starting npm start in ${STATE_DIR} ...`);
