@@ -238,7 +238,8 @@ async function suggestions(ctx) {
 export async function tokens(ctx) {
   const { page } = ctx;
   await visit(ctx, "/console/tokens", { h1: "API tokens" });
-  const name = `browser-test-${Date.now()}`;
+  // The state directory is fresh on every run, so a fixed name cannot be taken already.
+  const name = "nightly-export";
   await page.getByLabel(/^Name/).fill(name);
   await page.getByLabel("Role").selectOption("viewer");
   await page.getByRole("button", { name: "Create token" }).click();
