@@ -38,6 +38,9 @@ export default defineConfig({
           KOODRIVE_RETRY_BASE_MS: "5",
           // The sweeper is only invoked explicitly in tests; with 0 it treats any unfinished run as stuck.
           STUCK_RUN_MINUTES: "0",
+          // Off unless a test sets it: `npm start` and `npm run test:browser` write a .dev.vars with the local
+          // identity, and the plugin reads .dev.vars too; these bindings take precedence over it.
+          CONSOLE_LOCAL_IDENTITY: "",
         },
         outboundService: "koodrive-simulator",
         workers: [

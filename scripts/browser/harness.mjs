@@ -3,12 +3,15 @@
 // browser), and fails on any page error, console error, CSP violation or 5xx answer.
 import { spawn } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
+import { delimiter, resolve } from "node:path";
 import { chromium } from "playwright-core";
 
 export const SERVICE = "http://127.0.0.1:8787";
 export const SIMULATOR = "http://127.0.0.1:8788";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const START_TIMEOUT_MS = 180_000;
+/** How long npm start gets to stop (it stops wrangler, which stops workerd) before it is killed. */
+const STOP_TIMEOUT_MS = 10_000;
 
 /** Starts `npm start` with a fresh state directory; resolves once it printed that it is running. */
 export async function startService(stateDir) {
@@ -16,7 +19,13 @@ export async function startService(stateDir) {
   mkdirSync(stateDir, { recursive: true });
   const child = spawn(process.execPath, ["scripts/start.mjs"], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, KDO_STATE_DIR: stateDir, FORCE_COLOR: "0" },
+    // start.mjs runs `wrangler`: found on PATH under `npm run`, and here too when this runs under plain node.
+    env: {
+      ...process.env,
+      PATH: `${resolve("node_modules/.bin")}${delimiter}${process.env.PATH ?? ""}`,
+      KDO_STATE_DIR: stateDir,
+      FORCE_COLOR: "0",
+    },
     detached: true,
   });
   let log = "";
@@ -41,14 +50,31 @@ export async function startService(stateDir) {
   });
   return {
     log: () => log,
-    stop: () => {
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        // already gone
+    /** SIGTERM to npm start's whole process group (wrangler, workerd); synchronous, for an exit handler. */
+    stop: () => signalGroup(child.pid, "SIGTERM"),
+    /** Stops the group and resolves once every process of it is gone (SIGKILL after STOP_TIMEOUT_MS). */
+    stopAndWait: async () => {
+      signalGroup(child.pid, "SIGTERM");
+      const deadline = Date.now() + STOP_TIMEOUT_MS;
+      while (signalGroup(child.pid, 0)) {
+        if (Date.now() > deadline) {
+          signalGroup(child.pid, "SIGKILL");
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
       }
     },
   };
+}
+
+/** Sends `signal` to a process group; false when the group no longer exists (signal 0 only checks). */
+function signalGroup(pgid, signal) {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

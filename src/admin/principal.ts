@@ -204,6 +204,10 @@ const AMBIENT: ReadonlySet<VerifiedBy> = new Set(["cloudflare-access", "local"])
  * Whether this is a write from another site with an ambient credential. Browsers send `Origin` (and
  * `Sec-Fetch-Site`) with every non-GET request; a client that sends neither (curl, automation) is not a
  * browser and cannot be made to forge one. The console's forms add `hono/csrf` on top (console/http.ts).
+ * `Sec-Fetch-Site` decides when present (a page cannot set it: a forbidden request header, Fetch Metadata):
+ * the console's own form posts carry `Origin: null`, because its `Referrer-Policy: no-referrer` makes the
+ * browser hide the origin of a non-CORS POST (Fetch "serializing a request origin"), so `Origin` alone would
+ * refuse them. Without `Sec-Fetch-Site` (older browsers), `Origin` must be this origin.
  */
 function crossSite(c: Context<AppEnv>, who: { verifiedBy: VerifiedBy }): boolean {
   if (!AMBIENT.has(who.verifiedBy)) return false;
@@ -211,7 +215,7 @@ function crossSite(c: Context<AppEnv>, who: { verifiedBy: VerifiedBy }): boolean
   // A link on another site may open a console page (a notification's link is one); it may not call the
   // API in the user's name (an export is recorded as theirs).
   if (READS.has(c.req.method)) return site === "cross-site" && !c.req.path.startsWith("/console");
-  if (site !== undefined && site !== "same-origin") return true;
+  if (site !== undefined) return site !== "same-origin";
   const origin = c.req.header("origin");
   return origin !== undefined && origin !== new URL(c.req.url).origin;
 }
