@@ -7,9 +7,9 @@ import { Badge, Time } from "../layout";
 
 /** The person a run is about, in one line. */
 export function personOf(subject: RunView["subject"]): string {
-  return [subject.name, subject.email, subject.hrId ? `HR ${subject.hrId}` : undefined]
-    .filter(Boolean)
-    .join(" · ");
+  // Sources without an HR id use the e-mail as one (the identity map's fallback key): shown once.
+  const hrId = subject.hrId && subject.hrId !== subject.email ? `HR ${subject.hrId}` : undefined;
+  return [subject.name, subject.email, hrId].filter(Boolean).join(" · ");
 }
 
 export const Facts: FC<{ run: RunView }> = ({ run }) => (
