@@ -106,15 +106,29 @@ async function subjectFor(kv: KVNamespace, person: string) {
   };
 }
 
+/** The real run that confirms a dry run's plan (the console's "Cancel N shares"). */
+export interface ConfirmedPlan {
+  /** The dry run whose plan was confirmed: one dry run is confirmed at most once, whoever confirms it. */
+  dryRunId: string;
+  /** The dry run's subject, for the audit trail and the list. */
+  subject: RunRequest["subject"];
+  /** The KooDrive user the dry run resolved and showed: the real run acts for exactly this user. */
+  koodriveUserId: string;
+}
+
 /**
  * Starts (or, for a repeated Idempotency-Key, finds) the run for `input` as `source`, with the verified
- * actor of `c` as who started it. Throws ApiError for bad input; nothing is started then.
+ * actor of `c` as who started it. Throws ApiError for bad input; nothing is started then. With `confirms`,
+ * the run is the confirmation of a dry run: it is for the user that dry run resolved (never resolved again:
+ * the identity map may have changed since the plan was shown), and its event id is the dry run's, so a
+ * second confirmation (another operator, another credential, a double submit) finds the first run.
  */
 export async function startOffboarding(
   c: Context<AppEnv>,
   input: unknown,
   source: AdminSource,
   idempotencyKey?: string,
+  confirms?: ConfirmedPlan,
 ): Promise<OffboardingStarted> {
   const parsed = OffboardingBody.safeParse(input);
   if (!parsed.success)
@@ -134,11 +148,17 @@ export async function startOffboarding(
   const body = parsed.data;
   const who = actorOf(c);
   // A key is the caller's: the same key from someone else is another request (no run is shared by accident).
-  const eventId = idempotencyKey ? `${who.actor}:${idempotencyKey}` : crypto.randomUUID();
+  const eventId = confirms
+    ? `confirm:${confirms.dryRunId}`
+    : idempotencyKey
+      ? `${who.actor}:${idempotencyKey}`
+      : crypto.randomUUID();
   const request = await newRunRequest({
     source,
     eventId,
-    subject: await subjectFor(c.env.AUDIT, body.person),
+    subject: confirms
+      ? { ...confirms.subject, koodriveUserId: confirms.koodriveUserId }
+      : await subjectFor(c.env.AUDIT, body.person),
     reason: body.reason,
     ...(body.effectiveAt ? { effectiveAt: body.effectiveAt } : {}),
     dryRun: body.dryRun,
@@ -147,7 +167,7 @@ export async function startOffboarding(
     actor: who.actor,
     verifiedBy: c.var.principal.verifiedBy,
   });
-  if (idempotencyKey) {
+  if (idempotencyKey && !confirms) {
     // The same key for a different request is the caller's mistake, not a duplicate (the draft: 422).
     const earlier = await c.env.RUNS.getByName(request.runId).getMeta();
     if (earlier && !sameRequest(earlier.request, request, body.person))
@@ -157,7 +177,7 @@ export async function startOffboarding(
       );
   }
   const started = await startRun(c.env, c.var.audit, request);
-  if (idempotencyKey && started.duplicate) {
+  if (idempotencyKey && !confirms && started.duplicate) {
     // Two calls with one key can race past the check above; the ledger decided which came first, and the
     // other is refused if it asked for something else.
     const first = await c.env.RUNS.getByName(request.runId).getMeta();

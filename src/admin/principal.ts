@@ -214,7 +214,8 @@ function crossSite(c: Context<AppEnv>, who: { verifiedBy: VerifiedBy }): boolean
   const site = c.req.header("sec-fetch-site");
   // A link on another site may open a console page (a notification's link is one); it may not call the
   // API in the user's name (an export is recorded as theirs).
-  if (READS.has(c.req.method)) return site === "cross-site" && !c.req.path.startsWith("/console");
+  if (READS.has(c.req.method))
+    return (site === "cross-site" || site === "same-site") && !c.req.path.startsWith("/console");
   if (site !== undefined) return site !== "same-origin";
   const origin = c.req.header("origin");
   return origin !== undefined && origin !== new URL(c.req.url).origin;

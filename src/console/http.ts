@@ -34,9 +34,18 @@ export function formGuard(): MiddlewareHandler<AppEnv> {
   };
 }
 
+/** A submitted form as Hono parses it (`all`: repeated fields as arrays), or a 400 page if it is not one. */
+export async function readForm(c: Context<AppEnv>, all = false) {
+  try {
+    return await c.req.parseBody({ all });
+  } catch {
+    throw new ApiError("bad_request", "the form could not be read (send it from the console's page)");
+  }
+}
+
 /** The string fields of a submitted form (files left out). */
 export async function formFields(c: Context<AppEnv>): Promise<Record<string, string>> {
-  const body = await c.req.parseBody();
+  const body = await readForm(c);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(body)) if (typeof v === "string") out[k] = v;
   return out;

@@ -87,6 +87,7 @@ export interface RunView {
   attempt: number;
   detail: string | null;
   koodriveUserId: string | null;
+  createdAt: string;
   resolvedBy: string | null;
   counts: Record<string, number>;
   shares: Array<{

@@ -85,6 +85,14 @@ export async function confirmSuggestions(
   c: Context<AppEnv>,
   matches: Match[],
 ): Promise<IdentityLoad & { confirmed: Match[] }> {
+  // Every match is checked with KooDrive before anything is written: more than one request's budget is
+  // refused, never stored unchecked (the API's schema caps it too; the console's form is not that schema).
+  if (matches.length > MAX_MATCHES_PER_CONFIRM)
+    throw new ApiError(
+      "invalid_body",
+      `at most ${MAX_MATCHES_PER_CONFIRM} people can be confirmed at once (a page of suggestions)`,
+      [{ path: "matches", message: `${matches.length} sent` }],
+    );
   const wanted = matches.map((m) => ({ key: canonicalKey(m.key), koodriveUserId: m.koodriveUserId }));
   const twice = wanted.findIndex((m, i) => wanted.findIndex((o) => o.key === m.key) !== i);
   if (twice >= 0) {
@@ -159,6 +167,10 @@ export async function dismissSuggestions(
   c: Context<AppEnv>,
   keys: string[],
 ): Promise<{ dismissed: string[] }> {
+  if (keys.length > MAX_KEYS_PER_DISMISS)
+    throw new ApiError("invalid_body", `at most ${MAX_KEYS_PER_DISMISS} people can be dismissed at once`, [
+      { path: "keys", message: `${keys.length} sent` },
+    ]);
   const wanted = [...new Set(keys.map(canonicalKey))];
   const store = peopleSeen(c.env);
   const rows = await store.get(wanted);

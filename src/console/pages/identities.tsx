@@ -8,6 +8,7 @@ import { ApiError, type FieldError } from "../../errors";
 import { limitBody } from "../../http";
 import type { IdentityEntry } from "../../offboarding/resolve";
 import { roleAllows } from "../../roles";
+import { readForm } from "../http";
 import { FieldErrorList, Layout, Notice, Time } from "../layout";
 
 /** The largest CSV the upload takes: the API's `PUT /identities` body limit (src/admin/routes.ts). */
@@ -113,7 +114,7 @@ export function identityPages() {
   });
 
   app.post("/", async (c) => {
-    const body = await c.req.parseBody();
+    const body = await readForm(c);
     const file = body.file;
     if (!(file instanceof File) || file.size === 0)
       return render(

@@ -9,9 +9,9 @@ import { type RunView, runView } from "../../admin/run-view";
 import type { AppEnv } from "../../env";
 import { ApiError, type FieldError } from "../../errors";
 import type { Hold } from "../../offboarding/holds";
-import { ALL_SCOPES, type RunRequest, TERMINAL } from "../../offboarding/types";
+import { ALL_SCOPES, TERMINAL } from "../../offboarding/types";
 import { roleAllows } from "../../roles";
-import { formFields } from "../http";
+import { formFields, readForm } from "../http";
 import { Badge, FieldErrorList, Layout, Notice, Time } from "../layout";
 import { personOf } from "./run-parts";
 
@@ -36,7 +36,7 @@ interface StartValues {
 
 /** The form's fields as startOffboarding takes them; scopes from the checkboxes (none ticked: every scope). */
 async function startInput(c: Context<AppEnv>) {
-  const body = await c.req.parseBody({ all: true });
+  const body = await readForm(c, true);
   const text = (name: string) => (typeof body[name] === "string" ? (body[name] as string) : "");
   const raw = body.scope === undefined ? [] : ([] as unknown[]).concat(body.scope);
   const scopes = raw.filter((s): s is string => typeof s === "string");
@@ -51,18 +51,6 @@ async function startInput(c: Context<AppEnv>) {
       ...(numeric.length ? { scopes: numeric } : {}),
     },
   };
-}
-
-/**
- * The person of a run's request as the real run must name them, so that it resolves the same way the dry
- * run did: the KooDrive id when one was typed (only then is it in the request), else the e-mail when that
- * is what was typed (its HR id is then the e-mail itself), else the HR id (typed, or the identity map's
- * entry for the e-mail typed: the same entry either way). See `subjectFor` in src/admin/offboardings.ts.
- */
-export function personOfRequest(subject: RunRequest["subject"]): string {
-  if (subject.koodriveUserId) return subject.koodriveUserId;
-  if (subject.email && subject.hrId === subject.email) return subject.email;
-  return subject.hrId;
 }
 
 /** The start form (operators), with the values and errors of a refused submission. */
@@ -351,7 +339,8 @@ export function offboardPages() {
     const run = await runView(c.env, runId, { limit: 1 });
     if (!run.dryRun || run.status !== "dry_run" || run.plan.shares === 0)
       throw new ApiError("conflict", "this dry run has no plan to confirm (see the run page)");
-    const typed = ConfirmBody.parse(await formFields(c)).typed;
+    const form = ConfirmBody.safeParse(await formFields(c));
+    const typed = form.success ? form.data.typed : "";
     const n = run.plan.shares;
     const email = run.subject.email;
     if (typed !== String(n) && !(email && typed.toLowerCase() === email.toLowerCase()))
@@ -366,18 +355,21 @@ export function offboardPages() {
         },
         422,
       );
-    // The same request as the plan (person, scopes, reason); the idempotency key makes a double submit of
-    // this form find the run it started instead of starting a second one.
+    if (!run.koodriveUserId)
+      throw new ApiError("conflict", "this dry run resolved no one: nothing to confirm");
+    // The plan's request (scopes, reason) for exactly the KooDrive user the plan showed; one dry run starts
+    // one real run, whoever confirms it and however often.
     const started = await startOffboarding(
       c,
       {
-        person: personOfRequest(run.subject),
+        person: run.koodriveUserId,
         dryRun: false,
         scopes: run.scopes,
-        reason: run.reason ?? `confirmed from dry run ${runId}`,
+        reason: (run.reason ?? `confirmed from dry run ${runId}`).slice(0, MAX_REASON_LENGTH),
       },
       "console",
-      `confirm:${runId}`,
+      undefined,
+      { dryRunId: runId, subject: run.subject, koodriveUserId: run.koodriveUserId },
     );
     return c.redirect(`/console/runs/${started.runId}`, 303);
   });

@@ -151,7 +151,9 @@ export function overviewPage() {
         <h2>Sources</h2>
         <p class="muted">
           What to paste into each sender. A source is on when its secret is set (the secret itself is never
-          shown here); see the README's "Connect" sections.
+          shown here); see the README's "Connect" sections. The URLs use the address this page was opened on:
+          if the console has an admin hostname of its own behind Access, give senders the Worker's public
+          hostname instead (Access must not cover these paths).
         </p>
         <div class="scroll">
           <table class="cards" data-testid="sources">

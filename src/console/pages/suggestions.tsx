@@ -9,7 +9,7 @@ import { listSuggestions, MAX_SUGGESTIONS_PAGE, type Suggestion } from "../../ad
 import type { AppEnv } from "../../env";
 import { ApiError, type FieldError } from "../../errors";
 import { roleAllows } from "../../roles";
-import { queryOf } from "../http";
+import { queryOf, readForm } from "../http";
 import { FieldErrorList, Layout, Notice, Pager, Time, withQuery } from "../layout";
 
 const BASE = "/console/identities/suggestions";
@@ -183,7 +183,7 @@ async function render(c: Context<AppEnv>, outcome: Outcome = {}, status: 200 | 4
 async function matchesOf(
   c: Context<AppEnv>,
 ): Promise<{ action: string; matches: Match[]; bad: FieldError[] }> {
-  const body = await c.req.parseBody({ all: true });
+  const body = await readForm(c, true);
   const values = ([] as unknown[]).concat(body.match ?? []).filter((v): v is string => typeof v === "string");
   const matches: Match[] = [];
   const bad: FieldError[] = [];
@@ -227,7 +227,7 @@ export function suggestionPages() {
   });
 
   app.post("/dismiss", async (c) => {
-    const key = (await c.req.parseBody()).key;
+    const key = (await readForm(c)).key;
     if (typeof key !== "string" || !key.trim()) return render(c, NONE_SELECTED, 422);
     return act(c, async () => ({ dismissed: (await dismissSuggestions(c, [key])).dismissed }));
   });
