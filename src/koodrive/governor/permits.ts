@@ -20,6 +20,15 @@ export interface GovernorLike {
 }
 
 export class GovernedPermits implements PermitHook {
+  /**
+   * Permits the next lease asks for: starts at 1, doubles while leases are used up before they expire, and
+   * falls to what was used when some expire unused. Tokens leased and not used are lost to every run, so a
+   * small leaver (a call every few hundred ms) must not take LEASE_MAX at a time.
+   */
+  private want = 1;
+  private leased = 0;
+  /** Callers inside `acquire` now: a lease asks for at least this many. */
+  private waiting = 0;
   private left = 0;
   private expiresAt = 0;
   private leasing: Promise<void> | undefined;
@@ -35,31 +44,42 @@ export class GovernedPermits implements PermitHook {
   ) {}
 
   async acquire(_call: CallName): Promise<void> {
-    for (;;) {
-      if (Date.now() < this.downUntil) return; // the governor failed: the client's own backoff only
-      if (this.left > 0 && Date.now() < this.expiresAt) {
-        this.left--;
-        return;
+    this.waiting++;
+    try {
+      for (;;) {
+        if (Date.now() < this.downUntil) return; // the governor failed: the client's own backoff only
+        if (this.left > 0 && Date.now() < this.expiresAt) {
+          this.left--;
+          return;
+        }
+        // One lease in flight per run: the run's concurrent calls share it.
+        this.leasing ??= this.lease().finally(() => {
+          this.leasing = undefined;
+        });
+        await this.leasing;
       }
-      // One lease in flight per run: the run's concurrent calls share it.
-      this.leasing ??= this.lease().finally(() => {
-        this.leasing = undefined;
-      });
-      await this.leasing;
+    } finally {
+      this.waiting--;
     }
   }
 
   private async lease(): Promise<void> {
     const successes = this.successes;
     this.successes = 0;
+    if (this.leased > 0) {
+      const unused = Math.max(0, this.left);
+      this.want = unused === 0 ? Math.min(LEASE_MAX, this.want * 2) : Math.max(1, this.leased - unused);
+    }
+    this.left = 0;
     try {
       const lease = await this.governor().lease({
         runId: this.runId,
-        want: LEASE_MAX,
+        want: Math.min(LEASE_MAX, Math.max(this.want, this.waiting)),
         ceiling: this.ceiling,
         successes,
       });
       this.left = lease.granted;
+      this.leased = lease.granted;
       this.expiresAt = Date.now() + lease.ttlMs;
     } catch (err) {
       this.fallBack(err);
