@@ -16,10 +16,11 @@ export const DECREASE_FACTOR = 0.75;
 /** The rate never falls below this (requests per second): a run always makes some progress. */
 export const MIN_RATE = 0.5;
 /**
- * Each success adds ADDITIVE_STEP / rate requests/s: about +1 request/s per second at full use, TCP's
- * congestion avoidance (one step per "round" of rate calls).
+ * Each success adds ADDITIVE_STEP / rate requests/s: about +0.5 request/s per second at full use (TCP's
+ * congestion avoidance, at half its step). Each climb past the tenant's limit costs a 429; half of TCP's step
+ * halves how often that happens (the layoff bench's target is 429s <= 2% of calls).
  */
-export const ADDITIVE_STEP = 1;
+export const ADDITIVE_STEP = 0.5;
 /**
  * 429s within this long of a cut are the same burst (calls already sent when the first one came back): one
  * burst cuts the rate once, not once per call in flight.
@@ -31,6 +32,14 @@ export const DEFAULT_PAUSE_MS = 1_000;
 export const BURST_SECONDS = 0.5;
 /** Permits one lease carries at most: a run pays one governor round trip per this many calls at most. */
 export const LEASE_MAX = 10;
+/**
+ * Permits of head start a run gets when it starts waiting, over the runs served least so far: enough for a
+ * small leaver's whole run (list, cancel, verify, a few pages), so 10-share leavers are not paced at 1/N of
+ * the rate behind N large ones; a large run loses at most this many permits to each newcomer.
+ */
+export const NEWCOMER_CREDIT = 20;
+/** Service records of runs not waiting are pruned once there are more than this many. */
+const SERVED_KEPT = 1_000;
 /** How many 429 moments the state keeps for display. */
 export const RECENT_429_KEPT = 20;
 
@@ -79,6 +88,13 @@ export class GovernorCore {
   /** Waiting tickets per run, and the runs in round-robin order (the next to serve first). */
   private readonly queues = new Map<string, Ticket[]>();
   private rotation: string[] = [];
+  /**
+   * Permits each run has had, on a virtual clock (start-time fair queuing): the waiting run with the least
+   * goes first, ties round-robin. A run that starts waiting is put at least at `virtualTime -
+   * NEWCOMER_CREDIT`, so it cannot claim credit for time it did not wait, beyond the newcomer's head start.
+   */
+  private readonly served = new Map<string, number>();
+  private virtualTime = 0;
 
   constructor(ceiling: number, now: number) {
     this.ceilingNow = Math.max(MIN_RATE, ceiling);
@@ -141,6 +157,8 @@ export class GovernorCore {
     else {
       this.queues.set(t.runId, [t]);
       this.rotation.push(t.runId);
+      const floor = this.virtualTime - NEWCOMER_CREDIT;
+      this.served.set(t.runId, Math.max(this.served.get(t.runId) ?? floor, floor));
     }
   }
 
@@ -161,9 +179,32 @@ export class GovernorCore {
     this.rotation = this.rotation.filter((r) => r !== runId);
   }
 
+  /** The waiting run served least (the first of equals in rotation order), taken out of the rotation. */
+  private nextRun(): string {
+    let best = 0;
+    let least = Number.POSITIVE_INFINITY;
+    for (const [i, runId] of this.rotation.entries()) {
+      const served = this.served.get(runId) ?? 0;
+      if (served < least) {
+        least = served;
+        best = i;
+      }
+    }
+    return this.rotation.splice(best, 1)[0] as string;
+  }
+
+  /** Forgets the service of runs not waiting that a newcomer's floor has passed anyway. */
+  private pruneServed(): void {
+    if (this.served.size <= SERVED_KEPT) return;
+    const floor = this.virtualTime - NEWCOMER_CREDIT;
+    for (const [runId, served] of this.served)
+      if (!this.queues.has(runId) && served <= floor) this.served.delete(runId);
+  }
+
   /**
-   * Hands out the tokens there are, one at a time, round-robin between the runs waiting (the head ticket of
-   * each): a run with many calls waiting gets no more turns than one with a single call. A ticket is
+   * Hands out the tokens there are, one at a time, to the waiting run served least (round-robin between
+   * equals; the head ticket of each): a run with many calls waiting gets no more turns than one with a
+   * single call, and a run that just started waiting goes first for NEWCOMER_CREDIT permits. A ticket is
    * answered when it has what it asked for, the lease cap, or when tokens run out with some for it (a
    * partial lease). Returns the grants and when to call again (undefined when nobody waits).
    */
@@ -179,8 +220,11 @@ export class GovernorCore {
       this.grantedTotal += t.got;
     };
     while (this.tokens >= 1 && this.rotation.length > 0) {
-      const runId = this.rotation.shift() as string;
+      const runId = this.nextRun();
       const queue = this.queues.get(runId) as Ticket[];
+      const served = this.served.get(runId) ?? 0;
+      this.virtualTime = Math.max(this.virtualTime, served);
+      this.served.set(runId, served + 1);
       const head = queue[0] as Ticket;
       head.got++;
       this.tokens--;
@@ -198,6 +242,7 @@ export class GovernorCore {
       this.cancel(t.id);
       answer(t);
     }
+    this.pruneServed();
     const wakeAt = this.rotation.length
       ? now + Math.ceil(((1 - this.tokens) / this.rateNow) * 1000)
       : undefined;
