@@ -62,12 +62,16 @@ describe("rate governor: adaptation (AIMD)", () => {
     expect(core.rate).toBe(20);
   });
 
-  it("a lower ceiling caps the rate at once; a higher one is climbed to by successes", () => {
+  it("a lower ceiling caps the rate at once; a higher one is taken at once until a 429, then climbed to", () => {
     const core = new GovernorCore(20, T0);
     core.setCeiling(5);
     expect(core.rate).toBe(5);
+    core.setCeiling(1000); // no 429 seen: nothing says KooDrive allows less
+    expect(core.rate).toBe(1000);
+    core.setCeiling(5);
+    core.on429(T0, 0);
     core.setCeiling(50);
-    expect(core.rate).toBe(5);
+    expect(core.rate).toBe(5 * DECREASE_FACTOR);
     core.onSuccess(100_000);
     expect(core.rate).toBe(50);
   });

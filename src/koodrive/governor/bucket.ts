@@ -107,10 +107,13 @@ export class GovernorCore {
     return this.rateNow;
   }
 
-  /** The ceiling as configured now; a lower one caps the rate at once, a higher one is climbed to. */
+  /**
+   * The ceiling as configured now; a lower one caps the rate at once. A higher one is taken at once while no
+   * 429 has taught the governor a lower limit, else climbed to by successes.
+   */
   setCeiling(ceiling: number): void {
     this.ceilingNow = Math.max(MIN_RATE, ceiling);
-    this.rateNow = Math.min(this.rateNow, this.ceilingNow);
+    this.rateNow = this.total429 === 0 ? this.ceilingNow : Math.min(this.rateNow, this.ceilingNow);
   }
 
   private capacity(): number {

@@ -50,27 +50,33 @@ export class GovernedPermits implements PermitHook {
         if (Date.now() < this.downUntil) return; // the governor failed: the client's own backoff only
         if (this.left > 0 && Date.now() < this.expiresAt) {
           this.left--;
+          // Half the lease used: the next one is asked for now, so the run's calls do not wait for it.
+          if (this.left <= this.leased / 2 && this.leased > 1) this.startLease();
           return;
         }
-        // One lease in flight per run: the run's concurrent calls share it.
-        this.leasing ??= this.lease().finally(() => {
-          this.leasing = undefined;
-        });
-        await this.leasing;
+        await this.startLease();
       }
     } finally {
       this.waiting--;
     }
   }
 
+  /** One lease in flight per run: the run's concurrent calls share it. */
+  private startLease(): Promise<void> {
+    this.leasing ??= this.lease().finally(() => {
+      this.leasing = undefined;
+    });
+    return this.leasing;
+  }
+
   private async lease(): Promise<void> {
     const successes = this.successes;
     this.successes = 0;
     if (this.leased > 0) {
-      const unused = Math.max(0, this.left);
+      // Asked for before the last lease expired: it was being used up (or dropped on a 429), so ask for more.
+      const unused = Date.now() < this.expiresAt ? 0 : this.left;
       this.want = unused === 0 ? Math.min(LEASE_MAX, this.want * 2) : Math.max(1, this.leased - unused);
     }
-    this.left = 0;
     try {
       const lease = await this.governor().lease({
         runId: this.runId,
@@ -78,7 +84,8 @@ export class GovernedPermits implements PermitHook {
         ceiling: this.ceiling,
         successes,
       });
-      this.left = lease.granted;
+      // Permits still good from the last lease stay usable alongside the new ones.
+      this.left = (Date.now() < this.expiresAt ? this.left : 0) + lease.granted;
       this.leased = lease.granted;
       this.expiresAt = Date.now() + lease.ttlMs;
     } catch (err) {
