@@ -3,6 +3,7 @@
 // `wrangler dev` on 127.0.0.1, with numbers compared to their lower bounds. Writes docs/benchmarks.md.
 //   npm run bench                          all phases, scale 1,000 / 10,000 / 100,000 shares
 //   npm run bench -- --only ingress,bundle --sizes 1000,10000 --burst 200 --no-write
+//   npm run bench -- --only layoff --layoff 300 --layoff-large 20 --large-shares 2000 --layoff-rps 20
 // Bounded: every phase has a deadline and the script stops both servers when it ends.
 import { execFileSync, spawn } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
@@ -16,11 +17,23 @@ const arg = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i === -1 ? fallback : args[i + 1];
 };
-const ONLY = new Set((arg("only", "ingress,scale,burst,restart,bundle") ?? "").split(","));
+const PHASES = ["ingress", "scale", "burst", "restart", "layoff", "bundle"];
+const ONLY = new Set((arg("only", PHASES.join(",")) ?? "").split(","));
 const SIZES = arg("sizes", "1000,10000,100000").split(",").map(Number);
 const BURST = Number(arg("burst", "1000"));
 const WRITE = !args.includes("--no-write");
 const INGRESS_SECONDS = Number(arg("seconds", "8"));
+/**
+ * Layoff (issue 12): LAYOFF leavers at once, LAYOFF_LARGE of them with LARGE_SHARES shares, the rest with 10
+ * to 50; the simulator limits the tenant to LAYOFF_RPS calls a second, a number the service is not told.
+ */
+const LAYOFF = Number(arg("layoff", "300"));
+const LAYOFF_LARGE = Number(arg("layoff-large", String(Math.round(LAYOFF / 15))));
+const LARGE_SHARES = Number(arg("large-shares", "2000"));
+const LAYOFF_RPS = Number(arg("layoff-rps", "20"));
+/** Small leavers' share counts: 10 to 50 [issue 12]. */
+const SMALL_MIN = 10;
+const SMALL_MAX = 50;
 /** `--profile DIR`: CPU profiles of the service's and the simulator's isolates per scale run (Chrome DevTools). */
 const PROFILE_DIR = arg("profile", undefined);
 
@@ -42,6 +55,9 @@ const VARS = {
   CANCEL_PARALLELISM: String(PARALLELISM),
   // The sweeper only runs when the bench triggers it (restart phase); then any unfinished run counts as stuck.
   STUCK_RUN_MINUTES: "0",
+  // The rate governor's ceiling (issue 12), above the layoff's simulated limit: the service must learn the
+  // tenant's real limit, not be told it. Ignored by a service without the governor.
+  KOODRIVE_MAX_RPS: arg("max-rps", "50"),
 };
 const HR_KEY = Buffer.from(VARS.HR_WEBHOOK_SECRETS.slice("whsec_".length), "base64");
 const ADMIN = { authorization: `Bearer ${VARS.ADMIN_TOKEN}` };
@@ -210,7 +226,7 @@ async function pool(items, concurrency, fn) {
   return results;
 }
 
-const rows = { ingress: [], scale: [], burst: [], restart: [], bundle: [] };
+const rows = { ingress: [], scale: [], burst: [], restart: [], layoff: [], bundle: [] };
 const state = { service: undefined };
 
 /**
@@ -441,6 +457,105 @@ async function restart(startService) {
   console.log(JSON.stringify(rows.restart.at(-1)));
 }
 
+/** The p-th percentile (nearest rank) of a list of numbers; NaN for an empty list. */
+function percentile(values, p) {
+  if (!values.length) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** Every run created since `since` (ISO), through the runs list: two requests for 300 runs, not 300. */
+async function runsSince(since) {
+  const out = [];
+  let cursor;
+  do {
+    const q = new URLSearchParams({ since, limit: "200", ...(cursor ? { cursor } : {}) });
+    const res = await fetch(`${SVC}/runs?${q}`, { headers: ADMIN });
+    if (!res.ok) throw new Error(`GET /runs: ${res.status} ${await res.text()}`);
+    const page = await res.json();
+    out.push(...page.runs);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return out;
+}
+
+/**
+ * Layoff (issue 12): every leaver offboarded at once against a tenant limited to LAYOFF_RPS calls a second,
+ * which the service is not told. The quota bound is the time the limit needs to let the calls through.
+ */
+async function layoff() {
+  await simCall("POST", "/reset");
+  await simCall("PUT", "/quirks", { shortPages: false, emptyPages: false, codeAsString: "alternate" });
+  const small = LAYOFF - LAYOFF_LARGE;
+  const users = Array.from({ length: LAYOFF }, (_, i) => {
+    const large = i >= small;
+    // Deterministic spread over 10..50 (17 and 41 are coprime, so every count in the range comes up).
+    const shares = large ? LARGE_SHARES : SMALL_MIN + ((i * 17) % (SMALL_MAX - SMALL_MIN + 1));
+    return { userId: String(1505084218765000000n + BigInt(i)), name: `Layoff ${i}`, shares, large };
+  });
+  await simCall("POST", "/seed", {
+    users: users.map(({ userId, name, shares }) => ({ userId, name, shares })),
+    seed: 12,
+  });
+  const shares = users.reduce((n, u) => n + u.shares, 0);
+  await simCall("PUT", "/faults", { latencyMs: LATENCY_MS, rules: [] });
+  // The bucket starts full (burst = one second's worth), as a gateway's would after an idle spell.
+  await simCall("PUT", "/limit", { rps: LAYOFF_RPS, burst: LAYOFF_RPS });
+  const before = await simCall("GET", "/stats");
+  const since = new Date(Date.now() - 1000).toISOString();
+  const t0 = Date.now();
+  const sent = await pool(users, 100, (u) =>
+    sendEvent(offboarded({ id: `E-layoff-${u.userId}`, koodriveUserId: u.userId })),
+  );
+  const sendSeconds = (Date.now() - t0) / 1000;
+  const refused = sent.filter((r) => r.status !== 202 || r.body.duplicate).length;
+  const large = new Map(users.map((u, i) => [sent[i].body.runId, u.large]));
+  let runs = [];
+  const deadline = Date.now() + 30 * 60_000;
+  while (Date.now() < deadline) {
+    runs = (await runsSince(since)).filter((r) => large.has(r.runId));
+    const done = runs.filter((r) => TERMINAL.has(r.status)).length;
+    if (runs.length === large.size && done === runs.length) break;
+    console.log(`layoff: ${done}/${large.size} terminal after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    await sleep(5000); // the runs list is one Durable Object call per 200 runs: cheap, but no need to hurry
+  }
+  const after = await simCall("GET", "/stats");
+  const summary = await simCall("GET", "/summary");
+  await simCall("PUT", "/limit", { rps: null });
+  const terminal = runs.filter((r) => TERMINAL.has(r.status));
+  const lastFinish = Math.max(...terminal.map((r) => Date.parse(r.finishedAt ?? r.updatedAt)));
+  const wall = (lastFinish - t0) / 1000;
+  const seconds = (r) => (Date.parse(r.finishedAt ?? r.updatedAt) - Date.parse(r.createdAt)) / 1000;
+  const timesOf = (isLarge) => terminal.filter((r) => large.get(r.runId) === isLarge).map(seconds);
+  const calls = after.calls - before.calls;
+  const throttled = after.limit.throttled - before.limit.throttled;
+  const statuses = {};
+  for (const r of runs) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+  rows.layoff.push({
+    leavers: LAYOFF,
+    small,
+    large: LAYOFF_LARGE,
+    shares,
+    refused,
+    sendSeconds,
+    calls,
+    throttled,
+    all429: (after.statuses["429"] ?? 0) - (before.statuses["429"] ?? 0),
+    // Admitted calls over the rate: how long the limit needs to let through what got through.
+    quotaBound: (calls - throttled) / LAYOFF_RPS,
+    wall,
+    notCompleted: LAYOFF - (statuses.completed ?? 0),
+    statuses,
+    notTerminal: LAYOFF - terminal.length,
+    active: summary.active,
+    smallMedian: percentile(timesOf(false), 50),
+    smallP95: percentile(timesOf(false), 95),
+    largeMedian: percentile(timesOf(true), 50),
+    largeP95: percentile(timesOf(true), 95),
+  });
+  console.log(JSON.stringify(rows.layoff.at(-1)));
+}
+
 function bundle() {
   const out = ".wrangler/bench/bundle";
   rmSync(out, { recursive: true, force: true });
@@ -454,6 +569,31 @@ function bundle() {
 }
 
 const READING = "## Reading the numbers";
+
+/** A generated page's `## ` sections by phase (the heading's first word), and what precedes them. */
+function sections(md) {
+  const [head, ...parts] = md.split(/^(?=## )/m);
+  return { head, byPhase: new Map(parts.map((p) => [/^## (\w+)/.exec(p)?.[1]?.toLowerCase(), p])) };
+}
+
+/**
+ * This run's tables, plus the previous page's tables of the phases not run this time (`--only`), in phase
+ * order: `--only layoff` adds the layoff table without dropping the others.
+ */
+function mergeSections(md, previous) {
+  const now = sections(md);
+  const before = sections(previous);
+  const kept = PHASES.filter((p) => !rows[p].length && before.byPhase.has(p));
+  const head = kept.length
+    ? `${now.head.trimEnd()}\nKept from an earlier run (not run this time): ${kept.join(", ")}.\n\n`
+    : now.head;
+  return (
+    head +
+    PHASES.map((p) => (rows[p].length ? now.byPhase.get(p) : before.byPhase.get(p)) ?? "")
+      .join("")
+      .trimEnd()
+  );
+}
 const fmt = (n, d = 0) =>
   typeof n === "number"
     ? n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d })
@@ -530,6 +670,30 @@ function report() {
       "",
     );
   }
+  if (rows.layoff.length) {
+    const l = rows.layoff[0];
+    const x = (a, b) => `${fmt(a / b, 2)}x`;
+    lines.push(
+      `## Layoff (${fmt(l.leavers)} leavers at once: ${fmt(l.small)} with ${SMALL_MIN} to ${SMALL_MAX} shares, ${fmt(l.large)} with ${fmt(LARGE_SHARES)}; ${fmt(l.shares)} shares; the simulator limits the tenant to ${LAYOFF_RPS} calls/s, burst ${LAYOFF_RPS}, which the service is not told (KOODRIVE_MAX_RPS ${VARS.KOODRIVE_MAX_RPS}); ${LATENCY_MS} ms per call)`,
+      "",
+      "| KooDrive calls | of which 429 | quota bound s (admitted calls / rps) | wall s | wall / quota bound | 429s / calls | runs not completed | shares still active | small leavers median / p95 s | large leavers median / p95 s | small p95 / wall |",
+      "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+      `| ${fmt(l.calls)} | ${fmt(l.all429)} | ${fmt(l.quotaBound, 1)} | ${fmt(l.wall, 1)} | ${x(l.wall, l.quotaBound)} | ${fmt((100 * l.all429) / Math.max(1, l.calls), 1)}% | ${l.notCompleted}${
+        l.notCompleted
+          ? ` (${Object.entries(l.statuses)
+              .filter(([k]) => k !== "completed")
+              .map(([k, v]) => `${k}: ${v}`)
+              .join(", ")}${l.notTerminal ? `, not terminal: ${l.notTerminal}` : ""})`
+          : ""
+      } | ${fmt(l.active)} | ${fmt(l.smallMedian, 1)} / ${fmt(l.smallP95, 1)} | ${fmt(l.largeMedian, 1)} / ${fmt(l.largeP95, 1)} | ${fmt(l.smallP95 / l.wall, 2)} |`,
+      "",
+      "Calls: every KooDrive call the simulator received during the phase (429s included). Quota bound: the calls the",
+      `limit let through / ${LAYOFF_RPS}, the least time the tenant's limit allows for them. Wall: from the first event sent to the`,
+      "last run finished. Times per leaver: from the run's creation (event accepted) to its finish. Targets (issue 12):",
+      "wall <= 1.15x the quota bound, 429s <= 2% of calls, every run completed, small leavers' p95 <= a quarter of the wall.",
+      "",
+    );
+  }
   if (rows.bundle.length) {
     const b = rows.bundle[0];
     lines.push(
@@ -582,6 +746,7 @@ try {
   if (ONLY.has("scale")) await scale(state.service, simulator);
   if (ONLY.has("burst")) await burst();
   if (ONLY.has("restart")) await restart(startService);
+  if (ONLY.has("layoff")) await layoff();
   if (args.includes("--hold")) await sleep(20000);
   const md = report();
   console.log(`\n${md}`);
@@ -590,7 +755,8 @@ try {
     const path = "docs/benchmarks.md";
     const old = existsSync(path) ? readFileSync(path, "utf8") : "";
     const at = old.indexOf(READING);
-    writeFileSync(path, `${md}\n${at === -1 ? "" : `\n${old.slice(at)}`}`);
+    const merged = mergeSections(md, at === -1 ? old : old.slice(0, at));
+    writeFileSync(path, `${merged}\n${at === -1 ? "" : `\n${old.slice(at)}`}`);
   }
 } catch (err) {
   console.error(err);

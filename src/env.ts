@@ -225,6 +225,11 @@ const ConfigSchema = z.object({
       return z.NEVER;
     }),
   KOODRIVE_RETRY_BASE_MS: intVar("KOODRIVE_RETRY_BASE_MS", 250, 1, 60_000),
+  /**
+   * The rate governor's ceiling, KooDrive requests per second for all runs of this app together (issue 12;
+   * KooDrive publishes no limit, so below it the governor learns from 429s). 0 turns the governor off.
+   */
+  KOODRIVE_MAX_RPS: intVar("KOODRIVE_MAX_RPS", 20, 0, 1000),
   HR_WEBHOOK_SECRETS: webhookSecrets,
   OKTA_EVENT_HOOK_SECRETS: sharedSecrets("OKTA_EVENT_HOOK_SECRETS"),
   SCIM_BEARER_TOKENS: sharedSecrets("SCIM_BEARER_TOKENS"),

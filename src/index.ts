@@ -6,6 +6,7 @@ import { auditStore } from "./services";
 export { PeopleSeen } from "./admin/suggestions/store";
 
 export { TokenStore } from "./admin/tokens/store";
+export { RateGovernor } from "./koodrive/governor/durable";
 export { HoldsStore } from "./offboarding/holds";
 export { LeaverLock } from "./offboarding/leavers";
 export { RunLedger } from "./offboarding/ledger";

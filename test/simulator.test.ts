@@ -603,3 +603,100 @@ describe("control plane", () => {
     expect(calls[1]).toMatchObject({ method: "GET", path: "/koodrive/ose/v1/share", userId: DEMO.leaver });
   });
 });
+
+describe("the tenant-wide rate limit (a gateway's limit the service is not told)", () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const putLimit = (body: unknown, token: string = SIM.adminToken) =>
+    fetch("http://sim.local/__sim/limit", {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+
+  it("is off by default: a burst of 30 calls all pass", async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, () => list(DEMO.leaver).then((r) => r.status)),
+    );
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    const stats = await sim.stats();
+    expect(stats.limit).toEqual({ config: null, throttled: 0 });
+    expect(stats.calls).toBe(30);
+  });
+
+  it("answers calls beyond the bucket 429 with Retry-After and the gateway's code, without side effects", async () => {
+    const ids = (await sim.shares(DEMO.leaver, "active")).slice(0, 2).map((s) => s.shareId);
+    await sim.limit({ rps: 0.5, burst: 3 });
+    const passed = [];
+    for (let i = 0; i < 3; i++) passed.push((await list(DEMO.leaver)).status);
+    expect(passed).toEqual([200, 200, 200]);
+    const res = await signedFetch({
+      method: "POST",
+      path: "/share/cancel",
+      userId: DEMO.leaver,
+      body: { shareIds: ids },
+    });
+    expect(res.status).toBe(429);
+    // 0.5 tokens/s and an empty bucket: the next token is about 2 s away, sent as whole seconds.
+    expect(res.headers.get("retry-after")).toBe("2");
+    expect(((await res.json()) as Envelope).code).toBe("APIGW.0308");
+    expect((await list(DEMO.admin)).status).toBe(429);
+    expect(await sim.summary(DEMO.leaver)).toMatchObject({ cancelled: 0 });
+    const stats = await sim.stats();
+    expect(stats).toMatchObject({ calls: 5, limit: { config: { rps: 0.5, burst: 3 }, throttled: 2 } });
+    expect(stats.statuses).toMatchObject({ "200": 3, "429": 2 });
+    const logged = (await sim.calls()).calls.slice(-2);
+    expect(logged.map((c) => [c.endpoint, c.status, c.fault])).toEqual([
+      ["cancel", 429, "tenantLimit"],
+      ["list", 429, "tenantLimit"],
+    ]);
+  });
+
+  it("refills over time at the configured rate", async () => {
+    await sim.limit({ rps: 10, burst: 2 });
+    expect([(await list(DEMO.leaver)).status, (await list(DEMO.leaver)).status]).toEqual([200, 200]);
+    const refused = await signedFetch({ path: "/share", userId: DEMO.leaver });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    await sleep(250); // 10 tokens/s: two tokens back, never more than the burst
+    expect((await list(DEMO.leaver)).status).toBe(200);
+    expect((await list(DEMO.leaver)).status).toBe(200);
+    expect((await list(DEMO.leaver)).status).toBe(429);
+  });
+
+  it("takes no token for an unsigned call, and never limits the control plane", async () => {
+    await sim.limit({ rps: 0.1, burst: 1 });
+    expect((await signedFetch({ path: "/share", userId: DEMO.leaver, appSecret: "wrong" })).status).toBe(401);
+    expect((await list(DEMO.leaver)).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await sim.summary(DEMO.leaver)).active).toBe(36);
+    expect((await list(DEMO.leaver)).status).toBe(429);
+  });
+
+  it("is turned off by {rps: null} and by reset", async () => {
+    await sim.limit({ rps: 0.1, burst: 1 });
+    await list(DEMO.leaver);
+    expect((await list(DEMO.leaver)).status).toBe(429);
+    expect(await sim.limit({ rps: null })).toEqual({ limit: null });
+    expect((await list(DEMO.leaver)).status).toBe(200);
+    await sim.limit({ rps: 0.1, burst: 1 });
+    await sim.reset();
+    await sim.seed({ demo: true });
+    for (let i = 0; i < 3; i++) expect((await list(DEMO.leaver)).status).toBe(200);
+    expect((await sim.stats()).limit).toEqual({ config: null, throttled: 0 });
+  });
+
+  it("refuses a bad limit with 400 and a call without the admin token with 401, keeping the limit off", async () => {
+    for (const body of [
+      { rps: 0 },
+      { rps: -1 },
+      { rps: "20" },
+      { rps: 20, burst: 1.5 },
+      { rps: 20, burst: 0 },
+      {},
+    ]) {
+      expect((await putLimit(body)).status).toBe(400);
+    }
+    expect((await putLimit({ rps: 1 }, "nope")).status).toBe(401);
+    expect((await sim.stats()).limit.config).toBeNull();
+    expect(await sim.limit({ rps: 20 })).toEqual({ limit: { rps: 20, burst: 20 } });
+  });
+});

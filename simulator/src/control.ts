@@ -6,6 +6,7 @@ import type { AccessCerts } from "./access";
 import { ENDPOINTS, type FaultEngine, parseFaultConfig } from "./faults";
 import { CONTROL_PREFIX, MAX_CALLS_PER_READ } from "./limits";
 import { DEFAULT_QUIRKS, type Quirks } from "./paging";
+import { parseLimit, type TenantLimit } from "./ratelimit";
 import { seedDemo, seedGenerated, seedUsers, type UserSpec } from "./seed";
 import type { Store } from "./store";
 
@@ -21,6 +22,7 @@ export interface ControlDeps {
   faults: FaultEngine;
   adminToken: string;
   access: AccessCerts;
+  limit: TenantLimit;
 }
 
 export function readQuirks(store: Store): Quirks {
@@ -65,11 +67,24 @@ export async function handleControl(request: Request, url: URL, deps: ControlDep
     case "GET /calls":
       return calls(store, Number(q.get("since") ?? 0), Number(q.get("limit") ?? MAX_CALLS_PER_READ));
     case "GET /stats": {
+      const counted = store.counters("endpoint:");
       const endpoints = Object.fromEntries(ENDPOINTS.map((e) => [e, 0]));
+      // `calls`: every KooDrive API call, answered or refused; requests outside the API (`foreign`) excluded.
+      const calls = Object.entries(counted).reduce((n, [e, v]) => (e === "foreign" ? n : n + v), 0);
       return json(200, {
-        endpoints: { ...endpoints, ...store.counters("endpoint:") },
+        endpoints: { ...endpoints, ...counted },
         statuses: store.counters("status:"),
+        calls,
+        limit: { config: deps.limit.config(), throttled: store.counters("limit:").throttled ?? 0 },
       });
+    }
+    case "GET /limit":
+      return json(200, { limit: deps.limit.config() });
+    case "PUT /limit": {
+      const limit = parseLimit(await readJson(request));
+      if (typeof limit === "string") return bad(limit);
+      deps.limit.replace(limit);
+      return json(200, { limit });
     }
     case "GET /faults":
       return json(200, faults.config());

@@ -10,6 +10,7 @@ import { handleControl, readQuirks } from "./control";
 import { FaultEngine } from "./faults";
 import { API_PREFIX, CONTROL_PREFIX, Code, GatewayCode, MAX_CALL_LOG_ROWS } from "./limits";
 import type { Quirks } from "./paging";
+import { TenantLimit } from "./ratelimit";
 import { type ApiResult, fail, INNER_FAILURE } from "./result";
 import { Store } from "./store";
 
@@ -23,6 +24,8 @@ export interface SimEnv {
 
 /** Trim the call log every this many calls, keeping the newest MAX_CALL_LOG_ROWS. */
 const CALL_LOG_TRIM_EVERY = 1000;
+/** The gateway's throttling answer, shared by the tenant limit and injected 429s [inferred: body not documented]. */
+const THROTTLED_BODY = { code: GatewayCode.throttled, msg: "The throttling threshold has been reached" };
 /** Answer for paths that are no KooDrive API (code as a string, like the gateway's) [inferred]. */
 const NOT_FOUND_BODY = { code: String(Code.badRequest), msg: "no such API" };
 
@@ -30,12 +33,14 @@ export class Tenant extends DurableObject<SimEnv> {
   private readonly store: Store;
   private readonly faults: FaultEngine;
   private readonly access: AccessCerts;
+  private readonly limit: TenantLimit;
 
   constructor(ctx: DurableObjectState, env: SimEnv) {
     super(ctx, env);
     this.store = new Store(ctx.storage.sql, ctx.storage);
     this.faults = new FaultEngine(this.store);
     this.access = new AccessCerts(ctx.storage.sql);
+    this.limit = new TenantLimit(this.store);
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -46,6 +51,7 @@ export class Tenant extends DurableObject<SimEnv> {
         faults: this.faults,
         adminToken: this.env.SIM_ADMIN_TOKEN,
         access: this.access,
+        limit: this.limit,
       });
     }
     // Cloudflare Access's key set (not KooDrive): one per team domain, i.e. per Host.
@@ -59,8 +65,9 @@ export class Tenant extends DurableObject<SimEnv> {
   }
 
   /**
-   * One API call: auth (always first: an unsigned call is 401 whatever the faults), user, route, faults,
-   * latency, handler. A call answered by a fault has no side effects, except `lostResponse`, whose whole
+   * One API call: auth (always first: an unsigned call is 401 whatever the faults), the tenant-wide limit
+   * (a gateway throttles the app it has identified, before the backend looks at user or route), user,
+   * route, faults, latency, handler. A call answered by a fault has no side effects, except `lostResponse`, whose whole
    * point is that it has them. Every call is logged.
    */
   private async api(request: Request, url: URL): Promise<Response> {
@@ -77,8 +84,14 @@ export class Tenant extends DurableObject<SimEnv> {
     let result: ApiResult;
     let fault: string | null = null;
     let headers: Record<string, string> = {};
+    const limited = auth.ok ? this.limit.take() : ({ ok: true } as const);
     if (!auth.ok) {
       result = { status: auth.status, body: { code: auth.code, msg: auth.msg } };
+    } else if (!limited.ok) {
+      fault = "tenantLimit";
+      headers = { "Retry-After": String(limited.retryAfter) };
+      result = { status: 429, body: THROTTLED_BODY };
+      this.store.bump("limit:throttled");
     } else if (!this.store.user(auth.userId)) {
       // Disabled users (status 1) can still be acted as: app authentication names any user, and the
       // doc says disabling only stops sign-in [inferred].
@@ -92,10 +105,7 @@ export class Tenant extends DurableObject<SimEnv> {
       if (callFault.kind === "http429") {
         fault = "http429";
         headers = { "Retry-After": String(callFault.retryAfter) };
-        result = {
-          status: 429,
-          body: { code: GatewayCode.throttled, msg: "The throttling threshold has been reached" },
-        };
+        result = { status: 429, body: THROTTLED_BODY };
       } else if (callFault.kind === "http5xx") {
         fault = `http${callFault.status}`;
         result = {

@@ -31,6 +31,18 @@ const IF_MATCH = {
 export const ADMIN_OPERATIONS: readonly Operation[] = [
   {
     method: "get",
+    path: "/governor",
+    tag: "Runs",
+    role: "viewer",
+    summary: "The KooDrive rate governor: current rate, ceiling, pause, waiting runs, recent 429s",
+    description:
+      "One governor per KooDrive app paces every run's calls. `rate` falls on 429s and climbs back toward " +
+      "`ceiling` (KOODRIVE_MAX_RPS); `pausedUntil` is set while everyone waits out a Retry-After. The state " +
+      "is in memory: after a restart the counters start again.",
+    responses: { 200: "`{enabled, rate, ceiling, pausedUntil, waiting, recent429s, total429s, ...}`" },
+  },
+  {
+    method: "get",
     path: "/runs",
     tag: "Runs",
     role: "viewer",

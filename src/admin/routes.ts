@@ -6,6 +6,7 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { limitBody, validate } from "../http";
 import { exportRun } from "./export";
+import { governorView } from "./governor";
 import { holdsRoutes } from "./holds";
 import { identityRoutes } from "./identities";
 import { offboardingRoutes } from "./offboardings";
@@ -54,9 +55,13 @@ export function adminRoutes() {
   app.use("/runs/reindex", requireRole("admin"));
   app.use("/offboardings", requireRole("operator"));
   app.use("/audit", requireRole("viewer"));
+  app.use("/governor", requireRole("viewer"));
   for (const path of ["/identities", "/identities/*", "/holds", "/holds/*"])
     app.use(path, requireRoleFor("viewer", "admin"));
   for (const path of ["/tokens", "/tokens/*"]) app.use(path, requireRole("admin"));
+
+  // The rate governor's state (docs/operations.md "The rate governor").
+  app.get("/governor", async (c) => c.json(await governorView(c.env, c.var.config)));
 
   app.get("/runs", validate("query", RunsQuery), async (c) =>
     c.json(await listRuns(c.env, c.req.valid("query"))),

@@ -55,6 +55,22 @@ export class KooDriveError extends Error {
   }
 }
 
+/** What became of one attempt, for a permit hook (the rate governor learns from 429s and successes). */
+export interface PermitOutcome {
+  call: CallName;
+  status: "ok" | "rate_limited" | "failed";
+  retryAfterMs?: number | undefined;
+}
+
+/**
+ * Paces calls (the rate governor, governor/permits.ts): `acquire` resolves when the call may be sent,
+ * `report` hears how each attempt went. Optional: a client without one sends at once.
+ */
+export interface PermitHook {
+  acquire(call: CallName): Promise<void>;
+  report(outcome: PermitOutcome): Promise<void> | void;
+}
+
 export interface ClientOptions {
   baseUrl: string;
   appId: string;
@@ -74,6 +90,13 @@ export interface ClientOptions {
   maxDelayMs?: number;
   /** A Retry-After longer than this is not waited for inline: the call fails as retryable instead. */
   maxRetryAfterMs?: number;
+  /** Every attempt (retries included) takes a permit first and reports how it went. */
+  permits?: PermitHook | undefined;
+  /**
+   * When above 0, a 429 is not one of the `maxAttempts`: the call waits it out (Retry-After, backoff) for up
+   * to this many milliseconds in all, then fails as retryable. A busy tenant slows a run; it does not fail it.
+   */
+  rateLimitWaitMs?: number;
 }
 
 /** Outcome of one share in a cancel call, straight from `subResponseList`. */
@@ -120,7 +143,10 @@ export function retryAfterMs(header: string | null, now: Date): number | undefin
  * (exponential backoff with full jitter, honouring Retry-After) on 429, 5xx and network errors only.
  */
 export class KooDriveClient {
-  private readonly opts: Required<Omit<ClientOptions, "traceId">> & { traceId?: string };
+  private readonly opts: Required<Omit<ClientOptions, "traceId" | "permits">> & {
+    traceId?: string;
+    permits?: PermitHook | undefined;
+  };
 
   constructor(options: ClientOptions) {
     if (options.traceId !== undefined && options.traceId.length !== TRACE_ID_LENGTH) {
@@ -136,6 +162,7 @@ export class KooDriveClient {
       baseDelayMs: 250,
       maxDelayMs: 8_000,
       maxRetryAfterMs: 30_000,
+      rateLimitWaitMs: 0,
       ...options,
       baseUrl: options.baseUrl.replace(/\/+$/, ""),
     };
@@ -258,20 +285,41 @@ export class KooDriveClient {
   private async requestWithMeta<S extends z.ZodType>(
     spec: RequestSpec<S>,
   ): Promise<{ value: z.output<S>; uncertain: boolean }> {
-    const { maxAttempts } = this.opts;
+    const { maxAttempts, permits, rateLimitWaitMs } = this.opts;
     let lastError: KooDriveError | undefined;
     let uncertain = false;
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-      const result = await this.attempt(spec, attempt);
-      if (result.ok) return { value: result.value, uncertain };
+    let attempts = 0; // attempts that count against maxAttempts
+    let limited = 0; // 429s waited out outside maxAttempts (rateLimitWaitMs > 0)
+    let limitedMs = 0;
+    for (let sent = 1; ; sent++) {
+      await permits?.acquire(spec.call);
+      const result = await this.attempt(spec, sent);
+      if (result.ok) {
+        await permits?.report({ call: spec.call, status: "ok" });
+        return { value: result.value, uncertain };
+      }
       lastError = result.error;
+      const is429 = result.error.httpStatus === 429;
+      await permits?.report({
+        call: spec.call,
+        status: is429 ? "rate_limited" : "failed",
+        retryAfterMs: result.retryAfterMs,
+      });
       // A 429 is the gateway refusing before any work; anything else retryable may have been processed.
-      if (result.error.httpStatus !== 429) uncertain = true;
-      if (!result.error.retryable || attempt === maxAttempts) break;
-      const backoff = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** (attempt - 1));
-      const jittered = Math.floor(this.opts.random() * backoff);
+      if (!is429) uncertain = true;
+      const waitOut = is429 && rateLimitWaitMs > 0;
+      if (waitOut) limited++;
+      else attempts++;
+      if (!result.error.retryable || attempts >= maxAttempts) break;
       if (result.retryAfterMs !== undefined && result.retryAfterMs > this.opts.maxRetryAfterMs) break;
-      await this.opts.sleep(Math.max(jittered, result.retryAfterMs ?? 0));
+      const exponent = (waitOut ? limited : attempts) - 1;
+      const backoff = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** exponent);
+      const delay = Math.max(Math.floor(this.opts.random() * backoff), result.retryAfterMs ?? 0);
+      if (waitOut) {
+        if (limitedMs + delay > rateLimitWaitMs) break;
+        limitedMs += delay;
+      }
+      await this.opts.sleep(delay);
     }
     throw lastError ?? new Error("unreachable");
   }

@@ -2,7 +2,7 @@ import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloud
 import { NonRetryableError } from "cloudflare:workflows";
 import type { AuditStore } from "../audit/store";
 import { type Bindings, loadConfig } from "../env";
-import { auditStore, koodriveClient } from "../services";
+import { auditStore, runClient } from "../services";
 import { limiter, settleAll } from "./concurrency";
 import type { RunContext, Subject } from "./context";
 import { cancelPending, cancelShares } from "./execute";
@@ -153,8 +153,33 @@ class Run {
     this.ledger = env.RUNS.getByName(this.runId);
     this.config = loadConfig(env);
     this.audit = auditStore(env.AUDIT, this.config);
-    this.client = koodriveClient(this.config, this.runId);
+    this.client = runClient(env.GOVERNOR, this.config, this.runId, (err) => this.governorDown(err));
     this.subject = meta.request.subject;
+  }
+
+  /**
+   * The rate governor failed (an error, unreachable): the run goes on with the client's own backoff. Logged
+   * and audited once per run (per Workflow instance start: the client reports only its first failure).
+   */
+  private governorDown(err: unknown): void {
+    const reason = "rate governor unavailable: this run goes on with the KooDrive client's own backoff";
+    console.warn(JSON.stringify({ level: "warn", msg: reason, runId: this.runId, error: String(err) }));
+    const m = this.meta;
+    // Best effort, not awaited by the call that failed over: the run's work must not wait for it.
+    this.audit
+      .write({
+        type: "run.state",
+        actor: "workflow",
+        source: m.request.source,
+        eventId: m.request.eventId,
+        runId: this.runId,
+        requestId: m.request.requestId,
+        subject: this.subject,
+        status: "running",
+        reason,
+        details: { governor: "unavailable" },
+      })
+      .catch(() => {});
   }
 
   private get request() {

@@ -91,7 +91,15 @@ export const sim = {
   calls: (since = 0, limit = 1000) =>
     control<{ calls: SimCall[]; last: number }>("GET", `/calls?since=${since}&limit=${limit}`),
   stats: () =>
-    control<{ endpoints: Record<string, number>; statuses: Record<string, number> }>("GET", "/stats"),
+    control<{
+      endpoints: Record<string, number>;
+      statuses: Record<string, number>;
+      calls: number;
+      limit: { config: { rps: number; burst: number } | null; throttled: number };
+    }>("GET", "/stats"),
+  /** The tenant-wide rate limit: `{rps, burst?}` on, `{rps: null}` off. */
+  limit: (body: { rps: number | null; burst?: number }) =>
+    control<{ limit: { rps: number; burst: number } | null }>("PUT", "/limit", body),
 };
 
 export interface SignedFetchInput {

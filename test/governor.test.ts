@@ -1,0 +1,199 @@
+/**
+ * The rate governor in workerd (issue 12): runs share a tenant whose limit the service is not told (the
+ * simulator's tenant-wide token bucket), learn it from 429s, finish without a share failed for a 429, stay
+ * fair to a small leaver started behind a large one, and go on without the governor when it fails.
+ */
+import { evictDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { GovernorView } from "../src/admin/governor";
+import { KooDriveClient, KooDriveError, type PermitOutcome } from "../src/koodrive/client";
+import { RateGovernor } from "../src/koodrive/governor/durable";
+import { KOODRIVE_BASE, SIM, sim } from "./helpers/sim";
+import {
+  admin,
+  call,
+  clearHolds,
+  offboardedEvent,
+  type RunView,
+  sendHr,
+  uniqueId,
+  waitForRun,
+} from "./helpers/worker";
+
+const BIG = "1505084218764549301";
+const SMALL = "1505084218764549302";
+const OTHER = "1505084218764549303";
+
+beforeEach(async () => {
+  await sim.reset();
+  await clearHolds();
+  // A fresh governor per test (its state is in memory only): it starts at the ceiling again.
+  const stub = env.GOVERNOR.getByName(SIM.appId);
+  await stub.state(20); // running, so it can be evicted
+  await evictDurableObject(stub);
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function start(koodriveUserId: string, id: string): Promise<string> {
+  const res = await sendHr(offboardedEvent({ id, koodriveUserId }), { id: uniqueId() });
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { runId: string }).runId;
+}
+
+async function governor(): Promise<Extract<GovernorView, { enabled: true }>> {
+  const res = await admin("/governor");
+  expect(res.status).toBe(200);
+  const view = (await res.json()) as GovernorView;
+  if (!view.enabled) throw new Error("governor off");
+  return view;
+}
+
+function expectAllCancelled(run: RunView, shares: number): void {
+  expect(run.status).toBe("completed");
+  expect(run.counts.cancelled).toBe(shares);
+  expect(run.counts.failed).toBe(0);
+  expect(run.shares.filter((s) => s.state !== "cancelled")).toEqual([]);
+}
+
+describe("the KooDrive client under a permit hook", () => {
+  function client(extra: { rateLimitWaitMs?: number; outcomes?: PermitOutcome[]; acquired?: string[] }) {
+    return new KooDriveClient({
+      baseUrl: KOODRIVE_BASE,
+      appId: SIM.appId,
+      appSecret: SIM.appSecret,
+      sleep: async () => {},
+      random: () => 0.5,
+      ...(extra.rateLimitWaitMs ? { rateLimitWaitMs: extra.rateLimitWaitMs } : {}),
+      permits: {
+        acquire: async (call) => {
+          extra.acquired?.push(call);
+        },
+        report: (o) => {
+          extra.outcomes?.push(o);
+        },
+      },
+    });
+  }
+
+  it("waits out 429s beyond maxAttempts when told to (a busy tenant is not a failed call), each attempt taking a permit", async () => {
+    await sim.seed({ users: [{ userId: BIG, name: "Busy Tenant", shares: 5 }], seed: 1 });
+    await sim.faults({ rules: [{ endpoint: "list", kind: "http429", next: 6, retryAfter: 0 }] });
+    const outcomes: PermitOutcome[] = [];
+    const acquired: string[] = [];
+    const page = await client({ rateLimitWaitMs: 60_000, outcomes, acquired }).listSharePage(BIG, "0");
+    expect(page.shareLinks).toHaveLength(5);
+    expect(acquired).toEqual(Array(7).fill("share.list"));
+    expect(outcomes.map((o) => o.status)).toEqual([...Array(6).fill("rate_limited"), "ok"]);
+    expect(outcomes[0]).toMatchObject({ retryAfterMs: 0 });
+  });
+
+  it("without rateLimitWaitMs a 429 is one of the 4 attempts, as before", async () => {
+    await sim.seed({ users: [{ userId: BIG, name: "Busy Tenant", shares: 5 }], seed: 1 });
+    await sim.faults({ rules: [{ endpoint: "list", kind: "http429", next: 6, retryAfter: 0 }] });
+    const err = await client({})
+      .listSharePage(BIG, "0")
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KooDriveError);
+    expect(err).toMatchObject({ httpStatus: 429, attempts: 4, retryable: true });
+  });
+});
+
+describe("runs under a tenant-wide limit the service is not told", () => {
+  it("two concurrent runs share the tenant: both complete, no share failed, the governor cut its rate on 429s", async () => {
+    await sim.seed({
+      users: [
+        { userId: BIG, name: "Ann Concurrent", shares: 600 },
+        { userId: OTHER, name: "Bob Concurrent", shares: 600 },
+      ],
+      seed: 5,
+    });
+    // Half the governor's ceiling (KOODRIVE_MAX_RPS 20 in wrangler.toml): it has to learn the limit.
+    await sim.limit({ rps: 10 });
+    const [a, b] = await Promise.all([start(BIG, "E-G-1"), start(OTHER, "E-G-2")]);
+    const [runA, runB] = await Promise.all([
+      waitForRun(a as string, 90_000),
+      waitForRun(b as string, 90_000),
+    ]);
+    expectAllCancelled(runA, 600);
+    expectAllCancelled(runB, 600);
+    expect(await sim.shares(BIG, "active")).toEqual([]);
+    expect(await sim.shares(OTHER, "active")).toEqual([]);
+
+    const stats = await sim.stats();
+    expect(stats.limit.throttled).toBeGreaterThan(0); // the limit was really hit
+    const state = await governor();
+    expect(state.total429s).toBeGreaterThan(0);
+    expect(state.recent429s.length).toBeGreaterThan(0);
+    expect(state.rate).toBeLessThan(20);
+    expect(state.ceiling).toBe(20);
+    expect(state.granted).toBeGreaterThan(0);
+    // Every call took a permit: no more calls reached KooDrive than the governor granted (plus the
+    // resolve step's calls, which also go through it).
+    expect(stats.calls).toBeLessThanOrEqual(state.granted);
+  });
+
+  it("a 3-share run started behind a 5,000-share run is not starved: it completes long before the large one", async () => {
+    await sim.seed({
+      users: [
+        { userId: BIG, name: "Lars Large", shares: 5_000 },
+        { userId: SMALL, name: "Sam Small", shares: 3 },
+      ],
+      seed: 9,
+    });
+    await sim.limit({ rps: 20 });
+    const bigStarted = Date.now();
+    const big = await start(BIG, "E-G-BIG");
+    // The large run is busy with KooDrive (planning and cancelling) before the small one arrives.
+    for (let i = 0; i < 200 && (await sim.stats()).calls < 15; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const smallStarted = Date.now();
+    const small = await start(SMALL, "E-G-SMALL");
+    const smallRun = await waitForRun(small, 60_000);
+    const smallTook = Date.now() - smallStarted;
+    expectAllCancelled(smallRun, 3);
+    const bigMeanwhile = (await (await admin(`/runs/${big}`)).json()) as { status: string };
+    expect(bigMeanwhile.status).toBe("running");
+
+    const bigRun = await waitForRun(big, 120_000);
+    const bigTook = Date.now() - bigStarted;
+    expectAllCancelled(bigRun, 5_000);
+    expect(smallTook).toBeLessThan(bigTook / 4);
+  });
+});
+
+describe("a governor that fails", () => {
+  it("does not stop a run: it goes on with the client's own backoff, audited once for the run", async () => {
+    await sim.seed({ users: [{ userId: BIG, name: "Gus Governorless", shares: 450 }], seed: 2 });
+    await sim.limit({ rps: 10 });
+    const lease = vi.spyOn(RateGovernor.prototype, "lease").mockImplementation(async () => {
+      throw new Error("governor broken");
+    });
+    vi.spyOn(RateGovernor.prototype, "report429").mockImplementation(() => {
+      throw new Error("governor broken");
+    });
+    const runId = await start(BIG, "E-G-DOWN");
+    const run = await waitForRun(runId, 90_000);
+    expectAllCancelled(run, 450);
+    expect(lease).toHaveBeenCalled();
+    expect((await governor()).granted).toBe(0); // nothing came from the governor
+
+    const audit = (await (await admin(`/audit?user=${BIG}&limit=100`)).json()) as {
+      records: Array<{ runId?: string; reason?: string; details?: Record<string, unknown> }>;
+    };
+    const down = audit.records.filter((r) => r.runId === runId && r.details?.governor === "unavailable");
+    expect(down).toHaveLength(1);
+    expect(down[0]?.reason).toMatch(/rate governor unavailable/);
+  });
+});
+
+describe("GET /governor", () => {
+  it("shows the state to a viewer, refuses without credentials", async () => {
+    const state = await governor();
+    expect(state).toMatchObject({ enabled: true, rate: 20, ceiling: 20, pausedUntil: null, waiting: [] });
+    expect((await call("/governor")).status).toBe(401);
+  });
+});

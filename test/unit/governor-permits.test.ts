@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { LEASE_MAX } from "../../src/koodrive/governor/bucket";
+import type { LeaseRequest } from "../../src/koodrive/governor/durable";
+import { GovernedPermits, type GovernorLike } from "../../src/koodrive/governor/permits";
+
+/** The run's side of the governor against a fake governor that grants what is asked. */
+function fakeGovernor(opts: { fail?: boolean } = {}) {
+  const leases: LeaseRequest[] = [];
+  const reports: Array<{ runId: string; retryAfterMs?: number | undefined }> = [];
+  const governor: GovernorLike = {
+    lease: async (req) => {
+      leases.push(req);
+      if (opts.fail) throw new Error("unreachable governor");
+      return { granted: req.want, ttlMs: 60_000 };
+    },
+    report429: async (req) => {
+      reports.push(req);
+      if (opts.fail) throw new Error("unreachable governor");
+    },
+  };
+  return { governor, leases, reports };
+}
+
+describe("GovernedPermits (a run's permit hook)", () => {
+  it("leases in growing batches (1, 2, 4, 8, then LEASE_MAX), the next asked for when half is used: 25 sequential calls cost 6 round trips", async () => {
+    const g = fakeGovernor();
+    const permits = new GovernedPermits(
+      () => g.governor,
+      "run-a",
+      20,
+      () => {},
+    );
+    for (let i = 0; i < 25; i++) {
+      await permits.acquire("share.list");
+      await permits.report({ call: "share.list", status: "ok" });
+    }
+    expect(g.leases.map((l) => l.want)).toEqual([1, 2, 4, 8, LEASE_MAX, LEASE_MAX]);
+    // Successes are reported in aggregate, with the next lease: none lost, none twice.
+    const reported = g.leases.map((l) => l.successes);
+    expect(reported[0]).toBe(0);
+    const total = reported.reduce((a, b) => a + b, 0);
+    expect(total).toBeLessThan(25); // the last ones wait for a next lease
+    expect(total).toBeGreaterThanOrEqual(25 - LEASE_MAX);
+    expect(g.leases.every((l) => l.runId === "run-a" && l.ceiling === 20)).toBe(true);
+  });
+
+  it("concurrent callers share one lease and ask for at least as many permits as are waiting", async () => {
+    const g = fakeGovernor();
+    const permits = new GovernedPermits(
+      () => g.governor,
+      "run-b",
+      20,
+      () => {},
+    );
+    await Promise.all(Array.from({ length: 4 }, () => permits.acquire("share.cancel")));
+    // The first lease (1) is already in flight when the others arrive; the second asks for the 3 waiting.
+    expect(g.leases.map((l) => l.want).slice(0, 2)).toEqual([1, 3]);
+    expect(g.leases.length).toBeLessThanOrEqual(3); // the third, if any, asked ahead of need
+  });
+
+  it("a 429 is reported at once with its Retry-After, and the permits leased before it are dropped", async () => {
+    const g = fakeGovernor();
+    const permits = new GovernedPermits(
+      () => g.governor,
+      "run-c",
+      20,
+      () => {},
+    );
+    await permits.acquire("share.list"); // lease of 1
+    await permits.acquire("share.list"); // lease of 2 (and 4 more asked ahead), some left
+    await permits.report({ call: "share.list", status: "rate_limited", retryAfterMs: 3000 });
+    expect(g.reports).toEqual([{ runId: "run-c", ceiling: 20, retryAfterMs: 3000 }]);
+    const before = g.leases.length;
+    await permits.acquire("share.list");
+    expect(g.leases).toHaveLength(before + 1); // the permits left over were not used
+  });
+
+  it("a failing governor never blocks a call: it is reported once, then skipped for a while", async () => {
+    const g = fakeGovernor({ fail: true });
+    const failures: unknown[] = [];
+    const permits = new GovernedPermits(
+      () => g.governor,
+      "run-d",
+      20,
+      (err) => failures.push(err),
+    );
+    for (let i = 0; i < 5; i++) await permits.acquire("share.cancel");
+    await permits.report({ call: "share.cancel", status: "rate_limited", retryAfterMs: 1000 });
+    expect(g.leases).toHaveLength(1); // not asked again within FALLBACK_MS
+    expect(g.reports).toHaveLength(0);
+    expect(failures).toHaveLength(1);
+    expect(String(failures[0])).toMatch(/unreachable governor/);
+  });
+});
