@@ -111,14 +111,19 @@ export class AuditStore {
 
   /** Every record of a run, oldest first. */
   async forRun(runId: string, limit = 1000): Promise<AuditRecord[]> {
+    return this.getMany((await this.runKeyNames(runId, limit)).slice(0, limit));
+  }
+
+  /** The key names of a run's records, oldest first: listed until `atLeast` are known or there are no more. */
+  private async runKeyNames(runId: string, atLeast = Number.POSITIVE_INFINITY): Promise<string[]> {
     const names: string[] = [];
     let cursor: string | undefined;
     do {
       const listed = await this.kv.list({ prefix: auditRunPrefix(runId), ...(cursor ? { cursor } : {}) });
       names.push(...listed.keys.map((k) => k.name));
       cursor = listed.list_complete ? undefined : listed.cursor;
-    } while (cursor && names.length < limit);
-    return this.getMany(names.slice(0, limit));
+    } while (cursor && names.length < atLeast);
+    return names;
   }
 
   /**
@@ -131,13 +136,7 @@ export class AuditStore {
     head: number,
     tail: number,
   ): Promise<{ records: AuditRecord[]; omitted: number }> {
-    const names: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const listed = await this.kv.list({ prefix: auditRunPrefix(runId), ...(cursor ? { cursor } : {}) });
-      names.push(...listed.keys.map((k) => k.name));
-      cursor = listed.list_complete ? undefined : listed.cursor;
-    } while (cursor);
+    const names = await this.runKeyNames(runId);
     if (names.length <= head + tail) return { records: await this.getMany(names), omitted: 0 };
     const ends = [...names.slice(0, head), ...names.slice(names.length - tail)];
     return { records: await this.getMany(ends), omitted: names.length - ends.length };
