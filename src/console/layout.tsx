@@ -150,6 +150,31 @@ export const Notice: FC<PropsWithChildren<{ tone?: "ok" | "bad" | "warn" }>> = (
   </div>
 );
 
+/**
+ * A list filter: a labelled select of `options`, the first option (`all`, `any`) meaning no filter, the one in
+ * the query selected. `show` turns a value into its label (`needs_confirmation` -> `needs confirmation`).
+ */
+export const FilterSelect: FC<{
+  label: string;
+  name: string;
+  options: readonly string[];
+  value: string | undefined;
+  none: string;
+  show?: (value: string) => string;
+}> = ({ label, name, options, value, none, show }) => (
+  <label>
+    {label}
+    <select name={name}>
+      <option value="">{none}</option>
+      {options.map((o) => (
+        <option value={o} selected={value === o}>
+          {show ? show(o) : o}
+        </option>
+      ))}
+    </select>
+  </label>
+);
+
 /** The "next page" link of a paged list (only when there is one), plus a link back to the first page. */
 export const Pager: FC<{ first?: string | undefined; next?: string | undefined }> = ({ first, next }) => (
   <nav class="pager" aria-label="Pages">

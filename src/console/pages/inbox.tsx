@@ -7,7 +7,7 @@ import { decodeCursor, MAX_AUDIT_PAGE } from "../../audit/store";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors";
 import { queryOf } from "../http";
-import { Badge, Layout, Pager, Time, withQuery } from "../layout";
+import { Badge, FilterSelect, Layout, Pager, Time, withQuery } from "../layout";
 
 /** Requests shown per inbox page: it stops reading the trail once it has at least this many. */
 export const INBOX_PAGE_SIZE = 50;
@@ -127,28 +127,8 @@ export function inboxPage() {
       <Layout title="Inbox" section="/console/inbox" principal={c.var.principal} requestId={c.var.requestId}>
         <p class="muted">Every request the sources received, newest first, and what became of it.</p>
         <form class="inline" method="get" action="/console/inbox">
-          <label>
-            Source
-            <select name="source">
-              <option value="">all</option>
-              {INBOX_SOURCES.map((s) => (
-                <option value={s} selected={q.source === s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Outcome
-            <select name="outcome">
-              <option value="">all</option>
-              {OUTCOMES.map((o) => (
-                <option value={o} selected={q.outcome === o}>
-                  {o}
-                </option>
-              ))}
-            </select>
-          </label>
+          <FilterSelect label="Source" name="source" options={INBOX_SOURCES} value={q.source} none="all" />
+          <FilterSelect label="Outcome" name="outcome" options={OUTCOMES} value={q.outcome} none="all" />
           <button type="submit">Filter</button>
         </form>
         {found.length === 0 ? (

@@ -9,7 +9,7 @@ import { ApiError } from "../../errors";
 import { type Counts, SHARE_STATES, TERMINAL } from "../../offboarding/types";
 import { roleAllows } from "../../roles";
 import { formFields, parseFields, queryOf } from "../http";
-import { Badge, Layout, Notice, Pager, withQuery } from "../layout";
+import { Badge, FilterSelect, Layout, Notice, Pager, withQuery } from "../layout";
 import { AuditTable, CountsTable, Facts, personOf, ShareTable, Timeline } from "./run-parts";
 
 /** Shares per page of the run page's table: a screenful that still renders fast on a phone. */
@@ -115,17 +115,14 @@ export function runPages() {
         <h2>Shares</h2>
         <CountsTable counts={run.counts} />
         <form class="inline" method="get" action={base}>
-          <label>
-            State
-            <select name="state">
-              <option value="">all</option>
-              {SHARE_STATES.map((s) => (
-                <option value={s} selected={q.state === s}>
-                  {s.replaceAll("_", " ")}
-                </option>
-              ))}
-            </select>
-          </label>
+          <FilterSelect
+            label="State"
+            name="state"
+            options={SHARE_STATES}
+            value={q.state}
+            none="all"
+            show={(s) => s.replaceAll("_", " ")}
+          />
           <button type="submit">Filter</button>
         </form>
         <ShareTable shares={run.shares} />

@@ -14,7 +14,7 @@ import { ApiError } from "../../errors";
 import { isRunId } from "../../offboarding/start";
 import { RUN_STATUSES, SOURCES, TERMINAL } from "../../offboarding/types";
 import { parseFields, queryOf } from "../http";
-import { Badge, Layout, Pager, Time, withQuery } from "../layout";
+import { Badge, FilterSelect, Layout, Pager, Time, withQuery } from "../layout";
 
 const SECTION = "/console/runs";
 
@@ -157,28 +157,15 @@ async function render(c: Context<AppEnv>) {
       script={inFlight}
     >
       <form class="inline" method="get" action={SECTION}>
-        <label>
-          Status
-          <select name="status">
-            <option value="">any</option>
-            {RUN_STATUSES.map((s) => (
-              <option value={s} selected={q.status === s}>
-                {s.replaceAll("_", " ")}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Source
-          <select name="source">
-            <option value="">any</option>
-            {SOURCES.map((s) => (
-              <option value={s} selected={q.source === s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="Status"
+          name="status"
+          options={RUN_STATUSES}
+          value={q.status}
+          none="any"
+          show={(s) => s.replaceAll("_", " ")}
+        />
+        <FilterSelect label="Source" name="source" options={SOURCES} value={q.source} none="any" />
         <label>
           Person (e-mail, HR id, KooDrive id or name)
           <input name="person" maxlength={320} value={q.person ?? ""} />
