@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { ACCESS_CLOCK_TOLERANCE_S } from "../src/admin/access";
 import { b64urlJson, newKey, newTeam, type TestTeam } from "./helpers/access";
 import { auditOf, expectError } from "./helpers/admin";
-import { at, callWith, signedHrHeaders } from "./helpers/env";
+import { at, callWith, postHr } from "./helpers/env";
 import { uniqueId, waitForRun } from "./helpers/worker";
 
 const ALICE = "alice@acme.example";
@@ -228,11 +228,7 @@ describe("Access set up by halves fails closed, for the admin routes only", () =
 
     // The HR webhook still verifies and answers as always (an ignored type: no run is started).
     const body = JSON.stringify({ type: "employee.hired", timestamp: new Date().toISOString(), data: {} });
-    const hr = await callWith(vars, "/webhooks/hr", {
-      method: "POST",
-      headers: signedHrHeaders(uniqueId("acc"), body),
-      body,
-    });
+    const hr = await postHr(body, vars, uniqueId("acc"));
     expect(hr.status).toBe(200);
     expect(await hr.json()).toMatchObject({ ignored: true });
     expect((await callWith(vars, "/healthz")).status).toBe(200);

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { callWith, signedHrHeaders, sweep } from "./helpers/env";
+import { postHr, sweep } from "./helpers/env";
 import { DEMO, sim } from "./helpers/sim";
 import { admin, clearHolds, offboardedEvent, uniqueId, waitForRun, waitForStatus } from "./helpers/worker";
 
@@ -14,11 +14,7 @@ describe("a confirmed name match whose Workflow cannot be woken", () => {
   it("is resumed by the next sweep, not 72 hours later", async () => {
     const id = uniqueId();
     const body = JSON.stringify(offboardedEvent({ id: "E-9101", name: "Dana Leaver" }));
-    const res = await callWith({ RESOLVE_BY_NAME: "confirm" }, "/webhooks/hr", {
-      method: "POST",
-      headers: signedHrHeaders(id, body),
-      body,
-    });
+    const res = await postHr(body, { RESOLVE_BY_NAME: "confirm" }, id);
     const { runId } = (await res.json()) as { runId: string };
     await waitForStatus(runId, "needs_confirmation");
     // The run's Workflow is gone (terminated, or the wake-up event is lost).

@@ -7,7 +7,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { newTeam, type TestTeam } from "./helpers/access";
-import { callWith, signedHrHeaders } from "./helpers/env";
+import { callWith, postHr } from "./helpers/env";
 import { DEMO, type SeededUser, sim } from "./helpers/sim";
 import { admin, clearHolds, offboardedEvent, sendHr, uniqueId, waitForRun } from "./helpers/worker";
 
@@ -187,11 +187,7 @@ describe("review3: console bulk confirmation of suggested matches", () => {
         timestamp: new Date().toISOString(),
         data: { employee: { id, email, name } },
       });
-      const r = await callWith({}, "/webhooks/hr", {
-        method: "POST",
-        headers: signedHrHeaders(uniqueId(), raw),
-        body: raw,
-      });
+      const r = await postHr(raw);
       expect(r.status).toBe(200);
     };
     for (let i = 0; i < 25; i++) await seen(`E-S${i}`, `same${i}@${d}`, "Sam Same");

@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { newTeam } from "./helpers/access";
 import { auditOf } from "./helpers/admin";
-import { callWith, signedHrHeaders } from "./helpers/env";
+import { callWith, postHr } from "./helpers/env";
 import { type SeededUser, sim } from "./helpers/sim";
 import { admin, uniqueId } from "./helpers/worker";
 
@@ -42,11 +42,7 @@ async function seen(id: string, email: string, name: string) {
     timestamp: new Date().toISOString(),
     data: { employee: { id, email, name } },
   });
-  const res = await callWith({}, "/webhooks/hr", {
-    method: "POST",
-    headers: signedHrHeaders(uniqueId(), raw),
-    body: raw,
-  });
+  const res = await postHr(raw);
   expect(res.status).toBe(200);
 }
 

@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { AuditStore } from "../src/audit/store";
 import { Layout, LOCAL_BANNER } from "../src/console/layout";
 import { auditOf } from "./helpers/admin";
-import { callWith, signedHrHeaders } from "./helpers/env";
+import { postHr } from "./helpers/env";
 import { DEMO, sim } from "./helpers/sim";
 import {
   admin,
@@ -375,11 +375,7 @@ describe("console run actions", () => {
     await sim.seed({ demo: true });
     const id = uniqueId();
     const body = JSON.stringify(offboardedEvent({ id: `E-${uniqueId()}`, name: "Dana Leaver" }));
-    const res = await callWith({ RESOLVE_BY_NAME: "confirm" }, "/webhooks/hr", {
-      method: "POST",
-      headers: signedHrHeaders(id, body),
-      body,
-    });
+    const res = await postHr(body, { RESOLVE_BY_NAME: "confirm" }, id);
     const { runId } = (await res.json()) as { runId: string };
     await waitForStatus(runId, "needs_confirmation");
     const detail = await page(`/console/runs/${runId}`);

@@ -9,7 +9,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/env";
 import { sweepRuns } from "../src/offboarding/sweep";
 import { auditStore } from "../src/services";
-import { callWith, signedHrHeaders, sweep } from "./helpers/env";
+import { postHr, sweep } from "./helpers/env";
 import { acceptLegacyRun } from "./helpers/legacy";
 import { DEMO, sim } from "./helpers/sim";
 import {
@@ -53,11 +53,7 @@ describe("a replay after the effectiveAt sleep", () => {
 async function startConfirmRun(): Promise<string> {
   const id = uniqueId();
   const body = JSON.stringify(offboardedEvent({ id: `E-97${id.slice(-4)}`, name: "Dana Leaver" }));
-  const res = await callWith({ RESOLVE_BY_NAME: "confirm" }, "/webhooks/hr", {
-    method: "POST",
-    headers: signedHrHeaders(id, body),
-    body,
-  });
+  const res = await postHr(body, { RESOLVE_BY_NAME: "confirm" }, id);
   expect(res.status).toBe(202);
   return ((await res.json()) as { runId: string }).runId;
 }

@@ -10,7 +10,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { MAX_PEOPLE_SEEN, type PeopleSeen, SEEN_RETENTION_DAYS } from "../src/admin/suggestions/store";
 import { MAX_KOODRIVE_CALLS_PER_REQUEST, MAX_SUGGESTIONS_PAGE } from "../src/admin/suggestions/suggest";
 import { adminCall, auditOf, expectError } from "./helpers/admin";
-import { callWith, signedHrHeaders } from "./helpers/env";
+import { callWith, postHr, signedHrHeaders } from "./helpers/env";
 import { DEMO, type SeededUser, sim } from "./helpers/sim";
 import { admin, call, clearHolds, offboardedEvent, uniqueId, waitForRun } from "./helpers/worker";
 
@@ -69,11 +69,7 @@ beforeEach(async () => {
 /** Sends a signed HR event of any type through the real entry and waits for what it does after answering. */
 async function hr(body: unknown): Promise<Response> {
   const raw = JSON.stringify(body);
-  return callWith({}, "/webhooks/hr", {
-    method: "POST",
-    headers: signedHrHeaders(uniqueId(), raw),
-    body: raw,
-  });
+  return postHr(raw);
 }
 
 const hrEvent = (type: string, employee: Record<string, unknown>) => ({
@@ -250,11 +246,7 @@ describe("people seen without a mapping", () => {
   it("HR: a leaver without a mapping ends unresolved and is suggested, so an admin can map them and retry", async () => {
     const email = `riley.leaves@${domain()}`;
     const raw = JSON.stringify(offboardedEvent({ id: "E-RL", email, name: "Riley Unique" }));
-    const res = await callWith({}, "/webhooks/hr", {
-      method: "POST",
-      headers: signedHrHeaders(uniqueId(), raw),
-      body: raw,
-    });
+    const res = await postHr(raw);
     expect(res.status).toBe(202);
     const run = await waitForRun(((await res.json()) as { runId: string }).runId);
     expect(run.status).toBe("unresolved");

@@ -2,7 +2,7 @@ import { introspectWorkflowInstance } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { runIdFor } from "../src/offboarding/start";
-import { callWith, signedHrHeaders } from "./helpers/env";
+import { postHr } from "./helpers/env";
 import { DEMO, sim } from "./helpers/sim";
 import { admin, clearHolds, offboardedEvent, uniqueId, waitForRun } from "./helpers/worker";
 
@@ -30,11 +30,7 @@ describe("a retried run never acts on a plan made for an unconfirmed name match"
     const body = JSON.stringify(
       offboardedEvent({ id: "C-9001", email: "cara@partner.example", name: "Dana Leaver" }),
     );
-    const res = await callWith({ RESOLVE_BY_NAME: "confirm" }, "/webhooks/hr", {
-      method: "POST",
-      headers: signedHrHeaders(id, body),
-      body,
-    });
+    const res = await postHr(body, { RESOLVE_BY_NAME: "confirm" }, id);
     expect(res.status).toBe(202);
     const first = await waitForRun(runId);
     expect(first.status).toBe("unresolved");

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { callWith, signedHrHeaders } from "./helpers/env";
+import { postHr } from "./helpers/env";
 import { DEMO, sim } from "./helpers/sim";
 import { admin, call, clearHolds, offboardedEvent, uniqueId, waitForRun } from "./helpers/worker";
 
@@ -18,7 +18,7 @@ async function auditOf(runId: string): Promise<AuditRecord[]> {
 }
 
 function sendHr(id: string, body: string) {
-  return callWith({}, "/webhooks/hr", { method: "POST", headers: signedHrHeaders(id, body), body });
+  return postHr(body, {}, id);
 }
 
 beforeEach(async () => {

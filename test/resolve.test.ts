@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import { callWith, signedHrHeaders } from "./helpers/env";
+import { postHr } from "./helpers/env";
 import { DEMO, sim } from "./helpers/sim";
 import {
   admin,
@@ -30,11 +30,7 @@ interface AuditRecord {
 async function startHr(employee: Record<string, unknown>, vars: Record<string, string> = {}, extra = {}) {
   const id = uniqueId();
   const body = JSON.stringify(offboardedEvent(employee, extra));
-  const res = await callWith(vars, "/webhooks/hr", {
-    method: "POST",
-    headers: signedHrHeaders(id, body),
-    body,
-  });
+  const res = await postHr(body, vars, id);
   expect(res.status).toBe(202);
   return ((await res.json()) as { runId: string }).runId;
 }
@@ -184,11 +180,7 @@ describe("never the wrong person: a name alone is not a match (RESOLVE_BY_NAME)"
   it("refuses an unknown RESOLVE_BY_NAME value as misconfiguration", async () => {
     const id = uniqueId();
     const body = JSON.stringify(offboardedEvent({ id: "E-7006" }));
-    const res = await callWith({ RESOLVE_BY_NAME: "maybe" }, "/webhooks/hr", {
-      method: "POST",
-      headers: signedHrHeaders(id, body),
-      body,
-    });
+    const res = await postHr(body, { RESOLVE_BY_NAME: "maybe" }, id);
     expect(res.status).toBeGreaterThanOrEqual(500);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("misconfigured");
   });

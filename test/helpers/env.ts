@@ -7,7 +7,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
 import worker from "../../src/index";
-import { HR_SECRET, signHr } from "./worker";
+import { HR_SECRET, signHr, uniqueId } from "./worker";
 
 const ORIGIN = "https://offboard.example.com";
 
@@ -35,6 +35,19 @@ export function signedHrHeaders(id: string, body: string, at = new Date()): Head
     "webhook-timestamp": String(timestamp),
     "webhook-signature": signHr(HR_SECRET, id, timestamp, body),
   });
+}
+
+/**
+ * Sends a signed HR delivery (an event object, or its JSON exactly as it goes on the wire) through the real
+ * entry with `vars` layered over the env, as `callWith` does; `id` is its webhook-id.
+ */
+export function postHr(
+  event: unknown,
+  vars: Record<string, string> = {},
+  id = uniqueId(),
+): Promise<Response> {
+  const body = typeof event === "string" ? event : JSON.stringify(event);
+  return callWith(vars, "/webhooks/hr", { method: "POST", headers: signedHrHeaders(id, body), body });
 }
 
 /** Runs the Worker's scheduled handler (the sweeper's Cron Trigger) once, to completion. */
