@@ -2,6 +2,13 @@ import * as z from "zod";
 import type { AuditStore } from "./audit/store";
 import { base64ToBytes } from "./bytes";
 import { ConfigError } from "./errors";
+import {
+  ACTIONS,
+  type ActionName,
+  DEFAULT_ACTIONS,
+  parseActions,
+  parseWatchAfter,
+} from "./offboarding/actions";
 import type { Principal } from "./roles";
 
 /**
@@ -265,6 +272,52 @@ const ConfigSchema = z.object({
   ADMIN_TOKEN: secret("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
   AUDIT_RETENTION_DAYS: intVar("AUDIT_RETENTION_DAYS", 400, 1, 3650),
   CANCEL_PARALLELISM: intVar("CANCEL_PARALLELISM", 4, 1, 16),
+  /**
+   * Which actions a run may take (issue 10, offboarding/actions.ts): a comma list of revoke_shares, handover,
+   * block_login, watch. Default revoke_shares alone. A request may ask for fewer, never more.
+   */
+  OFFBOARDING_ACTIONS: z
+    .string()
+    .optional()
+    .transform((v, ctx): ActionName[] => {
+      const parsed = parseActions(v?.trim() ? v : DEFAULT_ACTIONS.join(","));
+      if (parsed.ok && parsed.actions.length > 0) return parsed.actions;
+      ctx.addIssue({
+        code: "custom",
+        message: `OFFBOARDING_ACTIONS must be a comma list of ${ACTIONS.join(", ")}`,
+      });
+      return z.NEVER;
+    }),
+  /** The handover recipient when neither the event nor KooDrive names one (a 19-digit KooDrive user id). */
+  HANDOVER_DEFAULT_USER_ID: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? "").trim())
+    .refine(
+      (v) => v === "" || /^\d{19}$/.test(v),
+      "HANDOVER_DEFAULT_USER_ID must be a 19-digit KooDrive user id",
+    ),
+  /** How long a run polls a handover task before it gives up (the action fails, retryable). */
+  HANDOVER_TIMEOUT_HOURS: intVar("HANDOVER_TIMEOUT_HOURS", 48, 1, 720),
+  /** When the watch lists the leaver's shares again, after the run's main actions (offboarding/actions.ts). */
+  WATCH_AFTER: z
+    .string()
+    .optional()
+    .transform((v, ctx): number[] => {
+      const parsed = parseWatchAfter(v?.trim() ? v : "1h,24h,7d");
+      if (parsed.ok) return parsed.delaysMs;
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "WATCH_AFTER must be ascending delays like 1h,24h,7d (s, m, h, d; at most 10, each at most 30d)",
+      });
+      return z.NEVER;
+    }),
+  /**
+   * Pages (of 100 entries) of KooDrive's audit log a run reads for evidence of its cancels; 0 turns the
+   * evidence read off.
+   */
+  EVIDENCE_MAX_PAGES: intVar("EVIDENCE_MAX_PAGES", 10, 0, 1000),
   STUCK_RUN_MINUTES: intVar("STUCK_RUN_MINUTES", 15, 0, 1440),
 });
 

@@ -1,6 +1,7 @@
 import type { AuditSubject } from "../audit/schema";
 import type { NameMatchPolicy } from "../env";
 import type { VerifiedBy } from "../roles";
+import type { ActionName, ActionOutcomes, Evidence, HandoverRequest } from "./actions";
 
 /**
  * How far ahead a leaver's last day may be: a run sleeps until then, and a Workflow sleeps at most 365
@@ -48,6 +49,13 @@ export interface RunRequest {
    * never changes what an accepted run may do). Absent on runs accepted before the setting existed: `off`.
    */
   nameMatch?: NameMatchPolicy;
+  /**
+   * The actions this run takes, in order (issue 10): within OFFBOARDING_ACTIONS when accepted. Absent on
+   * runs accepted before 0.4: `revoke_shares` alone.
+   */
+  actions?: ActionName[];
+  /** Who receives the leaver's files, as the request named them (resolved by the handover action). */
+  handoverTo?: HandoverRequest;
 }
 
 /** Parameters of one Workflow instance. A retry is another instance on the same run (same ledger). */
@@ -60,6 +68,7 @@ export const RUN_STATUSES = [
   "accepted",
   "running",
   "needs_confirmation",
+  "watching",
   "completed",
   "partial",
   "failed",
@@ -143,6 +152,12 @@ export interface RunMeta {
   createdAt: string;
   updatedAt: string;
   finishedAt?: string;
+  /** Each requested action's outcome (issue 10); absent on runs before 0.4 (revoke_shares: the counts). */
+  actions?: ActionOutcomes;
+  /** KooDrive's own audit log's view of the run's cancels. */
+  evidence?: Evidence;
+  /** A retry's `handoverTo` (it replaces the request's for the handover of that attempt and later ones). */
+  handoverOverride?: HandoverRequest;
 }
 
 export type Counts = Record<ShareState, number> & { total: number };
