@@ -319,6 +319,16 @@ const ConfigSchema = z.object({
    */
   EVIDENCE_MAX_PAGES: intVar("EVIDENCE_MAX_PAGES", 10, 0, 1000),
   STUCK_RUN_MINUTES: intVar("STUCK_RUN_MINUTES", 15, 0, 1440),
+}).superRefine((c, ctx) => {
+  // Task and user calls act as the directory user [koodrive-api.md: Handover, "X-User-Id: the
+  // directory/admin user the app acts as"]: the leaver may be gone by then (transfer and delete).
+  const needs = c.OFFBOARDING_ACTIONS.filter((a) => a === "handover" || a === "block_login");
+  if (needs.length > 0 && !c.KOODRIVE_DIRECTORY_USER_ID)
+    ctx.addIssue({
+      code: "custom",
+      path: ["KOODRIVE_DIRECTORY_USER_ID"],
+      message: `KOODRIVE_DIRECTORY_USER_ID must be set when OFFBOARDING_ACTIONS includes ${needs.join(" and ")} (task and user calls act as that user)`,
+    });
 });
 
 export type Config = z.output<typeof ConfigSchema>;

@@ -60,7 +60,7 @@ export interface HandoverRequest {
 
 export interface Recipient {
   koodriveUserId: string;
-  name?: string;
+  name?: string | undefined;
   foundBy: RecipientSource;
 }
 
@@ -89,7 +89,7 @@ export interface ActionOutcome {
   /** handover: the tasks this run made, oldest first (a retry after a failed task makes another). */
   tasks?: HandoverTask[];
   /** handover: a create was sent for this recipient at this moment and its answer is not recorded yet. */
-  intent?: { recipient: string; at: string };
+  intent?: { recipient: string; at: string } | undefined;
   /** block_login: when KooDrive confirmed the user disabled (or answered "not found" after a handover). */
   blockedAt?: string;
   /** watch: the checks' moments, how many are done, and the late shares found (and cancelled). */

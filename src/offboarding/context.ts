@@ -22,6 +22,8 @@ export interface RunContext {
   userId: string;
   parallelism: number;
   lookahead?: Lookahead;
+  /** A watch check's listing (issue 10): the shares it plans are late shares. */
+  late?: boolean;
 }
 
 /**

@@ -15,6 +15,7 @@ export class LeaverLock extends DurableObject<Env> {
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS holder (k INTEGER PRIMARY KEY CHECK (k = 1), run_id TEXT NOT NULL, since TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS waiters (instance_id TEXT PRIMARY KEY);
+      CREATE TABLE IF NOT EXISTS watcher (k INTEGER PRIMARY KEY CHECK (k = 1), run_id TEXT NOT NULL, instance_id TEXT NOT NULL);
     `);
   }
 
@@ -34,7 +35,7 @@ export class LeaverLock extends DurableObject<Env> {
     runId: string,
     instanceId: string,
     replacing?: string,
-  ): { granted: true } | { heldBy: string; since: string } {
+  ): { granted: true; watcher?: { runId: string; instanceId: string } } | { heldBy: string; since: string } {
     const holder = this.current();
     if (holder && holder.runId !== runId && holder.runId !== replacing) {
       this.sql.exec("INSERT OR IGNORE INTO waiters (instance_id) VALUES (?)", instanceId);
@@ -48,7 +49,32 @@ export class LeaverLock extends DurableObject<Env> {
         new Date().toISOString(),
       );
     }
-    return { granted: true };
+    const watcher = this.watcherOf();
+    return watcher && watcher.runId !== runId ? { granted: true, watcher } : { granted: true };
+  }
+
+  /**
+   * A run whose main actions are done and which watches this person for late shares (issue 10). It does
+   * not hold the person between checks; the next run that claims them is told, and ends the watch.
+   */
+  setWatcher(runId: string, instanceId: string): void {
+    this.sql.exec(
+      "INSERT OR REPLACE INTO watcher (k, run_id, instance_id) VALUES (1, ?, ?)",
+      runId,
+      instanceId,
+    );
+  }
+
+  /** The watch of `runId` is over (finished, or ended by a newer run): forgets it, if it is still the one. */
+  clearWatcher(runId: string): void {
+    this.sql.exec("DELETE FROM watcher WHERE k = 1 AND run_id = ?", runId);
+  }
+
+  watcherOf(): { runId: string; instanceId: string } | undefined {
+    const row = this.sql
+      .exec<{ run_id: string; instance_id: string }>("SELECT run_id, instance_id FROM watcher WHERE k = 1")
+      .toArray()[0];
+    return row ? { runId: row.run_id, instanceId: row.instance_id } : undefined;
   }
 
   /**

@@ -1,4 +1,11 @@
 import { DurableObject } from "cloudflare:workers";
+import {
+  type ActionName,
+  type ActionOutcome,
+  actionsOf,
+  type Evidence,
+  type HandoverRequest,
+} from "./actions";
 import { jsonBatches } from "./json-batches";
 import { type IndexRow, indexRowOf, RUN_INDEX_NAME } from "./run-index";
 import {
@@ -77,6 +84,11 @@ export class RunLedger extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS shares_by_state ON shares (state, share_id);
       CREATE INDEX IF NOT EXISTS shares_audit_pending ON shares (share_id) WHERE audit_pending = 1;
     `);
+    // 0.4 (issue 10): shares a watch check found after the run's main pass. A ledger made by 0.3 gets the
+    // column on first use (SQLite has no ADD COLUMN IF NOT EXISTS).
+    const columns = this.sql.exec<{ name: string }>("PRAGMA table_info(shares)").toArray();
+    if (!columns.some((c) => c.name === "late"))
+      this.sql.exec("ALTER TABLE shares ADD COLUMN late INTEGER NOT NULL DEFAULT 0");
   }
 
   /** Runs `write` once per JSON batch of `items`, all in one transaction (all or nothing). */
@@ -225,6 +237,64 @@ export class RunLedger extends DurableObject<Env> {
     return next;
   }
 
+  /**
+   * Records one action's outcome (merged into what is there: a handover's tasks survive a state change).
+   * With `status`, the run's status changes in the same write.
+   */
+  setAction(
+    action: ActionName,
+    patch: Partial<ActionOutcome>,
+    run: Partial<Pick<RunMeta, "status" | "detail" | "waitUntil">> = {},
+  ): RunMeta {
+    const meta = this.readMeta();
+    if (!meta) throw new Error("run not found");
+    const now = new Date().toISOString();
+    const before = meta.actions?.[action] ?? { state: "pending" as const, detail: "", updatedAt: now };
+    const next: RunMeta = {
+      ...meta,
+      ...run,
+      actions: { ...meta.actions, [action]: { ...before, ...patch, updatedAt: now } },
+      updatedAt: now,
+    };
+    if (run.status && TERMINAL.has(run.status)) next.finishedAt = now;
+    this.writeMeta(next);
+    return next;
+  }
+
+  /** Records KooDrive's audit log's view of the run's cancels. */
+  setEvidence(evidence: Evidence): RunMeta {
+    const meta = this.readMeta();
+    if (!meta) throw new Error("run not found");
+    const next: RunMeta = { ...meta, evidence, updatedAt: new Date().toISOString() };
+    this.writeMeta(next);
+    return next;
+  }
+
+  /** How many of `shareIds` this run cancelled (evidence: matching KooDrive's audit log entries). */
+  cancelledAmong(shareIds: readonly string[]): string[] {
+    const found: string[] = [];
+    for (const batch of jsonBatches(shareIds))
+      for (const r of this.sql.exec<{ share_id: string }>(
+        "SELECT share_id FROM shares WHERE state = 'cancelled' AND share_id IN (SELECT value FROM json_each(?))",
+        batch,
+      ))
+        found.push(r.share_id);
+    return found;
+  }
+
+  /**
+   * A newer run for the same person ends this run's watch (issue 10): the watch stops before its next
+   * check. True when the watch was still on (idempotent: a second call changes nothing).
+   */
+  endWatch(byRunId: string): boolean {
+    const meta = this.readMeta();
+    const watch = meta?.actions?.watch;
+    if (!meta || !watch || watch.endedBy || TERMINAL.has(meta.status)) return false;
+    if (watch.state !== "watching" && watch.state !== "pending" && watch.state !== "running") return false;
+    this.setAction("watch", { endedBy: byRunId });
+    return true;
+  }
+
   /** The run is no longer waiting (its claim on the leaver was granted): the sweeper watches it again. */
   clearWait(): void {
     const meta = this.readMeta();
@@ -277,10 +347,11 @@ export class RunLedger extends DurableObject<Env> {
     if (!meta) return { refused: "run not found" };
     // A run waiting for confirmation whose Workflow is gone is resumed too: the new attempt keeps the
     // deadline already given (and ends the run if it has passed).
-    const resumable: RunStatus[] = ["running", "accepted", "needs_confirmation"];
+    const resumable: RunStatus[] = ["running", "accepted", "needs_confirmation", "watching"];
     if (!resumable.includes(meta.status)) return { refused: `run is ${meta.status}` };
     const attempt = meta.attempt + 1;
-    const status = meta.status === "needs_confirmation" ? meta.status : "accepted";
+    const status =
+      meta.status === "needs_confirmation" || meta.status === "watching" ? meta.status : "accepted";
     this.writeMeta({ ...meta, attempt, status, updatedAt: new Date().toISOString() });
     return { attempt };
   }
@@ -352,12 +423,14 @@ export class RunLedger extends DurableObject<Env> {
    * Starts a retry: only from a terminal state with something left to do. Puts failed and still-active
    * shares back to planned and bumps the attempt.
    */
-  beginRetry(): { attempt: number; requeued: number } | { refused: string } {
+  beginRetry(handoverTo?: HandoverRequest): { attempt: number; requeued: number } | { refused: string } {
     const meta = this.readMeta();
     if (!meta) return { refused: "run not found" };
     const retryable: RunStatus[] = ["partial", "failed", "unresolved"];
     if (!retryable.includes(meta.status))
       return { refused: `run is ${meta.status}; only partial, failed or unresolved runs can be retried` };
+    if (handoverTo && !actionsOf(meta.request).includes("handover"))
+      return { refused: "this run does not hand over files (handover is not one of its actions)" };
     const requeued = this.sql
       .exec<{ n: number }>("SELECT COUNT(*) AS n FROM shares WHERE state IN ('failed', 'still_active')")
       .one().n;
@@ -366,7 +439,16 @@ export class RunLedger extends DurableObject<Env> {
       new Date().toISOString(),
     );
     const attempt = meta.attempt + 1;
-    this.writeMeta({ ...meta, attempt, status: "accepted", updatedAt: new Date().toISOString() });
+    const next: RunMeta = { ...meta, attempt, status: "accepted", updatedAt: new Date().toISOString() };
+    const handover = meta.actions?.handover;
+    if (handoverTo) next.handoverOverride = handoverTo;
+    // A handover that did not complete is looked at again: its recipient is found afresh (a retry may name
+    // one), its tasks stay on record (a failed one is never polled again; a new one is created).
+    if (handover && handover.state !== "completed") {
+      const { recipient: _r, ...rest } = handover;
+      next.actions = { ...meta.actions, handover: { ...rest, state: "pending", detail: "retry" } };
+    }
+    this.writeMeta(next);
     return { attempt, requeued };
   }
 
@@ -374,19 +456,20 @@ export class RunLedger extends DurableObject<Env> {
    * Adds planned shares; a share already in the ledger keeps its state (a replayed plan step is a no-op).
    * Returns the ids that were new.
    */
-  addPlanned(shares: PlannedShare[]): string[] {
+  addPlanned(shares: PlannedShare[], late = false): string[] {
     if (shares.length === 0) return [];
     // One statement per page (a statement per share made the ledger most of a run's CPU).
     const now = new Date().toISOString();
     const added: string[] = [];
     this.eachBatch(shares, (batch) => {
       for (const r of this.sql.exec<{ share_id: string }>(
-        `INSERT OR IGNORE INTO shares (share_id, scope, display_name, link_url, short_url, expire_time, share_status, state, reason, audit_pending, updated_at)
+        `INSERT OR IGNORE INTO shares (share_id, scope, display_name, link_url, short_url, expire_time, share_status, state, reason, audit_pending, late, updated_at)
          SELECT value ->> '$.shareId', value ->> '$.scope', value ->> '$.displayName', value ->> '$.linkUrl',
                 value ->> '$.shortUrl', value ->> '$.expireTime', value ->> '$.shareStatus', value ->> '$.state',
-                value ->> '$.reason', CASE value ->> '$.state' WHEN 'planned' THEN 0 ELSE 1 END, ?
+                value ->> '$.reason', CASE value ->> '$.state' WHEN 'planned' THEN 0 ELSE 1 END, ?, ?
          FROM json_each(?) ORDER BY key
          RETURNING share_id`,
+        late ? 1 : 0,
         now,
         batch,
       ))
@@ -566,6 +649,17 @@ export class RunLedger extends DurableObject<Env> {
     );
   }
 
+  /** Shares a watch check found (late shares) and how many of them are still not cancelled. */
+  lateCounts(): { late: number; open: number } {
+    return this.sql
+      .exec<{ late: number; open: number }>(
+        `SELECT COUNT(*) AS late,
+                COALESCE(SUM(CASE WHEN state IN ('planned', 'in_flight', 'failed', 'still_active') THEN 1 ELSE 0 END), 0) AS open
+         FROM shares WHERE late = 1`,
+      )
+      .one();
+  }
+
   counts(): Counts {
     const counts = Object.fromEntries(SHARE_STATES.map((s) => [s, 0])) as Counts;
     counts.total = 0;
@@ -626,6 +720,7 @@ export class RunLedger extends DurableObject<Env> {
         msg: String(r.msg),
         attempts: Number(r.attempts),
         updatedAt: String(r.updated_at),
+        ...(Number(r.late) === 1 ? { late: true } : {}),
       }));
   }
 }

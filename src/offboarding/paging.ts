@@ -57,7 +57,7 @@ export async function planPage(
   holds: Awaited<ReturnType<typeof currentHolds>>,
 ): Promise<PendingShare[]> {
   const planned = planShares(links, ctx.userId, ctx.meta.request.scopes, holds);
-  const added = new Set(await ctx.ledger.addPlanned(planned));
+  const added = new Set(await ctx.ledger.addPlanned(planned, ctx.late === true));
   const fresh = planned.filter((s) => added.has(s.shareId));
   // Skipped shares (hold, scope) are queued in the ledger's audit outbox; flushAudit writes them.
   return fresh.filter((s) => s.state === "planned");

@@ -93,9 +93,17 @@ export async function startRun(
   request: RunRequest,
 ): Promise<{ runId: string; duplicate: boolean; status: RunStatus }> {
   const ledger = env.RUNS.getByName(request.runId);
-  // The run keeps the name-match policy in force now, whatever the setting is when it gets there.
-  const policy = request.nameMatch ?? loadConfig(env).RESOLVE_BY_NAME;
-  const { created, meta, row } = await ledger.accept({ ...request, nameMatch: policy });
+  // The run keeps the policies in force now (name matching, its actions, the watch's delays), whatever the
+  // settings are when it gets there.
+  const config = loadConfig(env);
+  const policy = request.nameMatch ?? config.RESOLVE_BY_NAME;
+  const actions = request.actions ?? [...config.OFFBOARDING_ACTIONS];
+  const { created, meta, row } = await ledger.accept({
+    ...request,
+    nameMatch: policy,
+    actions,
+    ...(actions.includes("watch") ? { watchAfterMs: request.watchAfterMs ?? config.WATCH_AFTER } : {}),
+  });
   // Listed before the answer (GET /runs is strongly consistent with the 202). A duplicate writes its row
   // again, which repairs one an earlier delivery could not write.
   await indexRun(env, row);

@@ -56,6 +56,8 @@ export interface RunRequest {
   actions?: ActionName[];
   /** Who receives the leaver's files, as the request named them (resolved by the handover action). */
   handoverTo?: HandoverRequest;
+  /** The watch's delays (WATCH_AFTER) in force when the request was accepted, for a run that watches. */
+  watchAfterMs?: number[];
 }
 
 /** Parameters of one Workflow instance. A retry is another instance on the same run (same ledger). */
@@ -122,6 +124,8 @@ export interface ShareRow extends PlannedShare {
   msg: string;
   attempts: number;
   updatedAt: string;
+  /** Found by a watch check after the run's main pass (issue 10). */
+  late?: boolean;
 }
 
 export type ResolvedBy = "event" | "identity_map" | "name_match";

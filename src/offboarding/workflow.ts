@@ -3,16 +3,20 @@ import { NonRetryableError } from "cloudflare:workflows";
 import type { AuditStore } from "../audit/store";
 import { type Bindings, loadConfig } from "../env";
 import { auditStore, runClient } from "../services";
+import { AccountSteps, overallStatus } from "./account-steps";
+import { type ActionName, actionsOf } from "./actions";
 import { limiter, settleAll } from "./concurrency";
 import type { RunContext, Subject } from "./context";
 import { cancelPending, cancelShares } from "./execute";
 import { currentHolds } from "./holds";
 import { instanceId, unwatchRun, wakeInstance } from "./instances";
+import type { LeaverLock } from "./leavers";
 import { postToChat } from "./notify";
 import { AuditFlusher, flushAudit } from "./outbox";
 import { listPages, planPage } from "./paging";
-import { type Resolution, resolveLeaver } from "./resolve";
+import { type Resolution, resolveLeaver, userExists } from "./resolve";
 import { receivedRecord } from "./start";
+import { auditState, isEngineAbort, STEP } from "./steps";
 import { describeRun, personOf } from "./summary";
 import { CONFIRM_EVENT, type Counts, type RunMeta, type RunParams, type RunStatus, TERMINAL } from "./types";
 
@@ -40,6 +44,8 @@ export const CONFIRM_TIMEOUT_HOURS = 72;
 
 /** The event a finishing run sends to the runs waiting for the same person. */
 const LEAVER_FREE_EVENT = "leaver-free";
+/** The event a newer run for the same person sends to the run that watches them (issue 10). */
+const WATCH_END_EVENT = "watch-ended";
 /**
  * A run waiting for another run of the same person is woken by it, and also polls this often (doubling: a
  * lost wake-up only costs time), and gives up after a day.
@@ -47,15 +53,6 @@ const LEAVER_FREE_EVENT = "leaver-free";
 const LEAVER_POLL_FIRST_S = 10;
 const LEAVER_POLL_MAX_S = 600;
 const LEAVER_WAIT_MAX_MS = 24 * 3_600_000;
-
-/**
- * Every step: retried 8 times, exponentially from 3 s (about 13 minutes in all), so a KooDrive outage or a
- * long Retry-After (the client gives up inline on anything over 30 s) fails the run only after that.
- */
-const STEP = {
-  retries: { limit: 8, delay: "3 seconds", backoff: "exponential" },
-  timeout: "10 minutes",
-} as const;
 
 type Outcome = { status: RunStatus | "superseded"; counts?: Counts };
 
@@ -84,25 +81,51 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
     const meta = await this.start(step, event.payload);
     if (!meta) return { status: "superseded" };
     const run = new Run(this.env, step, meta);
+    const actions = actionsOf(meta.request);
+    const revokes = actions.includes("revoke_shares");
     try {
       const who = await run.resolve();
       if (!who.ok) return await run.finish("unresolved", who.detail);
+      // A run resumed while it watched (the sweeper) goes back to its watch: its main actions are done.
+      if (meta.actions?.watch?.state === "watching") return await run.watch();
       await run.waitForEffectiveAt();
       if (meta.request.dryRun) {
-        await run.plan({ cancel: false });
+        if (revokes) await run.plan({ cancel: false });
+        await run.account().dryRun(actions, await run.userHold());
         return await run.finishDryRun(who);
       }
       // A resolve step cached by version 0.1 says nothing about confirmation: the gate step asks the ledger.
       const confirm = who.needsConfirmation ?? (await run.unconfirmedNameMatch());
       if (confirm) {
-        await run.plan({ cancel: false });
+        if (revokes) await run.plan({ cancel: false });
         const confirmed = await run.waitForConfirmation(who);
         if (!confirmed.ok) return await run.finish("unresolved", confirmed.detail);
       }
       const waited = await run.claimLeaver();
       if (!waited.ok) return await run.finish("failed", waited.detail);
-      if (!confirm) await run.plan({ cancel: true });
-      return await run.finish(...(await run.executeAndVerify()));
+      // Issue 10, in order: revoke shares and verify, hand over, block the login, watch. A hold on the
+      // person stops every action (the shares are planned as held, as before).
+      const hold = await run.userHold();
+      let revoke: [RunStatus, string] | undefined;
+      if (revokes) {
+        if (!confirm) await run.plan({ cancel: true });
+        revoke = await run.executeAndVerify();
+        await run.recordRevoke(revoke, hold);
+      }
+      const account = run.account();
+      for (const action of ["handover", "block_login"] as const) {
+        if (!actions.includes(action)) continue;
+        if (hold) await account.held(action, hold);
+        else if (action === "handover") await account.handover();
+        else await account.blockLogin();
+      }
+      if (actions.includes("watch")) {
+        if (!hold) return await run.watch(revoke);
+        await account.held("watch", hold);
+      }
+      const result = await run.finish(...(await run.overall(revoke)));
+      await account.evidence();
+      return result;
     } catch (err) {
       // A failing finish step is not turned into "failed" over a result it may already have recorded:
       // the instance errors and the sweeper takes it from there. Nor is the engine stopping the instance
@@ -238,6 +261,7 @@ class Run {
     const lock = this.env.LEAVERS.getByName(userId);
     const first = await lock.claim(this.runId, instanceId(this.runId, this.meta.attempt));
     if (!("granted" in first)) return { claimed: false };
+    await this.endOlderWatch(lock, first.watcher);
     await this.ledger.clearWait(); // a wait left by an earlier attempt must not hide this one from the sweeper
     return { claimed: true };
   }
@@ -357,6 +381,7 @@ class Run {
       const holder = await this.step.do(`claim leaver ${i}`, STEP, async () => {
         const first = await lock.claim(this.runId, self);
         if ("granted" in first) {
+          await this.endOlderWatch(lock, first.watcher);
           await this.ledger.clearWait(); // the sweeper watches the run again at once
           return null;
         }
@@ -364,6 +389,7 @@ class Run {
         if (!other || TERMINAL.has(other.status)) {
           const again = await lock.claim(this.runId, self, first.heldBy);
           if (!("granted" in again)) return again.heldBy;
+          await this.endOlderWatch(lock, again.watcher);
           await this.ledger.clearWait();
           return null;
         }
@@ -417,9 +443,9 @@ class Run {
    * cancels behind it). How KooDrive's cursor behaves while shares disappear is not documented: if it drifts
    * and hides some, the verify listing (no cancels while it pages) finds them.
    */
-  async plan({ cancel }: { cancel: boolean }): Promise<void> {
-    const ctx = this.context();
-    await this.pageThrough("plan", async (from) => {
+  async plan({ cancel, late = false, name = "plan" }: { cancel: boolean; late?: boolean; name?: string }) {
+    const ctx = { ...this.context(), late };
+    await this.pageThrough(name, async (from) => {
       // A plan is only ever for this leaver: one made for someone else (an unconfirmed name match) is dropped.
       if (from === FIRST_CURSOR) {
         const planned = await this.ledger.planFor(ctx.userId);
@@ -453,16 +479,16 @@ class Run {
    * Execute (cancel whatever is pending, a few rounds of batches per step) and verify (list again: planned
    * shares still listed are reported, shares never planned are planned and cancelled in another pass).
    */
-  async executeAndVerify(): Promise<[RunStatus, string]> {
-    const ctx = this.context();
+  async executeAndVerify({ late = false, prefix = "" } = {}): Promise<[RunStatus, string]> {
+    const ctx = { ...this.context(), late };
     let counts: Counts | undefined;
     for (let pass = 1; pass <= MAX_PASSES; pass++) {
       for (let k = 0; ; k++) {
-        const r = await this.step.do(`cancel ${pass}.${k}`, STEP, () => cancelPending(ctx));
+        const r = await this.step.do(`${prefix}cancel ${pass}.${k}`, STEP, () => cancelPending(ctx));
         if (r.done) break;
       }
       // The first page's step starts from a clean slate (flags of an interrupted or earlier pass dropped).
-      await this.pageThrough(`verify ${pass}`, async (from) => {
+      await this.pageThrough(`${prefix}verify ${pass}`, async (from) => {
         const holds = currentHolds(ctx.holds);
         holds.catch(() => {});
         if (from === FIRST_CURSOR) await this.ledger.resetSeen();
@@ -471,7 +497,7 @@ class Run {
           await planPage(ctx, links, await holds);
         });
       });
-      counts = await this.step.do(`verify ${pass} done`, STEP, async () => {
+      counts = await this.step.do(`${prefix}verify ${pass} done`, STEP, async () => {
         await this.ledger.finishVerify();
         await flushAudit(ctx);
         return this.ledger.counts();
@@ -489,6 +515,187 @@ class Run {
       : ["partial", `${open} share(s) still active or failed`];
   }
 
+  /** The handover, block and evidence steps of this run (account-steps.ts). */
+  account(): AccountSteps {
+    if (!this.userId) throw new Error("account steps before resolve");
+    return new AccountSteps(this.step, this.ledger, this.audit, this.config, {
+      client: this.client,
+      kv: this.env.AUDIT,
+      userId: this.userId,
+    });
+  }
+
+  /** A hold on the leaver (`user:<id>`) stops every action: its description, or null. */
+  async userHold(): Promise<string | null> {
+    const userId = this.userId;
+    if (!userId) throw new Error("userHold before resolve");
+    return this.step.do("user hold", STEP, async () =>
+      (await currentHolds(this.env.HOLDS)).userIds.has(userId)
+        ? `KooDrive user ${userId} is on hold (user:${userId}): nothing is done for this person`
+        : null,
+    );
+  }
+
+  /** revoke_shares' outcome, from the verify (a hold keeps every share: the action is `held`). */
+  async recordRevoke([status, detail]: [RunStatus, string], hold: string | null): Promise<void> {
+    await this.step.do("revoke_shares done", STEP, async () => {
+      const state = hold ? "held" : status === "completed" ? "completed" : "failed";
+      await this.ledger.setAction("revoke_shares", { state, detail: hold ? `${detail}; ${hold}` : detail });
+    });
+  }
+
+  /** The run's status from its actions (account-steps.ts overallStatus), read from the ledger. */
+  async overall(
+    revoke: [RunStatus, string] | undefined,
+    except: ActionName[] = [],
+  ): Promise<[RunStatus, string]> {
+    return this.step.do("outcome", STEP, async () => {
+      const m = await this.ledger.getMeta();
+      if (!m) throw new Error("run not found");
+      return overallStatus(m, revoke, except);
+    });
+  }
+
+  /**
+   * A newer claim on the person ends an older run's watch (issue 10): that run is told (its ledger first,
+   * then a wake-up), and the person's lock forgets it. Idempotent: a replayed step repeats it harmlessly.
+   */
+  private async endOlderWatch(
+    lock: DurableObjectStub<LeaverLock>,
+    watcher?: { runId: string; instanceId: string },
+  ) {
+    if (!watcher || watcher.runId === this.runId) return;
+    if (await this.env.RUNS.getByName(watcher.runId).endWatch(this.runId))
+      await wakeInstance(this.env.OFFBOARDING, watcher.instanceId, { type: WATCH_END_EVENT, payload: {} });
+    await lock.clearWatcher(watcher.runId);
+  }
+
+  /**
+   * The watch (issue 10): after the main actions, the run shows `watching` and lists the leaver's shares
+   * again at each WATCH_AFTER moment, cancelling (and verifying) whatever appeared: late shares, recorded as
+   * such. Between checks it does not hold the person: a newer run for them ends this watch. The run's final
+   * status comes after the last check.
+   */
+  async watch(revoke?: [RunStatus, string]): Promise<Outcome> {
+    const userId = this.userId;
+    if (!userId) throw new Error("watch before resolve");
+    const lock = this.env.LEAVERS.getByName(userId);
+    const self = instanceId(this.runId, this.meta.attempt);
+    const plan = await this.step.do("watch begins", STEP, async () => {
+      const m = await this.ledger.getMeta();
+      if (!m) throw new Error("run not found");
+      let w = m.actions?.watch;
+      if (!w?.schedule) {
+        const [main, detail] = overallStatus(m, revoke, ["watch"]);
+        const delays = m.request.watchAfterMs ?? this.config.WATCH_AFTER;
+        const now = Date.now();
+        const schedule = delays.map((d) => new Date(now + d).toISOString());
+        const next = await this.ledger.setAction(
+          "watch",
+          {
+            state: "watching",
+            schedule,
+            checksDone: 0,
+            lateShares: 0,
+            detail: `first check at ${schedule[0]}`,
+          },
+          {
+            status: "watching",
+            detail: `${main}: ${detail}; watching for late shares until ${schedule[schedule.length - 1]}`,
+            waitUntil: schedule[0] as string, // WATCH_AFTER has at least one delay
+          },
+        );
+        await auditState(this.audit, next, next.detail ?? "", await this.ledger.counts());
+        w = next.actions?.watch;
+      } else {
+        await this.ledger.update({ status: "watching" });
+      }
+      // Between checks the person is free: a newer run claims them and ends this watch.
+      await lock.setWatcher(this.runId, self);
+      const waiters = await lock.release(this.runId);
+      await Promise.all(
+        waiters.map((id) => wakeInstance(this.env.OFFBOARDING, id, { type: LEAVER_FREE_EVENT, payload: {} })),
+      );
+      return { schedule: w?.schedule ?? [], checksDone: w?.checksDone ?? 0 };
+    });
+    if (plan.checksDone === 0) await this.notifyChat("watching");
+    await this.account().evidence();
+    for (let k = plan.checksDone; k < plan.schedule.length; k++) {
+      const at = Date.parse(plan.schedule[k] as string);
+      if (at > Date.now()) {
+        try {
+          await this.step.waitForEvent(`watch wait ${k}`, {
+            type: WATCH_END_EVENT,
+            timeout: Math.max(1_000, at - Date.now()),
+          });
+        } catch (err) {
+          if (isEngineAbort(err)) throw err;
+          // The moment of the check came: look below.
+        }
+      }
+      const go = await this.step.do(`watch gate ${k}`, STEP, async () => {
+        const m = await this.ledger.getMeta();
+        if (m?.actions?.watch?.endedBy)
+          return `ended by a newer run for the same person (${m.actions.watch.endedBy})`;
+        if ((await currentHolds(this.env.HOLDS)).userIds.has(userId))
+          return `KooDrive user ${userId} went on hold`;
+        const found = await userExists(this.client, this.config.KOODRIVE_DIRECTORY_USER_ID || userId, userId);
+        if (!found.exists) return `KooDrive user ${userId} no longer exists: nothing left to watch`;
+        const claimed = await lock.claim(this.runId, self);
+        if (!("granted" in claimed)) {
+          await this.ledger.endWatch(claimed.heldBy);
+          return `ended by a newer run for the same person (${claimed.heldBy})`;
+        }
+        await this.ledger.clearWait();
+        return null;
+      });
+      if (go) {
+        await this.step.do(`watch ended ${k}`, STEP, async () => {
+          await this.ledger.setAction("watch", { detail: go });
+        });
+        break;
+      }
+      await this.plan({ cancel: true, late: true, name: `watch ${k} list` });
+      await this.executeAndVerify({ late: true, prefix: `watch ${k} ` });
+      await this.step.do(`watch ${k} done`, STEP, async () => {
+        const late = await this.ledger.lateCounts();
+        const nextAt = plan.schedule[k + 1];
+        const m = await this.ledger.setAction(
+          "watch",
+          {
+            checksDone: k + 1,
+            lateShares: late.late,
+            detail: `${k + 1} of ${plan.schedule.length} checks done, ${late.late} late share(s)${nextAt ? `; next check at ${nextAt}` : ""}`,
+          },
+          { status: "watching", ...(nextAt ? { waitUntil: nextAt } : {}) },
+        );
+        await lock.release(this.runId);
+        // Each check is on record; the late shares themselves are audited like every cancel (the outbox).
+        await auditState(this.audit, m, `watch: ${m.actions?.watch?.detail ?? ""}`, undefined, {
+          lateShares: late.late,
+        });
+      });
+    }
+    await this.step.do("watch over", STEP, async () => {
+      const late = await this.ledger.lateCounts();
+      const w = (await this.ledger.getMeta())?.actions?.watch;
+      const done = w?.checksDone ?? 0;
+      // A watch that stopped early says why (its detail was set by the gate).
+      const early = done < (w?.schedule?.length ?? 0) ? `; stopped early: ${w?.detail ?? ""}` : "";
+      await this.ledger.setAction(
+        "watch",
+        late.open > 0
+          ? {
+              state: "failed",
+              detail: `${late.open} of ${late.late} late share(s) still active or failed${early}`,
+            }
+          : { state: "completed", detail: `${done} check(s), ${late.late} late share(s) cancelled${early}` },
+      );
+      await lock.clearWatcher(this.runId);
+    });
+    return this.finish(...(await this.overall(revoke)), { notify: false });
+  }
+
   async finishDryRun(who: { needsConfirmation?: boolean }): Promise<Outcome> {
     const counts = await this.step.do("dry run report", STEP, () => this.ledger.counts());
     const note = who.needsConfirmation
@@ -498,7 +705,7 @@ class Run {
   }
 
   /** The last step: audit flushed, status recorded, the person let go; a chat-started run posts its result. */
-  async finish(status: RunStatus, detail: string): Promise<Outcome> {
+  async finish(status: RunStatus, detail: string, { notify = true } = {}): Promise<Outcome> {
     this.finishing = true;
     const result = await this.step.do(`finish ${status}`, STEP, async () => {
       await flushAudit({ ledger: this.ledger, audit: this.audit, meta: this.meta, subject: this.subject });
@@ -517,18 +724,21 @@ class Run {
       }
       return { status, counts };
     });
-    if (this.request.notifyUrl) {
-      // Best effort, once: the run is already finished and audited whatever happens here.
-      await this.step.do("notify chat", NOTIFY_STEP, async () => {
-        const url = (await this.ledger.getMeta())?.request.notifyUrl;
-        if (!url) return false;
-        return postToChat(
-          url,
-          describeRun(this.runId, status, result.counts, detail, personOf(this.subject)),
-        );
-      });
-    }
+    // A run that watched posted its result when the watch began (a chat response URL does not last days).
+    if (notify) await this.notifyChat(status);
     return result;
+  }
+
+  /** Posts the run's state to the chat that started it: best effort, once per state. */
+  private async notifyChat(status: RunStatus): Promise<void> {
+    if (!this.request.notifyUrl) return;
+    await this.step.do(`notify chat${status === "watching" ? " (watching)" : ""}`, NOTIFY_STEP, async () => {
+      const m = await this.ledger.getMeta();
+      const url = m?.request.notifyUrl;
+      if (!m || !url) return false;
+      const counts = await this.ledger.counts();
+      return postToChat(url, describeRun(this.runId, status, counts, m.detail ?? "", personOf(this.subject)));
+    });
   }
 
   /** Runs `page` as steps named `<name> 0`, `<name> 1`, ... from cursor "0" until it returns no cursor. */
@@ -544,49 +754,4 @@ class Run {
       cursor = next ?? undefined;
     }
   }
-}
-
-/**
- * The engine stopping an instance (pause, terminate) surfaces in the run's code as an error thrown from a
- * step call; it must pass through, never be taken for the run failing or for a timed-out wait.
- */
-function isEngineAbort(err: unknown): boolean {
-  return err instanceof Error && /^Aborting engine:/.test(err.message);
-}
-
-async function auditState(
-  audit: AuditStore,
-  meta: RunMeta,
-  detail: string,
-  counts?: Counts,
-  extra: Record<string, string | number> = {},
-): Promise<void> {
-  await audit.write({
-    type: "run.state",
-    actor: "workflow",
-    source: meta.request.source,
-    eventId: meta.request.eventId,
-    runId: meta.request.runId,
-    requestId: meta.request.requestId,
-    subject: {
-      ...meta.request.subject,
-      // A name match nobody confirmed (version 0.1 stored it as the leaver) is not filed under that person.
-      ...(meta.koodriveUserId && !(meta.status === "needs_confirmation" && !meta.confirmedBy)
-        ? { koodriveUserId: meta.koodriveUserId }
-        : {}),
-    },
-    status: meta.status,
-    reason: detail,
-    ...(counts || meta.duplicates || meta.candidate || Object.keys(extra).length
-      ? {
-          details: {
-            ...(counts ?? {}),
-            ...(meta.duplicates ? { duplicates: meta.duplicates } : {}),
-            ...(meta.candidate ? { candidate: meta.candidate.koodriveUserId } : {}),
-            ...(meta.confirmedBy ? { confirmedBy: meta.confirmedBy } : {}),
-            ...extra,
-          },
-        }
-      : {}),
-  });
 }

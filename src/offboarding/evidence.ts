@@ -1,0 +1,55 @@
+import type { Evidence } from "./actions";
+import type { AccountDeps } from "./handover";
+
+/**
+ * Evidence from KooDrive's own audit log (issue 10): the entries in the run's time window whose `resource`
+ * is one of the shares this run cancelled. The log's operation names are undocumented, so entries are
+ * matched by resource only [koodrive-api.md: audit log]; 0 found is reported as it is, never as an error.
+ */
+
+/** Entries per page of `POST /auditlog` (pageSize 1-100 [doc]). */
+export const AUDIT_LOG_PAGE_SIZE = 100;
+/** The window is widened by this much on each side: KooDrive's clock is not ours (our choice). */
+const WINDOW_SLACK_MS = 5 * 60_000;
+
+export async function readEvidence(
+  deps: Pick<AccountDeps, "ledger" | "client" | "acting">,
+  window: { from: string; cancelled: number },
+  maxPages: number,
+): Promise<Evidence> {
+  const from = new Date(Date.parse(window.from) - WINDOW_SLACK_MS).toISOString();
+  const to = new Date(Date.now() + WINDOW_SLACK_MS).toISOString();
+  const matched = new Set<string>();
+  let entriesRead = 0;
+  let complete = false;
+  for (let pageNum = 1; pageNum <= maxPages; pageNum++) {
+    const page = await deps.client.auditLogPage(deps.acting, {
+      from,
+      to,
+      pageNum,
+      pageSize: AUDIT_LOG_PAGE_SIZE,
+    });
+    entriesRead += page.entries.length;
+    const resources = [...new Set(page.entries.map((e) => e.resource).filter((r) => r && !matched.has(r)))];
+    if (resources.length > 0) for (const id of await deps.ledger.cancelledAmong(resources)) matched.add(id);
+    if (page.entries.length < AUDIT_LOG_PAGE_SIZE || entriesRead >= page.total) {
+      complete = true;
+      break;
+    }
+  }
+  return {
+    found: matched.size,
+    of: window.cancelled,
+    from,
+    to,
+    entriesRead,
+    complete,
+    checkedAt: new Date().toISOString(),
+  };
+}
+
+/** "KooDrive's audit log shows N of M cancellations" (with how much was read when the read stopped early). */
+export function describeEvidence(e: Evidence): string {
+  const base = `KooDrive's audit log shows ${e.found} of ${e.of} cancellation${e.of === 1 ? "" : "s"}`;
+  return e.complete ? base : `${base} (the first ${e.entriesRead} log entries of the window read)`;
+}
