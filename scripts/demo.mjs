@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // `npm run demo`: sends a correctly signed Standard Webhooks HR event for the demo leaver to the local
-// service (started with `npm start`), waits for the run and prints its result. `-- --dry-run` plans only.
+// service (started with `npm start`), waits for the run and prints its result. `-- --dry-run` plans only;
+// `-- --actions revoke_shares,handover,block_login` asks for more than the shares (default: revoke_shares).
 import { createHmac, randomUUID } from "node:crypto";
 import { ensureDevVars, SERVICE_URL } from "./dev-vars.mjs";
 
 const vars = ensureDevVars();
 const dryRun = process.argv.includes("--dry-run");
+const actionsAt = process.argv.indexOf("--actions");
+const actions = (actionsAt > 0 ? (process.argv[actionsAt + 1] ?? "") : "revoke_shares")
+  .split(",")
+  .filter(Boolean);
 const secret = vars.HR_WEBHOOK_SECRETS.split(/\s+/)[0];
 const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
 
@@ -20,7 +25,8 @@ const body = JSON.stringify({
     effectiveAt: new Date().toISOString(),
     reason: "resigned",
   },
-  options: { dryRun, scopes: [1, 2, 3] },
+  // No manager named: a handover goes to the recipient KooDrive's admin configured for Dana.
+  options: { dryRun, scopes: [1, 2, 3], actions },
 });
 const signature = createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64");
 
@@ -45,12 +51,18 @@ console.log(`-> ${res.status} ${JSON.stringify(accepted)}`);
 if (res.status !== 202) process.exit(1);
 
 const admin = { authorization: `Bearer ${vars.ADMIN_TOKEN}` };
-const terminal = new Set(["completed", "partial", "failed", "unresolved", "dry_run"]);
+// A run that watches reports its main result as `watching` (the watch's checks come minutes later).
+const terminal = new Set(["completed", "partial", "failed", "unresolved", "dry_run", "watching"]);
 let run;
-for (let i = 0; i < 120; i++) {
+for (let i = 0; i < 240; i++) {
   run = await (await fetch(`${SERVICE_URL}/runs/${accepted.runId}?limit=5000`, { headers: admin })).json();
   if (terminal.has(run.status)) break;
   await new Promise((r) => setTimeout(r, 500));
+}
+// KooDrive's audit log is read right after the result: give it a moment.
+for (let i = 0; i < 20 && !run.evidence && run.counts?.cancelled > 0; i++) {
+  await new Promise((r) => setTimeout(r, 500));
+  run = await (await fetch(`${SERVICE_URL}/runs/${accepted.runId}?limit=5000`, { headers: admin })).json();
 }
 console.log(`\nRun ${run.runId}: ${run.status}  (${run.detail ?? ""})`);
 console.log(`Leaver resolved to ${run.koodriveUserId} by ${run.resolvedBy}`);
@@ -61,6 +73,9 @@ console.log(
     .map(([k, n]) => `${k}=${n}`)
     .join(" "),
 );
+for (const a of run.actions ?? []) console.log(`  ${a.action.padEnd(14)} ${a.state.padEnd(15)} ${a.detail}`);
+if (run.evidence)
+  console.log(`Evidence: KooDrive's audit log shows ${run.evidence.found} of ${run.evidence.of} cancellations`);
 console.log("\nshareId              scope  state         name");
 for (const s of run.shares.slice(0, 50)) {
   console.log(`${s.shareId}  ${String(s.scope).padEnd(5)}  ${s.state.padEnd(12)}  ${s.displayName}`);

@@ -20,6 +20,10 @@ export const DEMO_VARS = {
   // The console's identity without Cloudflare Access: role admin, recorded as `local:<e-mail>`. Honoured only
   // on 127.0.0.1 / localhost / ::1 and only while ACCESS_TEAM_DOMAIN is unset (docs/security.md).
   CONSOLE_LOCAL_IDENTITY: "local-admin@example.com",
+  // Locally every action may be asked for (`npm run demo -- --actions ...`); production's default is
+  // revoke_shares alone. The watch checks again after 2 and 10 minutes (production: 1h,24h,7d).
+  OFFBOARDING_ACTIONS: "revoke_shares,handover,block_login,watch",
+  WATCH_AFTER: "2m,10m",
 };
 export const SIM_ADMIN_TOKEN = "demo-sim-admin-token";
 
