@@ -33,6 +33,8 @@ export const AuditShare = z.object({
   displayName: z.string().optional(),
   code: z.string().optional(),
   msg: z.string().optional(),
+  /** Found by a watch check after the run's main pass (issue 10). */
+  late: z.boolean().optional(),
 });
 export type AuditShare = z.infer<typeof AuditShare>;
 

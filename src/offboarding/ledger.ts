@@ -622,10 +622,10 @@ export class RunLedger extends DurableObject<Env> {
    */
   unaudited(
     limit: number,
-  ): Array<Pick<ShareRow, "shareId" | "state" | "scope" | "displayName" | "code" | "msg" | "reason">> {
+  ): Array<Pick<ShareRow, "shareId" | "state" | "scope" | "displayName" | "code" | "msg" | "reason" | "late">> {
     return this.sql
       .exec<Record<string, string | number>>(
-        "SELECT share_id, state, scope, display_name, code, msg, reason FROM shares WHERE audit_pending = 1 ORDER BY share_id LIMIT ?",
+        "SELECT share_id, state, scope, display_name, code, msg, reason, late FROM shares WHERE audit_pending = 1 ORDER BY share_id LIMIT ?",
         limit,
       )
       .toArray()
@@ -637,6 +637,7 @@ export class RunLedger extends DurableObject<Env> {
         code: String(r.code),
         msg: String(r.msg),
         reason: String(r.reason),
+        ...(Number(r.late) === 1 ? { late: true } : {}),
       }));
   }
 

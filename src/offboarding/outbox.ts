@@ -71,6 +71,7 @@ export async function flushAudit(
         displayName: r.displayName,
         ...(r.code ? { code: r.code } : {}),
         ...(r.msg || r.reason ? { msg: r.msg || r.reason } : {}),
+        ...(r.late ? { late: true } : {}),
       };
       byType.set(type, [...(byType.get(type) ?? []), share]);
     }
