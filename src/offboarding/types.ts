@@ -122,6 +122,8 @@ export interface ShareRow extends PlannedShare {
   msg: string;
   attempts: number;
   updatedAt: string;
+  /** Found by the watch after the run's main actions (a late share, issue 10); absent before 0.4. */
+  late?: boolean;
 }
 
 export type ResolvedBy = "event" | "identity_map" | "name_match";
