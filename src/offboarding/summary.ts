@@ -29,8 +29,7 @@ export function describeRun(
   if (!meta) return head;
   const lines = [head];
   if (meta.request.actions || meta.actions)
-    for (const view of actionViews(meta, counts))
-      lines.push(`• ${actionLine(view).slice(0, 300)}`);
+    for (const view of actionViews(meta, counts)) lines.push(`• ${actionLine(view).slice(0, 300)}`);
   if (meta.evidence) lines.push(`${evidenceText(meta.evidence)}.`);
   return lines.join("\n");
 }
