@@ -18,7 +18,7 @@ const HOSTILE = [
   "two\r\n=lines",
 ];
 
-const COLUMNS = 14;
+const COLUMNS = 15;
 const FORMULA_START = /^ *[=+\-@]/;
 
 beforeEach(async () => {

@@ -226,7 +226,7 @@ describe("scopes, report and export", () => {
     expect(csv.headers.get("content-type")).toContain("text/csv");
     const lines = (await csv.text()).trim().split("\r\n");
     expect(lines[0]).toBe(
-      "runId,shareId,scope,displayName,linkUrl,shortUrl,expireTime,shareStatus,state,reason,code,msg,attempts,updatedAt",
+      "runId,shareId,scope,displayName,linkUrl,shortUrl,expireTime,shareStatus,state,reason,code,msg,attempts,updatedAt,late",
     );
     expect(lines).toHaveLength(before.length + 1);
     const nd = (await (await admin(`/runs/${runId}/export?format=ndjson`)).text()).trim().split("\n");

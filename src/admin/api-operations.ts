@@ -85,21 +85,38 @@ export const ADMIN_OPERATIONS: readonly Operation[] = [
     path: "/runs/:runId",
     tag: "Runs",
     role: "viewer",
-    summary: "A run: status, resolution, plan, counts and per-share outcomes (paged)",
+    summary: "A run: status, resolution, actions, evidence, plan, counts and per-share outcomes (paged)",
+    description:
+      "`actions`: the run's requested actions in the order they run (`revoke_shares`, `handover`, " +
+      "`block_login`, `watch`), each `{action, state, detail, updatedAt, recipient?, tasks?, blockedAt?, " +
+      "schedule?, checksDone?, nextCheck?, lateShares?, endedBy?}`; a run from before 0.4 lists " +
+      "`revoke_shares` alone, its state derived from the run's status and counts. `evidence`: KooDrive's " +
+      "audit log's view of the cancels, `{found, of, from, to, entriesRead, complete, checkedAt, summary}` " +
+      '(`summary`: "KooDrive\'s audit log shows N of M cancellations"), or null until it was read. ' +
+      "Status `watching`: the main actions are done and the run waits for the watch's next check.",
     params: RunParams,
     query: RunQuery,
-    responses: { 200: "The run.", 404: "No such run." },
+    responses: {
+      200: "`{runId, status, ..., counts, actions, evidence, plan, shares, nextCursor?}`",
+      404: "No such run.",
+    },
   },
   {
     method: "get",
     path: "/runs/:runId/export",
     tag: "Runs",
     role: "viewer",
-    summary: "Every share of a run as CSV or NDJSON (streamed; CSV is formula-injection safe)",
+    summary:
+      "Every share of a run, or its actions and evidence, as CSV or NDJSON (CSV is formula-injection safe)",
+    description:
+      "`part=shares` (default) streams every share and its outcome (`late`: found by the watch); " +
+      "`part=actions` gives one row per requested action with its outcome, the handover's recipient and " +
+      "tasks, the watch's schedule and late shares, and KooDrive's audit-log evidence on the " +
+      "`revoke_shares` row.",
     params: RunParams,
     query: ExportQuery,
     responses: {
-      200: { description: "The shares.", contentType: "text/csv" },
+      200: { description: "The shares, or the actions.", contentType: "text/csv" },
       404: "No such run.",
     },
   },

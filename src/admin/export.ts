@@ -1,3 +1,4 @@
+import { type ActionView, actionLine, type EvidenceView, taskStatusName } from "../offboarding/action-view";
 import type { RunLedger } from "../offboarding/ledger";
 import type { ShareRow } from "../offboarding/types";
 
@@ -19,7 +20,41 @@ const COLUMNS = [
   "msg",
   "attempts",
   "updatedAt",
+  // Found by the watch after the run's main actions (issue 10); empty for runs before 0.4.
+  "late",
 ] as const;
+
+/**
+ * The actions part (`part=actions`): one row per requested action, in the order they run (issue 10).
+ * KooDrive's audit-log evidence is the proof of the cancels, so its columns are filled on the
+ * `revoke_shares` row (on the first row if the run did not revoke shares).
+ */
+const ACTION_COLUMNS = [
+  "runId",
+  "action",
+  "state",
+  "detail",
+  "updatedAt",
+  "recipient",
+  "recipientName",
+  "recipientFoundBy",
+  "tasks",
+  "blockedAt",
+  "schedule",
+  "checksDone",
+  "nextCheck",
+  "lateShares",
+  "endedBy",
+  "summary",
+  "evidenceFound",
+  "evidenceOf",
+  "evidenceEntriesRead",
+  "evidenceComplete",
+  "evidence",
+] as const;
+
+export const EXPORT_PARTS = ["shares", "actions"] as const;
+export type ExportPart = (typeof EXPORT_PARTS)[number];
 
 /**
  * Where a spreadsheet may start a new cell, and so evaluate what follows as a formula: the start of the
@@ -48,6 +83,78 @@ export function csvField(value: unknown): string {
   let safe = text.replace(FORMULA_SEGMENT, "$1'");
   if (LEADING_STRIPPED.test(safe)) safe = `'${safe}`;
   return safe !== text || NEEDS_QUOTES.test(text) ? `"${safe.replaceAll('"', '""')}"` : safe;
+}
+
+/** Which action row carries the evidence columns (see ACTION_COLUMNS). */
+function evidenceRow(actions: ActionView[]): number {
+  return Math.max(
+    0,
+    actions.findIndex((a) => a.action === "revoke_shares"),
+  );
+}
+
+/**
+ * A run's actions and evidence as CSV or NDJSON (at most four rows: built in memory). CSV flattens the
+ * handover tasks (`<taskId>:<STATUS>[:<resultCode>]`, `;`-separated) and the watch schedule (ISO times,
+ * space-separated); NDJSON keeps them as they are, with the evidence object on its row.
+ */
+export function exportActions(
+  runId: string,
+  actions: ActionView[],
+  evidence: EvidenceView | null,
+  format: "csv" | "ndjson",
+): Response {
+  const at = evidenceRow(actions);
+  const body =
+    format === "csv"
+      ? [
+          ACTION_COLUMNS.join(","),
+          ...actions.map((a, i) => {
+            const e = i === at ? evidence : null;
+            const record: Record<(typeof ACTION_COLUMNS)[number], unknown> = {
+              runId,
+              action: a.action,
+              state: a.state,
+              detail: a.detail,
+              updatedAt: a.updatedAt,
+              recipient: a.recipient?.koodriveUserId,
+              recipientName: a.recipient?.name,
+              recipientFoundBy: a.recipient?.foundBy,
+              tasks: a.tasks
+                ?.map((t) =>
+                  [t.taskId, taskStatusName(t.status), ...(t.resultCode ? [t.resultCode] : [])].join(":"),
+                )
+                .join(";"),
+              blockedAt: a.blockedAt,
+              schedule: a.schedule?.join(" "),
+              checksDone: a.checksDone,
+              nextCheck: a.nextCheck,
+              lateShares: a.lateShares,
+              endedBy: a.endedBy,
+              summary: actionLine(a),
+              evidenceFound: e?.found,
+              evidenceOf: e?.of,
+              evidenceEntriesRead: e?.entriesRead,
+              evidenceComplete: e?.complete,
+              evidence: e?.summary,
+            };
+            return ACTION_COLUMNS.map((col) => csvField(record[col])).join(",");
+          }),
+        ]
+          .map((line) => `${line}\r\n`)
+          .join("")
+      : actions
+          .map(
+            (a, i) =>
+              `${JSON.stringify({ runId, ...a, summary: actionLine(a), ...(i === at && evidence ? { evidence } : {}) })}\n`,
+          )
+          .join("");
+  return new Response(body, {
+    headers: {
+      "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson",
+      "content-disposition": `attachment; filename="${runId}-actions.${format === "csv" ? "csv" : "ndjson"}"`,
+    },
+  });
 }
 
 /** Streams every share of a run as CSV or NDJSON, page by page from the ledger (constant memory). */

@@ -5,7 +5,8 @@ import { decodeCursor, MAX_AUDIT_PAGE } from "../audit/store";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { limitBody, validate } from "../http";
-import { exportRun } from "./export";
+import { actionViews, evidenceView } from "../offboarding/action-view";
+import { EXPORT_PARTS, exportActions, exportRun } from "./export";
 import { governorView } from "./governor";
 import { holdsRoutes } from "./holds";
 import { identityRoutes } from "./identities";
@@ -22,7 +23,15 @@ export const ConfirmBody = z.object({
   koodriveUserId: z.string().regex(/^\d{19}$/, "must be the 19-digit KooDrive user id you confirm"),
 });
 
-export const ExportQuery = z.object({ format: z.enum(["csv", "ndjson"]).default("csv") });
+export const ExportQuery = z.object({
+  format: z.enum(["csv", "ndjson"]).default("csv"),
+  part: z
+    .enum(EXPORT_PARTS)
+    .default("shares")
+    .describe(
+      "`shares` (every share and its outcome) or `actions` (each action's outcome and the evidence).",
+    ),
+});
 
 export const AuditQuery = z
   .object({
@@ -91,15 +100,22 @@ export function adminRoutes() {
   app.get("/runs/:runId/export", validate("query", ExportQuery), async (c) => {
     const runId = c.req.param("runId");
     const { ledger, meta } = await loadRun(c.env, runId);
-    const { format } = c.req.valid("query");
+    const { format, part } = c.req.valid("query");
     await c.var.audit.write({
       type: "admin.export",
       ...actorOf(c),
       runId,
       requestId: c.var.requestId,
       subject: meta.request.subject,
-      details: { format },
+      details: { format, part },
     });
+    if (part === "actions")
+      return exportActions(
+        runId,
+        actionViews(meta, await ledger.counts()),
+        evidenceView(meta.evidence),
+        format,
+      );
     return exportRun(ledger, runId, format);
   });
 

@@ -1,10 +1,12 @@
 /**
  * One run as `GET /runs/:id` shows it (README "Admin API"), for the route and the console alike: the
- * request, status, resolution, counts, the plan by scope, and a page of shares.
+ * request, status, resolution, counts, each requested action's outcome and KooDrive's audit-log evidence
+ * (issue 10), the plan by scope, and a page of shares.
  */
 import * as z from "zod";
 import type { Bindings } from "../env";
 import { ApiError } from "../errors";
+import { actionViews, evidenceView } from "../offboarding/action-view";
 import { isRunId } from "../offboarding/start";
 import { SHARE_STATES, type ShareState } from "../offboarding/types";
 
@@ -66,6 +68,8 @@ export async function runView(env: Bindings, runId: string, q: RunViewQuery) {
     updatedAt: meta.updatedAt,
     finishedAt: meta.finishedAt ?? null,
     counts,
+    actions: actionViews(meta, counts),
+    evidence: evidenceView(meta.evidence),
     plan,
     shares: page,
     ...(shares.length > q.limit ? { nextCursor: page[page.length - 1]?.shareId } : {}),

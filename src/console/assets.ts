@@ -96,8 +96,8 @@ tr{break-inside:avoid}
 /**
  * Follows runs in flight: every element with `data-progress-url` (the run page's one, or one per row of a
  * list) asks for its run's counts every few seconds and updates its `<progress>` and `[data-progress-text]`.
- * When a run is over, an element marked `data-reload` reloads the page (the run page then shows the result);
- * any other just says the final status. No inline script: the CSP allows 'self' only.
+ * When a run is over, or watching (its main actions done; the watch's checks are hours apart), an element
+ * marked `data-reload` reloads the page (the run page then shows the result); any other just says the status. No inline script: the CSP allows 'self' only.
  */
 const JS = `(function(){
 function follow(el){
@@ -105,7 +105,7 @@ var url=el.getAttribute("data-progress-url");var bar=el.querySelector("progress"
 function tick(){fetch(url,{credentials:"same-origin",headers:{accept:"application/json"}}).then(function(r){if(!r.ok)throw new Error(String(r.status));return r.json()}).then(function(p){
 if(bar){bar.max=Math.max(1,p.planned);bar.value=p.done}
 if(text){text.textContent=p.done+" of "+p.planned+" handled ("+p.status+")"}
-if(p.terminal){if(el.hasAttribute("data-reload"))location.reload();return}
+if(p.terminal||p.status==="watching"){if(el.hasAttribute("data-reload"))location.reload();return}
 setTimeout(tick,${PROGRESS_POLL_MS})}).catch(function(){setTimeout(tick,${PROGRESS_POLL_MS * 5})})}
 setTimeout(tick,${PROGRESS_POLL_MS})}
 var els=document.querySelectorAll("[data-progress-url]");for(var i=0;i<els.length;i++)follow(els[i]);

@@ -100,7 +100,10 @@ export const Layout: FC<PropsWithChildren<PageProps>> = (props) => (
 
 type Tone = "ok" | "warn" | "bad" | "info" | "muted";
 
-/** How each run status and share state reads at a glance (colour plus the word itself, never colour alone). */
+/**
+ * How each run status, share state and action state reads at a glance (colour plus the word itself, never
+ * colour alone).
+ */
 const TONE: Record<string, Tone> = {
   completed: "ok",
   cancelled: "ok",
@@ -108,13 +111,18 @@ const TONE: Record<string, Tone> = {
   dry_run: "info",
   accepted: "info",
   running: "info",
+  watching: "info",
   planned: "info",
   in_flight: "info",
   needs_confirmation: "warn",
+  needs_recipient: "warn",
+  late: "warn",
   partial: "warn",
   unresolved: "warn",
   skipped_hold: "muted",
   skipped_scope: "muted",
+  held: "muted",
+  pending: "muted",
   failed: "bad",
   still_active: "bad",
   rejected: "bad",

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { type Counts, RUN_STATUSES, type RunMeta, type RunStatus, type SourceName } from "./types";
+import { type Counts, RUN_STATUSES, type RunMeta, type RunStatus, type SourceName, TERMINAL } from "./types";
 
 /**
  * The runs index (issue 9, docs/storage-schema.md "Runs index"): one row per run in one SQLite Durable
@@ -10,8 +10,11 @@ import { type Counts, RUN_STATUSES, type RunMeta, type RunStatus, type SourceNam
  */
 export const RUN_INDEX_NAME = "runs";
 
-/** Statuses a run can still leave: rows in them are re-checked against the ledger by the sweeper. */
-export const OPEN_STATUSES = ["accepted", "running", "needs_confirmation"] as const;
+/**
+ * Statuses a run can still leave: rows in them are re-checked against the ledger by the sweeper. `watching`
+ * (issue 10) is open: the main actions are done, but the watch's later checks may still change the outcome.
+ */
+export const OPEN_STATUSES = ["accepted", "running", "needs_confirmation", "watching"] as const;
 const OPEN_SQL = `(${OPEN_STATUSES.map((s) => `'${s}'`).join(", ")})`;
 
 /** What the list shows of a run's shares (docs/storage-schema.md "Runs index"). */
@@ -60,7 +63,8 @@ export function indexRowOf(meta: RunMeta, counts: Counts | undefined, rev: numbe
     subject,
     createdAt: meta.createdAt,
     updatedAt: meta.updatedAt,
-    finishedAt: meta.finishedAt ?? null,
+    // An open run is not finished, whatever an earlier attempt recorded (a retried run, a run watching).
+    finishedAt: TERMINAL.has(meta.status) ? (meta.finishedAt ?? null) : null,
     counts: {
       planned: n("total") - n("skipped_hold") - n("skipped_scope"),
       cancelled: n("cancelled") + n("already_gone"),
@@ -280,7 +284,9 @@ export class RunIndex extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    // Times are epoch ms (INTEGER): ranges and the keyset cursor compare numbers.
+    // Times are epoch ms (INTEGER): ranges and the keyset cursor compare numbers. The sweeper's partial
+    // index is named after its status list: `watching` joined it in 0.4, and CREATE INDEX IF NOT EXISTS
+    // would keep an older definition, so the old one is dropped and the new one built once.
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS runs (
         run_id TEXT PRIMARY KEY,
@@ -305,7 +311,8 @@ export class RunIndex extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at, run_id);
       CREATE INDEX IF NOT EXISTS runs_by_source ON runs (source, created_at, run_id);
       CREATE INDEX IF NOT EXISTS runs_by_status_source ON runs (status, source, created_at, run_id);
-      CREATE INDEX IF NOT EXISTS runs_open ON runs (checked_at) WHERE status IN ${OPEN_SQL};
+      DROP INDEX IF EXISTS runs_open;
+      CREATE INDEX IF NOT EXISTS runs_open_v2 ON runs (checked_at) WHERE status IN ${OPEN_SQL};
       CREATE TABLE IF NOT EXISTS run_people (
         person TEXT NOT NULL,
         created_at INTEGER NOT NULL,
@@ -400,7 +407,7 @@ export class RunIndex extends DurableObject<Env> {
   }
 
   /**
-   * Rows still open (accepted, running, needs confirmation) least recently checked, at most `limit`, not
+   * Rows still open (accepted, running, needs confirmation, watching) least recently checked, at most `limit`, not
    * checked since `checkedBefore`; marks them checked `now`. The sweeper compares each with its ledger.
    */
   openRuns(

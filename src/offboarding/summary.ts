@@ -1,8 +1,9 @@
 import type { AuditSubject } from "../audit/schema";
-import type { Counts } from "./types";
+import { actionLine, actionViews, countsText, evidenceText } from "./action-view";
+import type { Counts, RunMeta } from "./types";
 
 /**
- * A run as one line a person can read (chat replies, the result posted back to chat, notifications).
+ * A run as text a person can read (chat replies, the result posted back to chat, notifications).
  * Core, not a source: the run itself posts its result, and every chat source shows the same text.
  */
 
@@ -11,21 +12,24 @@ export function personOf(subject: AuditSubject): string {
   return subject.name ?? subject.email ?? subject.koodriveUserId ?? subject.hrId ?? "unknown";
 }
 
-/** One line a person can read: status, the counts that matter, and why. */
+/**
+ * The run in a line: status, the counts that matter, and why. With the run's `meta`, a run of 0.4 or later
+ * (its request or its meta names actions) gets one line per action (issue 10) and, once KooDrive's audit
+ * log was read, the evidence line. A run before 0.4 reads exactly as it always did: one line.
+ */
 export function describeRun(
   runId: string,
   state: string,
   counts: Counts,
   detail: string | undefined,
   person: string,
+  meta?: RunMeta,
 ): string {
-  const n = (k: keyof Counts) => counts[k] ?? 0;
-  const parts = [
-    `${n("cancelled")} cancelled`,
-    n("already_gone") ? `${n("already_gone")} already gone` : "",
-    n("skipped_hold") + n("skipped_scope") ? `${n("skipped_hold") + n("skipped_scope")} skipped` : "",
-    n("failed") + n("still_active") ? `${n("failed") + n("still_active")} still active or failed` : "",
-    n("planned") ? `${n("planned")} planned` : "",
-  ].filter(Boolean);
-  return `Run \`${runId}\` (${person}): *${state}*, ${parts.join(", ")}.${detail ? ` ${detail.slice(0, 300)}` : ""}`;
+  const head = `Run \`${runId}\` (${person}): *${state}*, ${countsText(counts)}.${detail ? ` ${detail.slice(0, 300)}` : ""}`;
+  if (!meta) return head;
+  const lines = [head];
+  if (meta.request.actions || meta.actions)
+    for (const view of actionViews(meta, counts)) lines.push(`• ${actionLine(view).slice(0, 300)}`);
+  if (meta.evidence) lines.push(`${evidenceText(meta.evidence)}.`);
+  return lines.join("\n");
 }

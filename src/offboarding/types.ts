@@ -124,7 +124,7 @@ export interface ShareRow extends PlannedShare {
   msg: string;
   attempts: number;
   updatedAt: string;
-  /** Found by a watch check after the run's main pass (issue 10). */
+  /** Found by the watch after the run's main actions (a late share, issue 10); absent before 0.4. */
   late?: boolean;
 }
 

@@ -2,9 +2,11 @@
 import { Hono } from "hono";
 import { loadRun } from "../../admin/run-view";
 import type { AppEnv } from "../../env";
+import { actionViews, evidenceView } from "../../offboarding/action-view";
 import type { ShareRow } from "../../offboarding/types";
 import { Badge, duration, Layout, Time } from "../layout";
 import { RUN_AUDIT_ENDS } from "./run";
+import { ActionsSection } from "./run-actions";
 import { personOf } from "./run-parts";
 
 /**
@@ -140,6 +142,7 @@ export function evidencePage() {
             {counts.skipped_scope} out of scope, {counts.planned + counts.in_flight} not finished
           </dd>
         </dl>
+        <ActionsSection actions={actionViews(meta, counts)} evidence={evidenceView(meta.evidence)} />
         <h2>Every share and its outcome</h2>
         {counts.total > shares.length ? (
           <p>
@@ -165,7 +168,10 @@ export function evidencePage() {
                     <code>{s.shareId}</code>
                   </td>
                   <td>{s.displayName}</td>
-                  <td>{s.state.replaceAll("_", " ")}</td>
+                  <td>
+                    {s.state.replaceAll("_", " ")}
+                    {s.late ? " (late: found by the watch)" : ""}
+                  </td>
                   <td>{`${s.code} ${s.msg}`.trim()}</td>
                   <td>
                     <Time iso={s.updatedAt} />

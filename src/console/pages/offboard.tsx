@@ -13,6 +13,7 @@ import { ALL_SCOPES, TERMINAL } from "../../offboarding/types";
 import { roleAllows } from "../../roles";
 import { formFields, readForm } from "../http";
 import { Badge, FieldErrorList, Layout, Notice, Time } from "../layout";
+import { ActionsSection } from "./run-actions";
 import { personOf } from "./run-parts";
 
 /** KooDrive's share scopes as people say them (koodrive-api.md "Share links": `scope`). */
@@ -221,6 +222,10 @@ async function renderPlan(c: Context<AppEnv>, runId: string, state: PlanState = 
           </div>
           {run.plan.outOfScope > 0 ? (
             <p class="muted">{run.plan.outOfScope} share(s) in scopes not chosen are left as they are.</p>
+          ) : null}
+          {/* A dry run asked for more than the cancels shows what each other action would do (issue 10). */}
+          {run.actions.some((a) => a.action !== "revoke_shares") ? (
+            <ActionsSection actions={run.actions} evidence={null} />
           ) : null}
           {run.plan.held > 0 ? (
             <>

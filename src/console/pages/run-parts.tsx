@@ -151,7 +151,7 @@ export const ShareTable: FC<{ shares: RunView["shares"] }> = ({ shares }) =>
         </thead>
         <tbody>
           {shares.map((s) => (
-            <tr data-share-id={s.shareId}>
+            <tr data-share-id={s.shareId} data-late={s.late ? "true" : undefined}>
               <td data-label="Share">
                 <code>{s.shareId}</code>
               </td>
@@ -159,6 +159,13 @@ export const ShareTable: FC<{ shares: RunView["shares"] }> = ({ shares }) =>
               <td data-label="Scope">{s.scope}</td>
               <td data-label="State">
                 <Badge value={s.state} />
+                {/* Found by the watch after the run's main actions (issue 10). */}
+                {s.late ? (
+                  <>
+                    {" "}
+                    <Badge value="late" />
+                  </>
+                ) : null}
               </td>
               <td data-label="KooDrive's answer">
                 {s.code || s.msg ? `${s.code} ${s.msg}`.trim() : ""}

@@ -10,7 +10,9 @@ import { type Counts, SHARE_STATES, TERMINAL } from "../../offboarding/types";
 import { roleAllows } from "../../roles";
 import { formFields, parseFields, queryOf } from "../http";
 import { Badge, FilterSelect, Layout, Notice, Pager, withQuery } from "../layout";
+import { ActionsSection } from "./run-actions";
 import { AuditTable, CountsTable, Facts, personOf, ShareTable, Timeline } from "./run-parts";
+import { isLive } from "./runs";
 
 /** Shares per page of the run page's table: a screenful that still renders fast on a phone. */
 export const RUN_PAGE_SIZE = 100;
@@ -63,7 +65,7 @@ export function runPages() {
     ]);
     const principal = c.var.principal;
     const base = `/console/runs/${runId}`;
-    const inFlight = !TERMINAL.has(run.status);
+    const inFlight = isLive(run.status);
     const progress = progressOf(run.status, run.counts);
     const canOperate = roleAllows(principal.role, "operator");
     c.header("cache-control", "no-store");
@@ -91,8 +93,9 @@ export function runPages() {
             </p>
           </section>
         ) : null}
+        <ActionsSection actions={run.actions} evidence={run.evidence} />
         <section>
-          <h2>Actions</h2>
+          <h2>Exports and operations</h2>
           <p>
             <a href={`/runs/${runId}/export?format=csv`} download>
               Export CSV
@@ -100,6 +103,10 @@ export function runPages() {
             ·{" "}
             <a href={`/runs/${runId}/export?format=ndjson`} download>
               Export NDJSON
+            </a>{" "}
+            ·{" "}
+            <a href={`/runs/${runId}/export?format=csv&part=actions`} download>
+              Actions CSV
             </a>{" "}
             · <a href={`${base}/evidence`}>Evidence (printable)</a>
           </p>

@@ -12,7 +12,7 @@ import {
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../errors";
 import { isRunId } from "../../offboarding/start";
-import { RUN_STATUSES, SOURCES, TERMINAL } from "../../offboarding/types";
+import { RUN_STATUSES, type RunStatus, SOURCES, TERMINAL } from "../../offboarding/types";
 import { parseFields, queryOf } from "../http";
 import { Badge, FilterSelect, Layout, Pager, Time, withQuery } from "../layout";
 
@@ -67,10 +67,16 @@ export function rowPerson(s: RunsListItem["subject"]): string {
   return text || (s.koodriveUserId ? `KooDrive ${s.koodriveUserId}` : s.hrId);
 }
 
+/**
+ * Whether a page follows a run's progress live: until it ends, or until it is watching (its shares are done
+ * and the watch's next check is hours away; the run is open but there is nothing to follow).
+ */
+export const isLive = (status: RunStatus) => !TERMINAL.has(status) && status !== "watching";
+
 /** A run's shares as the list says them: a live progress bar while it runs, the outcome when it is over. */
 export const RunShares: FC<{ run: RunsListItem }> = ({ run }) => {
   const { planned, cancelled, failed } = run.counts;
-  if (!TERMINAL.has(run.status))
+  if (isLive(run.status))
     return (
       <div data-progress-url={`/console/runs/${run.runId}/progress.json`} aria-live="polite">
         <progress
@@ -147,7 +153,7 @@ async function render(c: Context<AppEnv>) {
     limit: q.limit === DEFAULT_RUNS_PAGE ? undefined : q.limit,
   };
   const total = Object.values(page.counts).reduce((a, b) => a + b, 0);
-  const inFlight = page.runs.some((r) => !TERMINAL.has(r.status));
+  const inFlight = page.runs.some((r) => isLive(r.status));
   return c.html(
     <Layout
       title="Runs"

@@ -91,7 +91,8 @@ async function status(args: string[], ctx: ChatContext): Promise<string> {
   const ledger = ctx.env.RUNS.getByName(runId);
   const meta = await ledger.getMeta();
   if (!meta) return `No run \`${runId}\`.`;
-  return describeRun(runId, meta.status, await ledger.counts(), meta.detail, personOf(meta.request.subject));
+  const counts = await ledger.counts();
+  return describeRun(runId, meta.status, counts, meta.detail, personOf(meta.request.subject), meta);
 }
 
 async function offboard(args: string[], ctx: ChatContext): Promise<string> {
