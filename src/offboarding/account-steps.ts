@@ -10,7 +10,8 @@ import {
   type Recipient,
   TASK_STATUS,
 } from "./actions";
-import { describeEvidence, readEvidence } from "./evidence";
+import { evidenceText } from "./action-view";
+import { readEvidence } from "./evidence";
 import {
   type AccountDeps,
   blockLogin,
@@ -233,7 +234,7 @@ export class AccountSteps {
           this.config.EVIDENCE_MAX_PAGES,
         );
         const next = await this.ledger.setEvidence(e);
-        await auditState(this.audit, next, describeEvidence(e), undefined, {
+        await auditState(this.audit, next, evidenceText(e), undefined, {
           evidenceFound: e.found,
           evidenceOf: e.of,
         });

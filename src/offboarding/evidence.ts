@@ -47,9 +47,3 @@ export async function readEvidence(
     checkedAt: new Date().toISOString(),
   };
 }
-
-/** "KooDrive's audit log shows N of M cancellations" (with how much was read when the read stopped early). */
-export function describeEvidence(e: Evidence): string {
-  const base = `KooDrive's audit log shows ${e.found} of ${e.of} cancellation${e.of === 1 ? "" : "s"}`;
-  return e.complete ? base : `${base} (the first ${e.entriesRead} log entries of the window read)`;
-}

@@ -737,7 +737,10 @@ class Run {
       const url = m?.request.notifyUrl;
       if (!m || !url) return false;
       const counts = await this.ledger.counts();
-      return postToChat(url, describeRun(this.runId, status, counts, m.detail ?? "", personOf(this.subject)));
+      return postToChat(
+        url,
+        describeRun(this.runId, status, counts, m.detail ?? "", personOf(this.subject), m),
+      );
     });
   }
 
