@@ -3,16 +3,18 @@
  * one call is atomic inside the Durable Object.
  * @see ../../../shared/koodrive-api.md
  */
+import { type AuditEntry, AuditOperation, auditLogQuery, recordAudit } from "./auditlog";
 import type { Endpoint, FaultEngine } from "./faults";
 import { Code, MAX_IDS_PER_CALL, SHARE_ID_PATTERN } from "./limits";
 import { cutPage, keysetClause, type PageRequest, parsePaging, type Quirks } from "./paging";
 import { type ApiResult, fail, INNER_FAILURE, ok, parseJsonBody, SHARE_NOT_FOUND } from "./result";
 import type { Recipients, ShareCounters, ShareRow, Store } from "./store";
+import { dstUserInfo, taskCreate, taskGet, taskList } from "./tasks";
 import { userGet, userList, userPut } from "./users";
 
 export interface Route {
   endpoint: Endpoint;
-  /** The `{shareId}` or `{userId}` path parameter. */
+  /** The `{shareId}`, `{userId}` or `{taskId}` path parameter. */
   param?: string;
 }
 
@@ -33,11 +35,19 @@ export function matchRoute(method: string, subPath: string): Route | null {
   if (path === "/share/received") return m === "GET" ? { endpoint: "received" } : null;
   if (path === "/share/exit") return m === "POST" ? { endpoint: "exit" } : null;
   if (path === "/userList") return m === "GET" ? { endpoint: "userList" } : null;
+  if (path === "/auditlog") return m === "POST" ? { endpoint: "auditlog" } : null;
+  if (path === "/task/create") return m === "POST" ? { endpoint: "taskCreate" } : null;
+  if (path === "/task/list") return m === "GET" ? { endpoint: "taskList" } : null;
+  const recipient = /^\/task\/dstUserInfo\/([^/]+)$/.exec(path);
+  if (recipient?.[1])
+    return m === "GET" ? { endpoint: "dstUserInfo", param: decodeParam(recipient[1]) } : null;
+  const task = /^\/task\/([^/]+)$/.exec(path);
+  if (task?.[1] && m === "GET") return { endpoint: "taskGet", param: decodeParam(task[1]) };
   const share = /^\/share\/([^/]+)$/.exec(path);
   if (share?.[1] && m === "GET") return { endpoint: "detail", param: decodeParam(share[1]) };
   const user = /^\/users\/([^/]+)$/.exec(path);
   if (user?.[1] && m === "GET") return { endpoint: "userGet", param: decodeParam(user[1]) };
-  if (user?.[1] && m === "PUT") return { endpoint: "userPut", param: decodeParam(user[1]) };
+  if (user?.[1] && m === "PUT") return { endpoint: "userUpdate", param: decodeParam(user[1]) };
   return null;
 }
 
@@ -96,8 +106,18 @@ export class Api {
         return userList(this.store, url.searchParams);
       case "userGet":
         return userGet(this.store, route.param ?? "");
-      case "userPut":
-        return userPut(this.store, route.param ?? "", body);
+      case "userUpdate":
+        return userPut(this.store, userId, route.param ?? "", body);
+      case "taskCreate":
+        return taskCreate(this.store, this.faults, userId, body);
+      case "taskGet":
+        return taskGet(this.store, route.param ?? "");
+      case "taskList":
+        return taskList(this.store, url.searchParams, this.quirks.taskListDtos);
+      case "dstUserInfo":
+        return dstUserInfo(this.store, route.param ?? "");
+      case "auditlog":
+        return auditLogQuery(this.store, body);
     }
   }
 
@@ -153,6 +173,7 @@ export class Api {
     const ids = parseShareIds(body);
     if (!Array.isArray(ids)) return ids;
     let failed = 0;
+    let omitted = 0;
     // One read and one write per call (not per id): the simulator must not be the bottleneck of a benchmark.
     const subResponseList = this.store.transaction(() => {
       const rows = this.store.shareStates(ids.filter((id) => SHARE_ID_PATTERN.test(id)));
@@ -182,14 +203,28 @@ export class Api {
         c.cancelled = 1;
         return { shareId, code: Code.ok, msg: "success" };
       });
-      this.store.applyCancels([...changes.values()], Date.now());
+      const at = Date.now();
+      this.store.applyCancels([...changes.values()], at);
+      // KooDrive's audit log records each cancel, resource = the share id; an auditOmit fault drops one.
+      const audit: AuditEntry[] = [];
+      for (const c of changes.values()) {
+        if (c.cancelled === 0) continue;
+        if (this.faults.auditOmits(c.id)) omitted += 1;
+        else
+          audit.push({
+            at,
+            operatorId: userId,
+            operation: AuditOperation.shareCancel,
+            resource: c.id,
+            message: "share cancelled",
+          });
+      }
+      recordAudit(this.store, audit);
       return answers;
     });
-    return {
-      ...ok({ subResponseList }),
-      ids: ids.length,
-      ...(failed ? { note: `shareFailure:${failed}` } : {}),
-    };
+    const notes = [failed ? `shareFailure:${failed}` : "", omitted ? `auditOmit:${omitted}` : ""];
+    const note = notes.filter(Boolean).join(",");
+    return { ...ok({ subResponseList }), ids: ids.length, ...(note ? { note } : {}) };
   }
 
   /** `POST /share/exit`: removes the caller from the recipients of shares others gave them. */

@@ -3,6 +3,7 @@
  * Not part of KooDrive; guarded by `Authorization: Bearer <SIM_ADMIN_TOKEN>`.
  */
 import type { AccessCerts } from "./access";
+import { handleTaskControl } from "./control-tasks";
 import { ENDPOINTS, type FaultEngine, parseFaultConfig } from "./faults";
 import { CONTROL_PREFIX, MAX_CALLS_PER_READ } from "./limits";
 import { DEFAULT_QUIRKS, type Quirks } from "./paging";
@@ -26,7 +27,7 @@ export interface ControlDeps {
 }
 
 export function readQuirks(store: Store): Quirks {
-  return store.getMeta<Quirks>("quirks") ?? DEFAULT_QUIRKS;
+  return { ...DEFAULT_QUIRKS, ...store.getMeta<Partial<Quirks>>("quirks") };
 }
 
 async function readJson(request: Request): Promise<unknown> {
@@ -48,6 +49,8 @@ export async function handleControl(request: Request, url: URL, deps: ControlDep
   const q = url.searchParams;
   if (route.startsWith("GET /access") || route.startsWith("PUT /access"))
     return deps.access.control(request, route, q.get("host"));
+  const taskAnswer = await handleTaskControl(request, route, q, store, readJson);
+  if (taskAnswer) return taskAnswer;
   switch (route) {
     case "POST /reset":
       store.wipe();
@@ -103,8 +106,12 @@ export async function handleControl(request: Request, url: URL, deps: ControlDep
       const body = (await readJson(request)) as Partial<Quirks> | undefined;
       if (typeof body !== "object" || body === null) return bad("body must be a JSON object");
       const next = { ...readQuirks(store), ...body };
-      if (typeof next.shortPages !== "boolean" || typeof next.emptyPages !== "boolean") {
-        return bad("shortPages and emptyPages must be booleans");
+      if (
+        typeof next.shortPages !== "boolean" ||
+        typeof next.emptyPages !== "boolean" ||
+        typeof next.taskListDtos !== "boolean"
+      ) {
+        return bad("shortPages, emptyPages and taskListDtos must be booleans");
       }
       if (!CODE_AS_STRING.includes(next.codeAsString))
         return bad("codeAsString must be never|always|alternate");
@@ -112,6 +119,7 @@ export async function handleControl(request: Request, url: URL, deps: ControlDep
         shortPages: next.shortPages,
         emptyPages: next.emptyPages,
         codeAsString: next.codeAsString,
+        taskListDtos: next.taskListDtos,
       };
       store.setMeta("quirks", quirks);
       return json(200, quirks);

@@ -14,16 +14,36 @@ export const ENDPOINTS = [
   "exit",
   "userList",
   "userGet",
-  "userPut",
+  "userUpdate",
+  "taskCreate",
+  "taskGet",
+  "taskList",
+  "dstUserInfo",
+  "auditlog",
 ] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
 
 /**
  * `lostResponse` applies the call's side effects and then answers 5xx, as when KooDrive processed a
  * request but the answer never reached us (a crash or timeout between the two): the case that makes a
- * naive retry cancel a share twice.
+ * naive retry cancel a share twice (or, on `taskCreate`, start a second handover).
+ * Decided inside the handler, not instead of it:
+ * - `taskFailure` (taskCreate): the task created runs and ends FAILED (status 3, resultCode 18000205);
+ * - `taskStuck` (taskCreate): the task created stays EXECUTING until the control plane releases it;
+ * - `auditOmit` (cancel, optionally `shareIds`): a share is cancelled but KooDrive's audit log records no
+ *   entry for it, so evidence can read "N of M" with N < M;
+ * - `shareFailure` (cancel, optionally `shareIds`): that share's cancel fails with 13000201.
  */
-export const FAULT_KINDS = ["http429", "http5xx", "latency", "shareFailure", "lostResponse"] as const;
+export const FAULT_KINDS = [
+  "http429",
+  "http5xx",
+  "latency",
+  "shareFailure",
+  "lostResponse",
+  "taskFailure",
+  "taskStuck",
+  "auditOmit",
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Statuses an http5xx rule may answer with. */
@@ -41,7 +61,7 @@ export interface FaultRule {
   retryAfter: number;
   status: number;
   ms: number;
-  /** shareFailure only: restrict to these share ids (absent = every share). */
+  /** shareFailure / auditOmit only: restrict to these share ids (absent = every share). */
   shareIds: string[] | null;
 }
 
@@ -52,6 +72,10 @@ export interface FaultConfig {
 }
 
 export const NO_FAULTS: FaultConfig = { seed: 1, latencyMs: 0, rules: [] };
+
+/** How a simulated handover task ends: SUCCESS, FAILED, or never (stays EXECUTING). */
+export const TASK_FATES = ["succeed", "fail", "stuck"] as const;
+export type TaskFate = (typeof TASK_FATES)[number];
 
 /** A call-level fault decided for one request. */
 export type CallFault =
@@ -194,9 +218,29 @@ export class FaultEngine {
 
   /** Whether one share's cancel attempt fails (shareFailure rules on the cancel endpoint). */
   shareFails(shareId: string): boolean {
+    return this.shareRuleFires("shareFailure", shareId);
+  }
+
+  /** Whether KooDrive's audit log leaves out one successful cancel (auditOmit rules on the cancel endpoint). */
+  auditOmits(shareId: string): boolean {
+    return this.shareRuleFires("auditOmit", shareId);
+  }
+
+  /** How a task being created will end: taskFailure / taskStuck rules on the taskCreate endpoint. */
+  taskFate(): TaskFate {
     const config = this.config();
     for (const rule of config.rules) {
-      if (rule.kind !== "shareFailure" || !matches(rule, "cancel")) continue;
+      if (!matches(rule, "taskCreate")) continue;
+      if (rule.kind === "taskFailure" && this.fires(config, rule)) return "fail";
+      if (rule.kind === "taskStuck" && this.fires(config, rule)) return "stuck";
+    }
+    return "succeed";
+  }
+
+  private shareRuleFires(kind: "shareFailure" | "auditOmit", shareId: string): boolean {
+    const config = this.config();
+    for (const rule of config.rules) {
+      if (rule.kind !== kind || !matches(rule, "cancel")) continue;
       if (rule.shareIds && !rule.shareIds.includes(shareId)) continue;
       if (this.fires(config, rule)) return true;
     }

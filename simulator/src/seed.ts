@@ -6,6 +6,7 @@
 import { mulberry32 } from "./faults";
 import { MAX_SHARE_IDS_IN_SEED_RESPONSE, SHARE_LINK_HOST, USER_ID_PATTERN } from "./limits";
 import type { NewShare, Recipient, Recipients, ShareFile, Store, UserRow } from "./store";
+import { setHandoverRecipient } from "./tasks";
 
 /** First share id handed out after a reset: the id in the doc's worked example [api.md]. */
 const SHARE_ID_BASE = 1689759841444195840n;
@@ -38,6 +39,8 @@ export interface UserSpec {
   shares?: number | ShareSpec[];
   scopes?: number[];
   deptName?: string;
+  /** The recipient KooDrive's admin configured for this user's data (`GET /task/dstUserInfo/{userId}`). */
+  handoverTo?: string;
 }
 
 export interface SeededUser {
@@ -154,7 +157,10 @@ class ShareFactory {
   }
 }
 
-/** The demo tenant: an admin, the leaver Dana (36 shares), three colleagues, one share received by Dana. */
+/**
+ * The demo tenant: an admin, the leaver Dana (36 shares), three colleagues, one share received by Dana.
+ * KooDrive's admin configured Sam Seller (Dana's team) to receive Dana's data on a handover.
+ */
 export function seedDemo(store: Store): SeededUser[] {
   const people: [string, string, string, number][] = [
     [DEMO_ADMIN_ID, "Alex Admin", "IT", 1],
@@ -176,6 +182,7 @@ export function seedDemo(store: Store): SeededUser[] {
   store.transaction(() => {
     store.insertUsers(users);
     store.insertShares([...danaShares, ...samShares, ...priyaShares, ...chenShares]);
+    setHandoverRecipient(store, dana.user_id, sam.user_id);
   });
   const counts = new Map<string, string[]>();
   for (const s of [...danaShares, ...samShares, ...priyaShares, ...chenShares]) {
@@ -207,6 +214,8 @@ function userSpecError(s: UserSpec, i: number): string | null {
   if (typeof s.name !== "string" || s.name === "") return `users[${i}].name is required`;
   if (s.userId !== undefined && !USER_ID_PATTERN.test(s.userId))
     return `users[${i}].userId must be 19 digits`;
+  if (s.handoverTo !== undefined && !(typeof s.handoverTo === "string" && USER_ID_PATTERN.test(s.handoverTo)))
+    return `users[${i}].handoverTo must be a 19-digit userId`;
   if (s.scopes !== undefined && (!Array.isArray(s.scopes) || !s.scopes.every(isScope)))
     return `users[${i}].scopes must be 1|2|3`;
   const shares = s.shares ?? 0;
@@ -267,6 +276,11 @@ export function seedUsers(store: Store, specs: UserSpec[], seed: number): Seeded
       newUsers.push(user);
     }
     store.insertUsers(newUsers);
+    // After every user of the call exists, so a spec may name a recipient seeded later in the same list.
+    for (const [i, u] of rows.entries()) {
+      const to = specs[i]?.handoverTo;
+      if (to !== undefined) setHandoverRecipient(store, u.user_id, to);
+    }
     const pool = rows.map((u) => ({ id: u.user_id, name: u.name }));
     return rows.map((u, i) => {
       const shares = sharesFor(factory, u.user_id, specs[i] as UserSpec, pool);

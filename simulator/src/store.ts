@@ -85,8 +85,38 @@ CREATE TABLE IF NOT EXISTS calls (
   ids INTEGER NOT NULL, fault TEXT
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL UNIQUE, task_type INTEGER NOT NULL,
+  src_user_id TEXT NOT NULL, dst_user_id TEXT NOT NULL, acting_user_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL, new_ms INTEGER NOT NULL, executing_ms INTEGER NOT NULL,
+  fate TEXT NOT NULL, status INTEGER NOT NULL, end_time INTEGER
+);
+CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status);
+CREATE TABLE IF NOT EXISTS handover_recipients (user_id TEXT PRIMARY KEY, dst_user_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS removed_users (
+  user_id TEXT PRIMARY KEY, name TEXT NOT NULL, removed_at INTEGER NOT NULL, task_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, operator_id TEXT NOT NULL,
+  operator_name TEXT NOT NULL, operation TEXT NOT NULL, resource TEXT NOT NULL,
+  operate_result INTEGER NOT NULL, message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (at, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
+
+/** Every table `/__sim/reset` empties. */
+const WIPED_TABLES = [
+  "users",
+  "shares",
+  "calls",
+  "counters",
+  "meta",
+  "tasks",
+  "handover_recipients",
+  "removed_users",
+  "audit_log",
+] as const;
 
 /** What one cancel call does to one share: counters for the control plane, and whether it cancelled it. */
 export interface ShareCounters {
@@ -109,17 +139,16 @@ export class Store {
     return this.storage.transactionSync(fn);
   }
 
-  /** Wipes every table (schema kept). */
   /** Bumped by every wipe, so in-memory caches (the fault engine's) know to reload. */
   wipes = 0;
 
+  /** Wipes every table (schema kept). */
   wipe(): void {
     this.wipes += 1;
     this.transaction(() => {
-      for (const table of ["users", "shares", "calls", "counters", "meta"])
-        this.sql.exec(`DELETE FROM ${table}`);
-      // Restart call sequence numbers at 1 after a reset.
-      this.sql.exec("DELETE FROM sqlite_sequence WHERE name = 'calls'");
+      for (const table of WIPED_TABLES) this.sql.exec(`DELETE FROM ${table}`);
+      // Restart sequence numbers (call log, tasks, audit log) at 1 after a reset.
+      this.sql.exec("DELETE FROM sqlite_sequence");
     });
   }
 

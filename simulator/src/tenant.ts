@@ -13,6 +13,7 @@ import type { Quirks } from "./paging";
 import { TenantLimit } from "./ratelimit";
 import { type ApiResult, fail, INNER_FAILURE } from "./result";
 import { Store } from "./store";
+import { settleTasks } from "./tasks";
 
 /** The simulator's bindings (declared here: the main Worker's global Env differs). */
 export interface SimEnv {
@@ -45,6 +46,8 @@ export class Tenant extends DurableObject<SimEnv> {
 
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
+    // Handover tasks move on with time: bring them up to now before anyone looks (see tasks.ts).
+    settleTasks(this.store, Date.now());
     if (url.pathname === CONTROL_PREFIX || url.pathname.startsWith(`${CONTROL_PREFIX}/`)) {
       return handleControl(request, url, {
         store: this.store,

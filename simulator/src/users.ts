@@ -2,6 +2,7 @@
  * The user endpoints: list, get, enable/disable [api.md "Users"].
  */
 
+import { AuditOperation, recordAudit } from "./auditlog";
 import { Code, MAX_USER_LIST_LIMIT, SIM_ORG_ID } from "./limits";
 import { type ApiResult, fail, ok, parseJsonBody, USER_NOT_FOUND } from "./result";
 import type { Store, UserRow } from "./store";
@@ -89,13 +90,28 @@ export function userGet(store: Store, userId: string): ApiResult {
   });
 }
 
-/** `PUT /users/{userId}` `{status: 0|1}` (0 enabled, 1 disabled) [api.md "Users"]. */
-export function userPut(store: Store, userId: string, body: Uint8Array): ApiResult {
+/**
+ * `PUT /users/{userId}` `{status: 0|1}` (0 enabled, 1 disabled) [api.md "Users"]; recorded in KooDrive's
+ * audit log (`user.disable` / `user.enable`, resource = the user id), setting the status it already has too.
+ * A disabled user's shares stay listed and cancellable: disabling stops sign-in only [api.md "Users"].
+ */
+export function userPut(store: Store, actingUserId: string, userId: string, body: Uint8Array): ApiResult {
   const parsed = parseJsonBody(body);
   if (!("value" in parsed)) return parsed;
   const status = (parsed.value as { status?: unknown } | null)?.status;
   if (status !== 0 && status !== 1) return fail(Code.paramInvalid, "status must be 0 or 1");
   if (!store.user(userId)) return fail(Code.notFound, USER_NOT_FOUND);
-  store.sql.exec("UPDATE users SET status = ? WHERE user_id = ?", status, userId);
+  store.transaction(() => {
+    store.sql.exec("UPDATE users SET status = ? WHERE user_id = ?", status, userId);
+    recordAudit(store, [
+      {
+        at: Date.now(),
+        operatorId: actingUserId,
+        operation: status === 1 ? AuditOperation.userDisable : AuditOperation.userEnable,
+        resource: userId,
+        message: `status ${status}`,
+      },
+    ]);
+  });
   return ok();
 }

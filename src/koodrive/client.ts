@@ -1,10 +1,16 @@
 import type * as z from "zod";
 import {
+  type AuditLogEntry,
+  AuditLogResponse,
   BatchResponse,
   Envelope,
+  RecipientResponse,
   type ShareLink,
   ShareListResponse,
   type SubResponse,
+  TaskCreateResponse,
+  TaskInfo,
+  TaskListResponse,
   type User,
   UserListResponse,
   UserResponse,
@@ -17,6 +23,14 @@ export const MAX_IDS_PER_CANCEL = 100;
 export const PAGE_SIZE = 100;
 /** userList `limit` 1-100 [doc: Users]. */
 export const USER_PAGE_SIZE = 100;
+/** `GET /task/list` pageSize max 100 [doc: "Handover, blocking and evidence"]. */
+export const TASK_PAGE_SIZE = 100;
+/** `POST /auditlog` pageInfo.pageSize 1-100 [doc: "Handover, blocking and evidence"]. */
+export const AUDIT_PAGE_SIZE_MAX = 100;
+/** taskType 0: the handover ("transfer and delete") [doc: "Handover, blocking and evidence"]. */
+export const HANDOVER_TASK_TYPE = 0;
+/** Task statuses [doc: "0 NEW, 1 EXECUTING, 2 SUCCESS, 3 FAILED"]. */
+export const TaskStatus = { new: 0, executing: 1, success: 2, failed: 3 } as const;
 /** KooDrive's success code; it may come as 0 or "0" [doc]. */
 export const SUCCESS = "0";
 /** "resource does not exist" [doc: error codes]. */
@@ -32,7 +46,12 @@ export type CallName =
   | "share.exit"
   | "user.list"
   | "user.get"
-  | "user.update";
+  | "user.update"
+  | "task.create"
+  | "task.get"
+  | "task.list"
+  | "task.recipient"
+  | "auditlog";
 
 /** A KooDrive call that did not succeed: says which call, for which user, and what KooDrive answered. */
 export class KooDriveError extends Error {
@@ -125,6 +144,12 @@ export interface RequestSpec<S extends z.ZodType> {
   query?: Record<string, string | number | undefined>;
   body?: unknown;
   schema: S;
+  /**
+   * Not safe to send twice (a create): after a failed attempt that may have been processed (5xx, timeout,
+   * network error, 13000201), fail at once as retryable instead of resending. A 429 is still retried: the
+   * gateway refused it before any work [doc: "Endpoints and transport"].
+   */
+  notIdempotent?: boolean;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -233,6 +258,128 @@ export class KooDriveClient {
     return res.data;
   }
 
+  /** `PUT /users/{userId}` `{status}`: 1 disables the login, 0 enables it [doc: Users]; 13000309 if no such user. */
+  async setUserStatus(actingUserId: string, userId: string, status: 0 | 1): Promise<void> {
+    await this.request({
+      call: "user.update",
+      method: "PUT",
+      path: `/koodrive/ose/v1/users/${encodeURIComponent(userId)}`,
+      userId: actingUserId,
+      body: { status },
+      schema: Envelope,
+    });
+  }
+
+  /**
+   * `POST /task/create` `{taskType: 0, srcUserId, dstUserId}`: starts "transfer and delete" of the source
+   * user's data to the recipient [doc: "Handover, blocking and evidence"]. Never resent after an attempt
+   * that may have been processed: such a failure is a KooDriveError with `retryable` true, and the task may
+   * or may not exist (look for it with `listTaskPage` before creating again). A 429 is retried as usual.
+   */
+  async createHandoverTask(
+    actingUserId: string,
+    srcUserId: string,
+    dstUserId: string,
+  ): Promise<{ taskId: string }> {
+    if (srcUserId === dstUserId)
+      throw new RangeError("a handover needs a recipient other than the source user");
+    const res = await this.request({
+      call: "task.create",
+      method: "POST",
+      path: "/koodrive/ose/v1/task/create",
+      userId: actingUserId,
+      body: { taskType: HANDOVER_TASK_TYPE, srcUserId, dstUserId },
+      schema: TaskCreateResponse,
+      notIdempotent: true,
+    });
+    return { taskId: res.taskId };
+  }
+
+  /** `GET /task/{taskId}`: status 0 NEW, 1 EXECUTING, 2 SUCCESS, 3 FAILED (with `resultCode`). */
+  async getTask(actingUserId: string, taskId: string): Promise<TaskInfo> {
+    return this.request({
+      call: "task.get",
+      method: "GET",
+      path: `/koodrive/ose/v1/task/${encodeURIComponent(taskId)}`,
+      userId: actingUserId,
+      schema: TaskInfo,
+    });
+  }
+
+  /**
+   * One page of `GET /task/list?taskType=0` (handover tasks), optionally of one status; `pageCursor` from
+   * the previous page's `nextCursor` (absent: the first page). Accepts `taskList` and `taskListDtos`.
+   */
+  async listTaskPage(
+    actingUserId: string,
+    q: { status?: number; pageSize?: number; pageCursor?: string } = {},
+  ): Promise<{ tasks: TaskInfo[]; nextCursor?: string }> {
+    const pageSize = q.pageSize ?? TASK_PAGE_SIZE;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > TASK_PAGE_SIZE) {
+      throw new RangeError(`task.list pageSize must be within 1..${TASK_PAGE_SIZE}, got ${pageSize}`);
+    }
+    const res = await this.request({
+      call: "task.list",
+      method: "GET",
+      path: "/koodrive/ose/v1/task/list",
+      userId: actingUserId,
+      query: { taskType: HANDOVER_TASK_TYPE, status: q.status, pageSize, pageCursor: q.pageCursor },
+      schema: TaskListResponse,
+    });
+    return res.nextCursor === undefined
+      ? { tasks: res.tasks }
+      : { tasks: res.tasks, nextCursor: res.nextCursor };
+  }
+
+  /**
+   * `GET /task/dstUserInfo/{srcUserId}`: the recipient KooDrive's admin configured for this user's data, or
+   * null when none is (an answer without an id [inferred]). An unknown source user is a KooDriveError.
+   */
+  async handoverRecipient(
+    actingUserId: string,
+    srcUserId: string,
+  ): Promise<{ userId: string; name: string } | null> {
+    return this.request({
+      call: "task.recipient",
+      method: "GET",
+      path: `/koodrive/ose/v1/task/dstUserInfo/${encodeURIComponent(srcUserId)}`,
+      userId: actingUserId,
+      schema: RecipientResponse,
+    });
+  }
+
+  /**
+   * One page of KooDrive's audit log (`POST /auditlog`) for a time window (`from` / `to` like
+   * `2025-01-01T00:00:01.000Z`), oldest first. `pageNum` counts from 1 [inferred]; `pageSize` 1-100.
+   * `total` is the number of entries in the window. Match entries by `resource`, not `operation` (whose
+   * values are undocumented) [doc].
+   */
+  async auditLogPage(
+    actingUserId: string,
+    q: { from: string; to: string; pageNum: number; pageSize: number },
+  ): Promise<{ total: number; entries: AuditLogEntry[] }> {
+    if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > AUDIT_PAGE_SIZE_MAX) {
+      throw new RangeError(`auditlog pageSize must be within 1..${AUDIT_PAGE_SIZE_MAX}, got ${q.pageSize}`);
+    }
+    if (!Number.isInteger(q.pageNum) || q.pageNum < 1) {
+      throw new RangeError(`auditlog pageNum must be an integer >= 1, got ${q.pageNum}`);
+    }
+    return this.request({
+      call: "auditlog",
+      method: "POST",
+      path: "/koodrive/ose/v1/auditlog",
+      userId: actingUserId,
+      body: {
+        operTimeFrom: q.from,
+        operTimeTo: q.to,
+        pageInfo: { pageSize: q.pageSize, pageNum: q.pageNum },
+        // sortType 1 = time, sortDirection 1 = ascending [doc].
+        sortInfo: { sortType: 1, sortDirection: 1 },
+      },
+      schema: AuditLogResponse,
+    });
+  }
+
   /**
    * One call taking 1 to 100 share ids (`/share/cancel`, `/share/exit`): one outcome per id from
    * `subResponseList`; an id KooDrive did not report on is an explicit failure, never assumed done.
@@ -307,6 +454,7 @@ export class KooDriveClient {
       });
       // A 429 is the gateway refusing before any work; anything else retryable may have been processed.
       if (!is429) uncertain = true;
+      if (spec.notIdempotent && !is429) break;
       const waitOut = is429 && rateLimitWaitMs > 0;
       if (waitOut) limited++;
       else attempts++;
@@ -424,6 +572,36 @@ export class KooDriveClient {
     return { ok: true, value: parsed.data };
   }
 }
+
+/** Reads one id field of a task's `initParams` JSON; digits kept exact even when sent as a JSON number. */
+function initParam(t: TaskInfo, field: "srcUserId" | "dstUserId"): string | undefined {
+  if (!t.initParams) return undefined;
+  let value: unknown;
+  try {
+    value = (JSON.parse(t.initParams) as Record<string, unknown> | null)?.[field];
+  } catch {
+    return undefined;
+  }
+  if (typeof value === "string" && value !== "") return value;
+  if (typeof value !== "number") return undefined;
+  // JSON.parse has rounded a 19-digit number: read the digits from the text instead.
+  return new RegExp(`"${field}"\\s*:\\s*(\\d+)`).exec(t.initParams)?.[1];
+}
+
+/**
+ * The user a handover task transfers from: `initParams.srcUserId`, else `userId` [inferred: the reference
+ * does not say whose `userId` is, so the explicit parameter wins].
+ */
+export function taskSourceUser(t: TaskInfo): string | undefined {
+  return initParam(t, "srcUserId") ?? t.userId;
+}
+
+/** The user a handover task transfers to: `initParams.dstUserId` [inferred]; undefined when not given. */
+export function taskRecipient(t: TaskInfo): string | undefined {
+  return initParam(t, "dstUserId");
+}
+
+export type { AuditLogEntry, TaskInfo };
 
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];

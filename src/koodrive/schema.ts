@@ -114,3 +114,149 @@ export const UserListResponse = Envelope.extend({
 }));
 
 export const UserResponse = Envelope.extend({ data: User.extend({ orgId: IdString.optional() }) });
+
+// ---- Handover, blocking and evidence [doc: "Handover, blocking and evidence"] ----
+
+/** `T` with the keys that may be undefined made optional (absent rather than undefined). */
+type Compact<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
+  [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
+};
+
+/** Drops the keys whose value is undefined (optional fields stay absent, as exactOptionalPropertyTypes wants). */
+function compact<T extends Record<string, unknown>>(value: T): Compact<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Compact<T>;
+}
+
+/** An optional value that may come as null or "" (both read as absent). */
+const absent = (v: unknown): boolean => v === undefined || v === null || v === "";
+
+/** An integer sent as a number or a numeric string (never coerced from null, unlike z.coerce). */
+const Int = z.union([
+  z.number().int(),
+  z
+    .string()
+    .regex(/^-?\d+$/)
+    .transform(Number),
+]);
+
+/**
+ * A time as KooDrive sends it: a string is kept as it is; a number is read as epoch milliseconds and given
+ * as ISO 8601 [inferred: the reference gives no format for task or audit-log times].
+ */
+const Time = z
+  .union([z.string(), z.number()])
+  .nullish()
+  .transform((v) => {
+    if (v === undefined || v === null || v === "") return undefined;
+    if (typeof v === "string") return v;
+    const date = new Date(v);
+    return Number.isNaN(date.getTime()) ? String(v) : date.toISOString();
+  });
+
+/** A paging cursor (`pageCursor` is a Long [doc]): a number is accepted only while it is exact. */
+const Cursor = z
+  .union([
+    z.string(),
+    z.number().refine(Number.isSafeInteger, "cursor sent as a number too large to be exact"),
+  ])
+  .nullish()
+  .transform((v) => (absent(v) ? undefined : String(v)));
+
+/** A task as `GET /task/{id}` and `GET /task/list` give it; ids and codes as strings, times as strings. */
+export interface TaskInfo {
+  taskId: string;
+  taskType?: number;
+  /** The source user [inferred]; see `taskSourceUser` in client.ts. */
+  userId?: string;
+  /** 0 NEW, 1 EXECUTING, 2 SUCCESS, 3 FAILED [doc]. */
+  status: number;
+  /** "18xxxxxx", on failure only [doc]. */
+  resultCode?: string;
+  /** JSON `{srcUserId, dstUserId}` [inferred], list items only. */
+  initParams?: string;
+  createTime?: string;
+  startTime?: string;
+  endTime?: string;
+}
+
+export const TaskInfo = z
+  .looseObject({
+    taskId: IdString,
+    taskType: Int.nullish(),
+    userId: IdString.nullish(),
+    status: Int,
+    resultCode: z.union([z.string(), z.number()]).nullish(),
+    initParams: z.union([z.string(), z.record(z.string(), z.unknown())]).nullish(),
+    createTime: Time,
+    startTime: Time,
+    endTime: Time,
+  })
+  .transform(
+    (t): TaskInfo =>
+      compact({
+        taskId: t.taskId,
+        taskType: t.taskType ?? undefined,
+        userId: absent(t.userId) ? undefined : (t.userId as string),
+        status: t.status,
+        resultCode: absent(t.resultCode) ? undefined : String(t.resultCode),
+        // An object is kept as the JSON text the field is documented as [inferred].
+        initParams:
+          t.initParams === null || t.initParams === undefined || t.initParams === ""
+            ? undefined
+            : typeof t.initParams === "string"
+              ? t.initParams
+              : JSON.stringify(t.initParams),
+        createTime: t.createTime,
+        startTime: t.startTime,
+        endTime: t.endTime,
+      }),
+  );
+
+/** `POST /task/create` -> `{taskId, code, msg}` [doc]. */
+export const TaskCreateResponse = Envelope.extend({ taskId: IdString });
+
+/**
+ * `GET /task/list`: the array is `taskList` in the reference's field table and `taskListDtos` in its
+ * example [doc]: both accepted; `nextCursor` absent on the last page.
+ */
+export const TaskListResponse = Envelope.extend({
+  taskList: z.array(TaskInfo).nullish(),
+  taskListDtos: z.array(TaskInfo).nullish(),
+  nextCursor: Cursor,
+}).transform((r) => ({ tasks: r.taskList ?? r.taskListDtos ?? [], nextCursor: r.nextCursor }));
+
+/**
+ * `GET /task/dstUserInfo/{src}` -> `{id, name}` [doc]. No recipient configured: `id` absent, null or ""
+ * [inferred: the reference does not say; the simulator answers code 0 with `id: ""`].
+ */
+export const RecipientResponse = Envelope.extend({
+  id: IdString.nullish(),
+  name: z.string().nullish(),
+}).transform((r) => (absent(r.id) ? null : { userId: r.id as string, name: r.name ?? "" }));
+
+/** One `logInfoList[]` entry, the fields the evidence needs; a missing text field reads as "". */
+export const AuditLogEntry = z
+  .looseObject({
+    logId: IdString.nullish(),
+    // A share id sent as an inexact number could match a neighbouring share: refused like any id.
+    resource: IdString.nullish(),
+    operation: z.string().nullish(),
+    operateTime: Time,
+    operateResult: Int.nullish(),
+  })
+  .transform((e) =>
+    compact({
+      logId: e.logId ?? "",
+      resource: e.resource ?? "",
+      operation: e.operation ?? "",
+      operateTime: e.operateTime ?? "",
+      operateResult: e.operateResult ?? undefined,
+    }),
+  );
+export type AuditLogEntry = z.output<typeof AuditLogEntry>;
+
+/** `POST /auditlog` -> `{total, logInfoList[]}` [doc]; `total` is required (paging depends on it). */
+export const AuditLogResponse = Envelope.extend({
+  total: Int,
+  logInfoList: z.array(AuditLogEntry).nullish(),
+}).transform((r) => ({ total: r.total, entries: r.logInfoList ?? [] }));

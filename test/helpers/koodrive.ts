@@ -7,12 +7,7 @@ import {
   type ShareOutcome,
   type SharePage,
 } from "../../src/koodrive/client";
-import {
-  Envelope,
-  ReceivedListResponse,
-  ShareDetailResponse,
-  type ShareLink,
-} from "../../src/koodrive/schema";
+import { ReceivedListResponse, ShareDetailResponse, type ShareLink } from "../../src/koodrive/schema";
 
 /**
  * KooDrive calls the tests use but the service does not (it lists page by page inside Workflow steps and
@@ -98,19 +93,12 @@ export async function exitShares(
   return out;
 }
 
-/** `PUT /users/{userId}` status 0 enabled, 1 disabled. */
+/** `PUT /users/{userId}` status 0 enabled, 1 disabled (the client's `setUserStatus`). */
 export async function updateUserStatus(
   client: KooDriveClient,
   actingUserId: string,
   userId: string,
   status: 0 | 1,
 ): Promise<void> {
-  await client.request({
-    call: "user.update",
-    method: "PUT",
-    path: `/koodrive/ose/v1/users/${encodeURIComponent(userId)}`,
-    userId: actingUserId,
-    body: { status },
-    schema: Envelope,
-  });
+  await client.setUserStatus(actingUserId, userId, status);
 }

@@ -54,6 +54,40 @@ export interface SimCall {
   fault: string | null;
 }
 
+/** A handover task as the control plane shows it (`GET /__sim/tasks`). */
+export interface SimTask {
+  taskId: string;
+  srcUserId: string;
+  dstUserId: string;
+  actingUserId: string;
+  /** 0 NEW, 1 EXECUTING, 2 SUCCESS, 3 FAILED. */
+  status: number;
+  resultCode?: string;
+  fate: "succeed" | "fail" | "stuck";
+  createdAt: number;
+  endTime: number | null;
+}
+
+/** One user's state (`GET /__sim/users/{id}`): `removed` once a handover of theirs succeeded. */
+export interface SimUserState {
+  userId: string;
+  exists: boolean;
+  status: number | null;
+  removed: { at: number; taskId: string } | null;
+  handoverTo: string | null;
+}
+
+/** An entry of KooDrive's audit log as stored (the `logInfoList[]` shape). */
+export interface SimAuditEntry {
+  logId: string;
+  operatorId: string;
+  operatorName: string;
+  operateTime: string;
+  operation: string;
+  resource: string;
+  operateResult: number;
+}
+
 export interface SeededUser {
   userId: string;
   name: string;
@@ -80,6 +114,8 @@ export const sim = {
     shortPages?: boolean;
     emptyPages?: boolean;
     codeAsString?: "never" | "always" | "alternate";
+    /** `GET /task/list` names its array `taskListDtos` instead of `taskList`. */
+    taskListDtos?: boolean;
   }) => control<unknown>("PUT", "/quirks", body),
   shares: (owner: string, state: "active" | "cancelled" | "all" = "all") =>
     control<{ shares: SimShare[] }>("GET", `/shares?owner=${owner}&state=${state}`).then((r) => r.shares),
@@ -97,6 +133,29 @@ export const sim = {
       calls: number;
       limit: { config: { rps: number; burst: number } | null; throttled: number };
     }>("GET", "/stats"),
+  /** How long tasks created from now on stay NEW, then EXECUTING (0 and 0: finished at creation). */
+  taskTiming: (timing: { newMs?: number; executingMs?: number }) =>
+    control<{ timing: { newMs: number; executingMs: number } }>("PUT", "/tasks", timing),
+  /** Every handover task, oldest first (of one source user when `src` is given). */
+  tasks: (src?: string) =>
+    control<{ timing: { newMs: number; executingMs: number }; tasks: SimTask[] }>(
+      "GET",
+      src ? `/tasks?src=${src}` : "/tasks",
+    ).then((r) => r.tasks),
+  /** Changes how an unfinished task ends; releasing a stuck one ends it now. */
+  taskFate: (taskId: string, fate: SimTask["fate"]) =>
+    control<{ task: SimTask }>("PUT", `/tasks/${taskId}`, { fate }).then((r) => r.task),
+  /** One user's status, whether a handover removed them, and their configured recipient. */
+  user: (userId: string) => control<SimUserState>("GET", `/users/${userId}`),
+  /** Sets (or with null clears) the recipient KooDrive's admin configured for a user's data. */
+  handoverTo: (userId: string, to: string | null) =>
+    control<{ userId: string; handoverTo: string | null }>("PUT", `/users/${userId}/handover`, { to }),
+  /** KooDrive's audit log as stored, oldest first (of one resource when given). */
+  auditLog: (resource?: string) =>
+    control<{ entries: SimAuditEntry[] }>(
+      "GET",
+      resource ? `/auditlog?resource=${resource}` : "/auditlog",
+    ).then((r) => r.entries),
   /** The tenant-wide rate limit: `{rps, burst?}` on, `{rps: null}` off. */
   limit: (body: { rps: number | null; burst?: number }) =>
     control<{ limit: { rps: number; burst: number } | null }>("PUT", "/limit", body),
