@@ -6,10 +6,11 @@ import { call, uniqueId } from "./helpers/worker";
 const SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
 const TEAMS_TOKEN = "dGVhbXMtdGVzdC1zZWN1cml0eS10b2tlbi0wMTIzNDU2Nzg5";
 
-/** The help text Slack has always shown: unchanged. */
+/** The help text Slack shows: as before, and offboard's options (issue 10: the actions of a run). */
 const SLACK_HELP = [
   "*/koodrive* closes the shared links of people who leave.",
   "• `/koodrive offboard <e-mail or 19-digit KooDrive user id> [dry-run]`: start a run (operators only)",
+  "• offboard's options: `--actions revoke_shares,handover` (fewer actions than the policy allows; default all of them), `--handover-to <e-mail or KooDrive user id>` (who receives the files)",
   "• `/koodrive status <run id>`: where a run stands (operators only)",
   "• `/koodrive help`: this text",
 ].join("\n");
@@ -75,6 +76,8 @@ describe("chat help speaks each chat's syntax", () => {
     for (const text of ["help", "", "frobnicate"]) {
       const help = await teams(text);
       expect(help).toContain("`@KooDrive offboard <e-mail or 19-digit KooDrive user id> [dry-run]`");
+      expect(help).toContain("`--actions revoke_shares,handover`");
+      expect(help).toContain("`--handover-to <e-mail or KooDrive user id>`");
       expect(help).toContain("`@KooDrive status <run id>`");
       expect(help).toContain("`@KooDrive help`");
       expect(help).not.toContain("/koodrive");

@@ -68,8 +68,22 @@ describe("GET /openapi.json", () => {
     const schema = body.content["application/json"].schema;
     expect(schema.required).toEqual(expect.arrayContaining(["person", "reason"]));
     expect(Object.keys(schema.properties)).toEqual(
-      expect.arrayContaining(["person", "dryRun", "scopes", "reason", "effectiveAt"]),
+      expect.arrayContaining([
+        "person",
+        "dryRun",
+        "scopes",
+        "reason",
+        "effectiveAt",
+        "actions",
+        "handoverTo",
+      ]),
     );
+    // The actions are the known names (the policy's limit is the 422 of the route, not the schema's).
+    expect(schema.properties.actions).toMatchObject({
+      type: "array",
+      minItems: 1,
+      items: { enum: ["revoke_shares", "handover", "block_login", "watch"] },
+    });
     // And the API refuses what the schema marks as required.
     const res = await admin("/offboardings", {
       method: "POST",

@@ -34,7 +34,7 @@ interface Evidence {
   of: number;
   complete: boolean;
 }
-type Run = Awaited<ReturnType<typeof waitForRun>> & {
+type Run = Omit<Awaited<ReturnType<typeof waitForRun>>, "shares"> & {
   actions: ActionView[];
   evidence: Evidence | null;
   shares: Array<{ shareId: string; state: string; late?: boolean }>;

@@ -61,14 +61,17 @@ export const ADMIN_OPERATIONS: readonly Operation[] = [
     summary: "Start an offboarding (or a dry run) for a person",
     description:
       "Same rules as an HR event: holds, one run per person at a time, identity-map resolution. Source " +
-      "`api`; the verified identity is recorded as who started it.",
+      "`api`; the verified identity is recorded as who started it. `actions` may ask for fewer actions " +
+      "than the policy allows (never more); `handoverTo` names who receives the files.",
     json: OffboardingBody,
     headers: {
       "Idempotency-Key": { description: "The same key (per caller) returns the same run, as a duplicate." },
     },
     responses: {
       202: "`{runId, status, url, duplicate?}`; `Location` names the run.",
-      422: "Invalid body, or a reused Idempotency-Key with another body.",
+      422:
+        "Invalid body; actions beyond OFFBOARDING_ACTIONS (or unknown, or none); a handoverTo without the " +
+        "handover action or naming the person; or a reused Idempotency-Key with another body. Nothing is started.",
     },
   },
   {

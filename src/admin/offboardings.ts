@@ -12,6 +12,14 @@ import { emailAddress, looksLikeEmail } from "../audit/schema";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { limitBody, validate } from "../http";
+import {
+  ACTIONS,
+  type ActionName,
+  actionsFor,
+  actionsOf,
+  type HandoverRequest,
+  type PersonRef,
+} from "../offboarding/actions";
 import type { IdentityEntry } from "../offboarding/resolve";
 import { newRunRequest, startRun } from "../offboarding/start";
 import {
@@ -47,18 +55,32 @@ const HR_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_EFFECTIVE_AHEAD_MS = MAX_EFFECTIVE_AHEAD_DAYS * 86_400_000;
 
-/** Who to offboard: a 19-digit KooDrive id, an e-mail, or an HR id. */
-const Person = z
-  .string()
-  .trim()
-  .min(1, "name the person: an e-mail, a 19-digit KooDrive user id or an HR id")
-  .max(320)
-  .refine(
-    (v) =>
-      KOODRIVE_ID.test(v) ||
-      (v.includes("@") ? looksLikeEmail(v) : v.length <= MAX_HR_ID_LENGTH && HR_ID.test(v)),
-    "must be an e-mail, a 19-digit KooDrive user id or an HR id (letters, digits, . _ : -)",
-  );
+/** A person as an operator types them: a 19-digit KooDrive id, an e-mail, or an HR id (`personRefOf`). */
+const personText = (missing: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, missing)
+    .max(320)
+    .refine(
+      (v) =>
+        KOODRIVE_ID.test(v) ||
+        (v.includes("@") ? looksLikeEmail(v) : v.length <= MAX_HR_ID_LENGTH && HR_ID.test(v)),
+      "must be an e-mail, a 19-digit KooDrive user id or an HR id (letters, digits, . _ : -)",
+    );
+
+/** Who to offboard. */
+const Person = personText("name the person: an e-mail, a 19-digit KooDrive user id or an HR id");
+
+/** A typed person as the handover resolves them (like a leaver: KooDrive id, else e-mail, else HR id). */
+export function personRefOf(value: string): PersonRef {
+  if (KOODRIVE_ID.test(value)) return { koodriveUserId: value };
+  return value.includes("@") ? { email: value.toLowerCase() } : { hrId: value };
+}
+
+/** Whether two typed persons are textually the same (the same kind of identifier, the same value). */
+const samePersonText = (a: string, b: string) =>
+  JSON.stringify(personRefOf(a)) === JSON.stringify(personRefOf(b));
 
 export const OffboardingBody = z.strictObject({
   person: Person,
@@ -76,6 +98,22 @@ export const OffboardingBody = z.strictObject({
       `must be at most ${MAX_EFFECTIVE_AHEAD_DAYS} days ahead (a run cannot wait longer)`,
     )
     .optional(),
+  actions: z
+    .array(z.enum(ACTIONS, { error: `must be one of ${ACTIONS.join(", ")}` }))
+    .min(1, "ask for at least one action, or leave actions out for all the policy allows")
+    .max(ACTIONS.length)
+    .optional()
+    .describe(
+      "The actions of this run, within OFFBOARDING_ACTIONS (asking for more is refused, 422). Absent: " +
+        "all the policy allows.",
+    ),
+  handoverTo: personText("name who receives the files: an e-mail, a 19-digit KooDrive user id or an HR id")
+    .optional()
+    .describe(
+      "Who receives the person's files (the handover action, which must be among the run's actions): an " +
+        "e-mail, a 19-digit KooDrive user id or an HR id, never the person themselves. Absent: KooDrive's " +
+        "configured recipient, else HANDOVER_DEFAULT_USER_ID.",
+    ),
 });
 export type OffboardingInput = z.input<typeof OffboardingBody>;
 
@@ -114,6 +152,8 @@ export interface ConfirmedPlan {
   subject: RunRequest["subject"];
   /** The KooDrive user the dry run resolved and showed: the real run acts for exactly this user. */
   koodriveUserId: string;
+  /** The handover recipient the dry run's request named (whoever named it), kept as it was shown. */
+  handoverTo?: HandoverRequest;
 }
 
 /**
@@ -146,6 +186,7 @@ export async function startOffboarding(
       "Idempotency-Key must be 1 to 128 of A-Z a-z 0-9 . _ : - (e.g. a UUID)",
     );
   const body = parsed.data;
+  const { actions, handoverTo } = runActions(c, body, confirms);
   const who = actorOf(c);
   // A key is the caller's: the same key from someone else is another request (no run is shared by accident).
   const eventId = confirms
@@ -163,6 +204,8 @@ export async function startOffboarding(
     ...(body.effectiveAt ? { effectiveAt: body.effectiveAt } : {}),
     dryRun: body.dryRun,
     scopes: [...new Set<Scope>(body.scopes ?? ALL_SCOPES)].sort(),
+    actions,
+    ...(handoverTo ? { handoverTo } : {}),
     requestId: c.var.requestId,
     actor: who.actor,
     verifiedBy: c.var.principal.verifiedBy,
@@ -196,8 +239,44 @@ export async function startOffboarding(
 }
 
 /**
+ * The actions and handover recipient of a request (issue 10): what it asked for within the policy, all of
+ * the policy's when it asked for nothing. Refused (422, nothing started) when it asks beyond the policy,
+ * names a recipient without the handover action, or names the person themselves as the recipient. A
+ * confirmation keeps the recipient of the dry run it confirms.
+ */
+function runActions(
+  c: Context<AppEnv>,
+  body: z.output<typeof OffboardingBody>,
+  confirms: ConfirmedPlan | undefined,
+): { actions: ActionName[]; handoverTo: HandoverRequest | undefined } {
+  const asked = actionsFor(body.actions, c.var.config.OFFBOARDING_ACTIONS);
+  if (!asked.ok)
+    throw new ApiError("invalid_body", `nothing was started: ${asked.message}`, [
+      { path: "actions", message: asked.message },
+    ]);
+  const handoverTo = confirms
+    ? confirms.handoverTo
+    : body.handoverTo !== undefined
+      ? ({ person: personRefOf(body.handoverTo), from: "request" } as const)
+      : undefined;
+  if (handoverTo && !asked.actions.includes("handover"))
+    throw new ApiError("invalid_body", "nothing was started: handoverTo needs the handover action", [
+      {
+        path: "handoverTo",
+        message: `the run's actions (${asked.actions.join(", ")}) do not include handover`,
+      },
+    ]);
+  if (body.handoverTo !== undefined && !confirms && samePersonText(body.handoverTo, body.person))
+    throw new ApiError("invalid_body", "nothing was started: handoverTo is the person themselves", [
+      { path: "handoverTo", message: "a handover never goes to the leaver: name someone else" },
+    ]);
+  return { actions: asked.actions, handoverTo };
+}
+
+/**
  * Whether an earlier run is for the same request: the same person as typed (the identity map may have
- * learnt more about them since), dry run, scopes, reason and effectiveAt.
+ * learnt more about them since), dry run, scopes, reason, effectiveAt, the run's actions (as the policy
+ * gave them) and the handover recipient.
  */
 function sameRequest(earlier: RunRequest, now: RunRequest, person: string): boolean {
   const s = earlier.subject;
@@ -207,7 +286,14 @@ function sameRequest(earlier: RunRequest, now: RunRequest, person: string): bool
       ? s.email === person.toLowerCase()
       : s.hrId === person;
   const pick = (r: RunRequest) =>
-    JSON.stringify([r.dryRun, r.scopes, r.reason ?? null, r.effectiveAt ?? null]);
+    JSON.stringify([
+      r.dryRun,
+      r.scopes,
+      r.reason ?? null,
+      r.effectiveAt ?? null,
+      actionsOf(r),
+      r.handoverTo?.person ?? null,
+    ]);
   return samePerson && pick(earlier) === pick(now);
 }
 

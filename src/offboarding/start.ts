@@ -2,6 +2,7 @@ import type { AuditInput } from "../audit/schema";
 import type { AuditStore } from "../audit/store";
 import { sha256Hex } from "../bytes";
 import { type Bindings, loadConfig } from "../env";
+import type { ActionName } from "./actions";
 import { instanceId, watchRun } from "./instances";
 import { type IndexRow, RUN_INDEX_NAME } from "./run-index";
 import { ALL_SCOPES, type RunParams, type RunRequest, type RunStatus } from "./types";
@@ -19,10 +20,18 @@ export async function runIdFor(source: string, eventId: string): Promise<string>
   return `${source}-${(await sha256Hex(`${source}\n${eventId}`)).slice(0, 32)}`;
 }
 
-/** What a source knows about a request to offboard; `newRunRequest` fills in the rest. */
-export type RunRequestInput = Pick<RunRequest, "source" | "eventId" | "subject" | "requestId"> &
-  Partial<
-    Pick<RunRequest, "reason" | "effectiveAt" | "dryRun" | "scopes" | "actor" | "verifiedBy" | "notifyUrl">
+/**
+ * What a source knows about a request to offboard; `newRunRequest` fills in the rest. `actions` is required:
+ * every source decides it explicitly (the policy's list, or fewer as asked: `actionsFor`), so no run is
+ * accepted without the actions it will take (issue 10).
+ */
+export type RunRequestInput = Pick<RunRequest, "source" | "eventId" | "subject" | "requestId"> & {
+  actions: ActionName[];
+} & Partial<
+    Pick<
+      RunRequest,
+      "reason" | "effectiveAt" | "dryRun" | "scopes" | "actor" | "verifiedBy" | "notifyUrl" | "handoverTo"
+    >
   >;
 
 /**
@@ -56,7 +65,14 @@ export function receivedRecord(request: RunRequest, duplicate: boolean, status: 
     reason: duplicate
       ? "same event id as an earlier delivery; no new run"
       : (request.reason ?? "offboarding requested"),
-    details: { verified: true, dryRun: request.dryRun, scopes: request.scopes.join(",") },
+    details: {
+      verified: true,
+      dryRun: request.dryRun,
+      scopes: request.scopes.join(","),
+      // Who the request named as the handover recipient is in the run (GET /runs/:id); here only where from.
+      ...(request.actions ? { actions: request.actions.join(",") } : {}),
+      ...(request.handoverTo ? { handoverFrom: request.handoverTo.from } : {}),
+    },
   };
 }
 

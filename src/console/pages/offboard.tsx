@@ -5,14 +5,16 @@ import * as z from "zod";
 import { holdsStore } from "../../admin/holds";
 import { MAX_REASON_LENGTH, startOffboarding } from "../../admin/offboardings";
 import { requireRole } from "../../admin/principal";
-import { type RunView, runView } from "../../admin/run-view";
+import { loadRun, type RunView, runView } from "../../admin/run-view";
 import type { AppEnv } from "../../env";
 import { ApiError, type FieldError } from "../../errors";
+import { type ActionName, actionsOf, type HandoverRequest } from "../../offboarding/actions";
 import type { Hold } from "../../offboarding/holds";
 import { ALL_SCOPES, TERMINAL } from "../../offboarding/types";
 import { roleAllows } from "../../roles";
 import { formFields, readForm } from "../http";
 import { Badge, FieldErrorList, Layout, Notice, Time } from "../layout";
+import { ActionChoices, ActionFacts, type ActionValues, actionInput } from "./offboard-actions";
 import { ActionsSection } from "./run-actions";
 import { personOf } from "./run-parts";
 
@@ -29,7 +31,7 @@ const HELD_SHOWN = 100;
 const SECTION = "/console/offboard";
 
 /** The person as typed: a KooDrive id, an e-mail or an HR id (startOffboarding validates it). */
-interface StartValues {
+interface StartValues extends ActionValues {
   person?: string;
   reason?: string;
   scopes?: string[];
@@ -41,7 +43,8 @@ async function startInput(c: Context<AppEnv>) {
   const text = (name: string) => (typeof body[name] === "string" ? (body[name] as string) : "");
   const raw = body.scope === undefined ? [] : ([] as unknown[]).concat(body.scope);
   const scopes = raw.filter((s): s is string => typeof s === "string");
-  const values: StartValues = { person: text("person"), reason: text("reason"), scopes };
+  const chosen = actionInput(body);
+  const values: StartValues = { person: text("person"), reason: text("reason"), scopes, ...chosen.values };
   const numeric = scopes.map(Number);
   return {
     values,
@@ -50,12 +53,13 @@ async function startInput(c: Context<AppEnv>) {
       reason: values.reason,
       dryRun: true,
       ...(numeric.length ? { scopes: numeric } : {}),
+      ...chosen.input,
     },
   };
 }
 
 /** The start form (operators), with the values and errors of a refused submission. */
-const StartForm: FC<{ values: StartValues }> = ({ values }) => {
+const StartForm: FC<{ values: StartValues; policy: readonly ActionName[] }> = ({ values, policy }) => {
   const ticked = new Set(values.scopes?.length ? values.scopes : ALL_SCOPES.map(String));
   return (
     <form class="stack" method="post" action={SECTION}>
@@ -82,6 +86,7 @@ const StartForm: FC<{ values: StartValues }> = ({ values }) => {
           </label>
         ))}
       </fieldset>
+      <ActionChoices policy={policy} values={values} />
       <label>
         Reason (recorded in the audit trail)
         <input name="reason" required maxlength={MAX_REASON_LENGTH} value={values.reason ?? ""} />
@@ -116,7 +121,7 @@ function renderStart(
             First a dry run: it finds the person and lists every share that would be cancelled, cancelling
             nothing. You then confirm the exact number, and the real run starts.
           </p>
-          <StartForm values={state.values ?? {}} />
+          <StartForm values={state.values ?? {}} policy={c.var.config.OFFBOARDING_ACTIONS} />
         </>
       ) : (
         <Notice tone="warn">
@@ -144,6 +149,7 @@ interface PlanState {
 async function renderPlan(c: Context<AppEnv>, runId: string, state: PlanState = {}, status: 200 | 422 = 200) {
   const run = await runView(c.env, runId, { limit: 1 });
   if (!run.dryRun) return c.redirect(`/console/runs/${runId}`, 303);
+  const { actions, handoverTo } = await requestedOf(c, runId);
   const planning = !TERMINAL.has(run.status) && run.status !== "needs_confirmation";
   const canStart = roleAllows(c.var.principal.role, "operator");
   const [held, { holds }] =
@@ -175,6 +181,7 @@ async function renderPlan(c: Context<AppEnv>, runId: string, state: PlanState = 
         <dd>{run.scopes.map((s) => `${s} (${SCOPE_LABELS[String(s)]})`).join(", ")}</dd>
         <dt>Reason</dt>
         <dd>{run.reason ?? "-"}</dd>
+        <ActionFacts actions={actions} handoverTo={handoverTo} />
         <dt>Planned</dt>
         <dd>
           <Time iso={run.finishedAt} />
@@ -251,9 +258,9 @@ async function renderPlan(c: Context<AppEnv>, runId: string, state: PlanState = 
               ) : null}
             </>
           ) : null}
-          {n > 0 && canStart ? (
+          {runNeeded(n, actions) && canStart ? (
             <ConfirmForm runId={runId} count={n} email={run.subject.email} error={state.error} />
-          ) : n > 0 ? (
+          ) : runNeeded(n, actions) ? (
             <Notice tone="warn">Only an operator or admin can start the real run.</Notice>
           ) : (
             <p>
@@ -280,6 +287,19 @@ async function renderPlan(c: Context<AppEnv>, runId: string, state: PlanState = 
   );
 }
 
+/** What the dry run's request asked for: the real run that confirms it does exactly that. */
+async function requestedOf(
+  c: Context<AppEnv>,
+  runId: string,
+): Promise<{ actions: ActionName[]; handoverTo: HandoverRequest | undefined }> {
+  const { request } = (await loadRun(c.env, runId)).meta;
+  return { actions: [...actionsOf(request)], handoverTo: request.handoverTo };
+}
+
+/** Whether the plan needs a real run: shares to cancel, or an action other than the cancels (issue 10). */
+const runNeeded = (shares: number, actions: readonly ActionName[]) =>
+  shares > 0 || actions.some((a) => a !== "revoke_shares");
+
 /**
  * The destructive confirmation: the operator types the number of shares (or the person's e-mail), so a
  * stray click or Enter cannot start the real run (issue 9: every destructive action confirmed).
@@ -291,7 +311,7 @@ const ConfirmForm: FC<{
   error: PlanState["error"];
 }> = ({ runId, count, email, error }) => (
   <form class="stack" method="post" action={`${SECTION}/${runId}/confirm`}>
-    <h3>Cancel these shares</h3>
+    <h3>{count > 0 ? "Cancel these shares" : "Start the real run"}</h3>
     {error ? (
       <Notice tone="bad">
         <p>{error.message}</p>
@@ -307,7 +327,7 @@ const ConfirmForm: FC<{
       The real run cancels the person's shares in these scopes as they are when it runs, except held ones.
     </span>
     <button type="submit" class="danger">
-      Cancel {count} share{count === 1 ? "" : "s"}
+      {count > 0 ? `Cancel ${count} share${count === 1 ? "" : "s"}` : "Start the run"}
     </button>
   </form>
 );
@@ -342,7 +362,8 @@ export function offboardPages() {
   app.post("/:runId/confirm", async (c) => {
     const runId = c.req.param("runId");
     const run = await runView(c.env, runId, { limit: 1 });
-    if (!run.dryRun || run.status !== "dry_run" || run.plan.shares === 0)
+    const { actions, handoverTo } = await requestedOf(c, runId);
+    if (!run.dryRun || run.status !== "dry_run" || !runNeeded(run.plan.shares, actions))
       throw new ApiError("conflict", "this dry run has no plan to confirm (see the run page)");
     const form = ConfirmBody.safeParse(await formFields(c));
     const typed = form.success ? form.data.typed : "";
@@ -362,21 +383,34 @@ export function offboardPages() {
       );
     if (!run.koodriveUserId)
       throw new ApiError("conflict", "this dry run resolved no one: nothing to confirm");
-    // The plan's request (scopes, reason) for exactly the KooDrive user the plan showed; one dry run starts
-    // one real run, whoever confirms it and however often.
-    const started = await startOffboarding(
-      c,
-      {
-        person: run.koodriveUserId,
-        dryRun: false,
-        scopes: run.scopes,
-        reason: (run.reason ?? `confirmed from dry run ${runId}`).slice(0, MAX_REASON_LENGTH),
-      },
-      "console",
-      undefined,
-      { dryRunId: runId, subject: run.subject, koodriveUserId: run.koodriveUserId },
-    );
-    return c.redirect(`/console/runs/${started.runId}`, 303);
+    // The plan's request (scopes, reason, actions, recipient) for exactly the KooDrive user the plan showed;
+    // one dry run starts one real run, whoever confirms it and however often. Actions the policy no longer
+    // allows are refused (422), not dropped: the run would not be the one the plan showed.
+    try {
+      const started = await startOffboarding(
+        c,
+        {
+          person: run.koodriveUserId,
+          dryRun: false,
+          scopes: run.scopes,
+          reason: (run.reason ?? `confirmed from dry run ${runId}`).slice(0, MAX_REASON_LENGTH),
+          actions,
+        },
+        "console",
+        undefined,
+        {
+          dryRunId: runId,
+          subject: run.subject,
+          koodriveUserId: run.koodriveUserId,
+          ...(handoverTo ? { handoverTo } : {}),
+        },
+      );
+      return c.redirect(`/console/runs/${started.runId}`, 303);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "invalid_body")
+        return renderPlan(c, runId, { error: { message: err.message, errors: err.details ?? [] } }, 422);
+      throw err;
+    }
   });
 
   return app;

@@ -2,7 +2,8 @@ import { looksLikeEmail } from "../../audit/schema";
 import { recordChatRefusal } from "../../audit/security";
 import type { AuditStore } from "../../audit/store";
 import { sha256Hex } from "../../bytes";
-import type { Bindings } from "../../env";
+import { type Bindings, loadConfig } from "../../env";
+import { actionsFor, type HandoverRequest } from "../../offboarding/actions";
 import { isRunId, newRunRequest, startRun } from "../../offboarding/start";
 import { describeRun, personOf } from "../../offboarding/summary";
 import type { SourceName } from "../../offboarding/types";
@@ -38,10 +39,15 @@ export function usage(source: ChatContext["source"]): string {
   return [
     `${bold}${cmd}${bold} closes the shared links of people who leave.`,
     `• \`${cmd} offboard <e-mail or 19-digit KooDrive user id> [dry-run]\`: start a run (operators only)`,
+    `• offboard's options: \`--actions revoke_shares,handover\` (fewer actions than the policy allows; default all of them), \`--handover-to <e-mail or KooDrive user id>\` (who receives the files)`,
     `• \`${cmd} status <run id>\`: where a run stands (operators only)`,
     `• \`${cmd} help\`: this text`,
   ].join("\n");
 }
+
+/** `offboard`'s arguments, as the usage answer shows them. */
+const OFFBOARD_SYNTAX =
+  "offboard <e-mail or 19-digit KooDrive user id> [dry-run] [--actions a,b] [--handover-to <e-mail or KooDrive user id>]";
 
 /** The same command typed again by the same person within this window is the same request (one run). */
 export const REPEAT_WINDOW_MS = 10 * 60_000;
@@ -95,19 +101,75 @@ async function status(args: string[], ctx: ChatContext): Promise<string> {
   return describeRun(runId, meta.status, counts, meta.detail, personOf(meta.request.subject), meta);
 }
 
-async function offboard(args: string[], ctx: ChatContext): Promise<string> {
-  const target = args[0] ?? "";
-  const flags = args.slice(1).map((a) => a.toLowerCase());
-  const dryRun = flags.some((f) => f === "dry-run" || f === "--dry-run");
-  if (!target || flags.some((f) => f !== "dry-run" && f !== "--dry-run")) {
-    return `Usage: \`${INVOCATION[ctx.source]} offboard <e-mail or 19-digit KooDrive user id> [dry-run]\`.`;
+/** What `offboard` was asked: the person, and its options (as typed; checked by `offboard`). */
+interface OffboardArgs {
+  target: string;
+  dryRun: boolean;
+  actions?: string;
+  handoverTo?: string;
+}
+
+/**
+ * Parses `offboard <person> [dry-run] [--actions a,b] [--handover-to <person>]`, options in any order; a
+ * flag's value follows it (`--actions a,b`) or is joined with `=` (`--actions=a,b`). Null when malformed.
+ */
+export function parseOffboard(args: readonly string[]): OffboardArgs | null {
+  const [target, ...rest] = args;
+  if (!target || target.startsWith("-")) return null;
+  const out: OffboardArgs = { target, dryRun: false };
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i] as string;
+    const [flag = "", joined] = arg.split(/=(.*)/s, 2);
+    const name = flag.toLowerCase();
+    if ((name === "dry-run" || name === "--dry-run") && joined === undefined) {
+      out.dryRun = true;
+      continue;
+    }
+    if (name !== "--actions" && name !== "--handover-to") return null;
+    const value = joined ?? rest[++i];
+    if (!value || value.startsWith("--")) return null;
+    if (name === "--actions") {
+      if (out.actions !== undefined) return null;
+      out.actions = value;
+    } else {
+      if (out.handoverTo !== undefined) return null;
+      out.handoverTo = value;
+    }
   }
-  const subject = KOODRIVE_ID.test(target)
-    ? { hrId: target, koodriveUserId: target }
-    : looksLikeEmail(target) && target.length <= 320
-      ? { hrId: target.toLowerCase(), email: target.toLowerCase() }
-      : null;
-  if (!subject) return `\`${target.slice(0, 80)}\` is neither an e-mail nor a 19-digit KooDrive user id.`;
+  return out;
+}
+
+/** A person typed in chat: a 19-digit KooDrive user id or an e-mail (lower-cased); null otherwise. */
+function chatPerson(value: string): { koodriveUserId: string } | { email: string } | null {
+  if (KOODRIVE_ID.test(value)) return { koodriveUserId: value };
+  return looksLikeEmail(value) && value.length <= 320 ? { email: value.toLowerCase() } : null;
+}
+
+async function offboard(args: string[], ctx: ChatContext): Promise<string> {
+  const cmd = INVOCATION[ctx.source];
+  const parsed = parseOffboard(args);
+  if (!parsed) return `Usage: \`${cmd} ${OFFBOARD_SYNTAX}\`.`;
+  const { target, dryRun } = parsed;
+  const person = chatPerson(target);
+  if (!person) return `\`${target.slice(0, 80)}\` is neither an e-mail nor a 19-digit KooDrive user id.`;
+  const subject =
+    "koodriveUserId" in person
+      ? { hrId: person.koodriveUserId, koodriveUserId: person.koodriveUserId }
+      : { hrId: person.email, email: person.email };
+  // Fewer actions than the policy allows, never more (issue 10): refused with the reason, nothing started.
+  const asked = actionsFor(parsed.actions, loadConfig(ctx.env).OFFBOARDING_ACTIONS);
+  if (!asked.ok) return `Nothing was started: ${asked.message}.`;
+  let handoverTo: HandoverRequest | undefined;
+  if (parsed.handoverTo !== undefined) {
+    const recipient = chatPerson(parsed.handoverTo);
+    if (!recipient)
+      return `Nothing was started: \`${parsed.handoverTo.slice(0, 80)}\` (--handover-to) is neither an e-mail nor a 19-digit KooDrive user id.`;
+    if (!asked.actions.includes("handover"))
+      return `Nothing was started: --handover-to needs the handover action (this run's actions: ${asked.actions.join(", ")}).`;
+    if (JSON.stringify(recipient) === JSON.stringify(person))
+      return "Nothing was started: a handover never goes to the leaver; name someone else in --handover-to.";
+    handoverTo = { person: recipient, from: "request" };
+  }
   const eventId = `${ctx.source}:${ctx.invocationId}`;
   const request = await newRunRequest({
     source: ctx.source,
@@ -115,6 +177,8 @@ async function offboard(args: string[], ctx: ChatContext): Promise<string> {
     subject,
     reason: `/koodrive offboard by ${ctx.actor}`.slice(0, 1000),
     dryRun,
+    actions: asked.actions,
+    ...(handoverTo ? { handoverTo } : {}),
     requestId: ctx.requestId,
     actor: ctx.actor,
     ...(ctx.notifyUrl ? { notifyUrl: ctx.notifyUrl } : {}),
@@ -122,5 +186,6 @@ async function offboard(args: string[], ctx: ChatContext): Promise<string> {
   const { runId, duplicate } = await startRun(ctx.env, ctx.audit, request);
   const what = dryRun ? "Dry run started (nothing will be cancelled)" : "Offboarding started";
   const then = ctx.notifyUrl ? " I will post the result here when it finishes." : "";
-  return `${what} for ${target}: run \`${runId}\`${duplicate ? " (already running)" : ""}.${then}`;
+  const dup = duplicate ? " (already running)" : "";
+  return `${what} for ${target}: run \`${runId}\`${dup}. Actions: ${asked.actions.join(", ")}.${then}`;
 }

@@ -4,10 +4,11 @@ import { type AuthSpec, authenticate } from "../../auth";
 import type { AppEnv } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody } from "../../http";
+import { type ActionName, actionsFor, type HandoverRequest } from "../../offboarding/actions";
 import { newRunRequest, startRun } from "../../offboarding/start";
 import { ALL_SCOPES } from "../../offboarding/types";
 import { CLOCK_MARGIN_MS, onceFor } from "../replay";
-import { HrEnvelope, HrEventPerson, HrOffboardedEvent, OFFBOARDED } from "./schema";
+import { HrEnvelope, HrEventManager, HrEventPerson, HrOffboardedEvent, OFFBOARDED } from "./schema";
 import { type HrVerified, SIGNATURE_TOLERANCE_S, verifyStandardWebhook } from "./verify";
 
 /** A request body over 256 KiB is refused before any work. */
@@ -72,6 +73,12 @@ export function hrRoutes() {
       throw new ApiError("invalid_body", "the event is invalid", fieldErrors(parsed.error.issues));
     const event = parsed.data;
     const employee = event.data.employee;
+    const asked = actionsFor(event.options?.actions, c.var.config.OFFBOARDING_ACTIONS);
+    if (!asked.ok)
+      throw new ApiError("invalid_body", `nothing was started: ${asked.message}`, [
+        { path: "options.actions", message: asked.message },
+      ]);
+    const handoverTo = handoverRequest(json, employee, asked.actions);
 
     const request = await newRunRequest({
       source: SOURCE,
@@ -86,6 +93,8 @@ export function hrRoutes() {
       ...(event.data.effectiveAt ? { effectiveAt: event.data.effectiveAt } : {}),
       dryRun: event.options?.dryRun ?? false,
       scopes: [...new Set(event.options?.scopes ?? ALL_SCOPES)].sort(),
+      actions: asked.actions,
+      ...(handoverTo ? { handoverTo } : {}),
       requestId: c.var.requestId,
     });
     const { runId, duplicate } = await startRun(c.env, c.var.audit, request);
@@ -93,4 +102,42 @@ export function hrRoutes() {
   });
 
   return app;
+}
+
+/**
+ * The handover recipient an `employee.offboarded` event names (`data.employee.manager`), when the run hands
+ * files over; undefined when it names none (the run then asks KooDrive for its configured recipient). A
+ * manager who is the employee themselves is refused: a handover never goes to the leaver (issue 10).
+ */
+function handoverRequest(
+  json: unknown,
+  employee: HrOffboardedEvent["data"]["employee"],
+  actions: readonly ActionName[],
+): HandoverRequest | undefined {
+  if (!actions.includes("handover")) return undefined;
+  const parsed = HrEventManager.safeParse(json);
+  if (!parsed.success)
+    throw new ApiError("invalid_body", "the event is invalid", fieldErrors(parsed.error.issues));
+  const manager = parsed.data.data.employee.manager;
+  if (!manager) return undefined;
+  const same =
+    (manager.email !== undefined && manager.email.toLowerCase() === employee.email?.toLowerCase()) ||
+    (manager.hrId !== undefined && manager.hrId === employee.id) ||
+    (manager.koodriveUserId !== undefined && manager.koodriveUserId === employee.koodriveUserId);
+  if (same)
+    throw new ApiError("invalid_body", "nothing was started: the manager is the employee themselves", [
+      {
+        path: "data.employee.manager",
+        message: "a handover never goes to the leaver: name someone else (or no manager)",
+      },
+    ]);
+  return {
+    person: {
+      ...(manager.email ? { email: manager.email } : {}),
+      ...(manager.hrId ? { hrId: manager.hrId } : {}),
+      ...(manager.koodriveUserId ? { koodriveUserId: manager.koodriveUserId } : {}),
+      ...(manager.name ? { name: manager.name } : {}),
+    },
+    from: "event",
+  };
 }

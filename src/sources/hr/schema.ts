@@ -18,6 +18,11 @@ const EffectiveAt = z.iso
     `must be at most ${MAX_EFFECTIVE_AHEAD_DAYS} days ahead (a run cannot wait longer); send the event later`,
   );
 
+/** How an HR event names a person (the employee, their manager): one rule for each identifier. */
+const HrId = z.string().trim().min(1).max(200);
+const PersonName = z.string().trim().min(1).max(200);
+const KoodriveUserId = z.string().regex(/^\d{19}$/, "must be a 19-digit KooDrive user id");
+
 /** Only `type` is needed to decide whether to ignore an event. */
 export const HrEnvelope = z.looseObject({ type: z.string().min(1).max(200) });
 
@@ -30,13 +35,10 @@ export const HrOffboardedEvent = z.looseObject({
   timestamp: z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time" }),
   data: z.looseObject({
     employee: z.looseObject({
-      id: z.string().trim().min(1).max(200),
+      id: HrId,
       email: emailAddress().optional(),
-      name: z.string().trim().min(1).max(200).optional(),
-      koodriveUserId: z
-        .string()
-        .regex(/^\d{19}$/, "must be a 19-digit KooDrive user id")
-        .optional(),
+      name: PersonName.optional(),
+      koodriveUserId: KoodriveUserId.optional(),
     }),
     effectiveAt: EffectiveAt.optional(),
     reason: z.string().max(1000).optional(),
@@ -45,10 +47,36 @@ export const HrOffboardedEvent = z.looseObject({
     .looseObject({
       dryRun: z.boolean().optional(),
       scopes: z.array(Scope).min(1).max(3).optional(),
+      /**
+       * The actions this run takes (issue 10): fewer than OFFBOARDING_ACTIONS allows, never more (checked
+       * against the policy by the route, which names it in the 422). Absent: all of the policy's.
+       */
+      actions: z.array(z.string().max(40)).max(10).optional(),
     })
     .optional(),
 });
 export type HrOffboardedEvent = z.infer<typeof HrOffboardedEvent>;
+
+/**
+ * `data.employee.manager`: who receives the leaver's files when the run hands them over (issue 10), named
+ * like the employee (the same rule for each identifier) by at least one of `email`, `hrId`, `koodriveUserId`.
+ * Read only when the run's actions include `handover`: until then the field means nothing to a run, and a
+ * sender that already sends a manager in another shape is not refused because of it.
+ */
+export const HrManager = z
+  .looseObject({
+    email: emailAddress().optional(),
+    hrId: HrId.optional(),
+    koodriveUserId: KoodriveUserId.optional(),
+    name: PersonName.optional(),
+  })
+  .refine(
+    (m) => m.email !== undefined || m.hrId !== undefined || m.koodriveUserId !== undefined,
+    "name the manager by at least one of email, hrId, koodriveUserId",
+  );
+export const HrEventManager = z.looseObject({
+  data: z.looseObject({ employee: z.looseObject({ manager: HrManager.optional() }) }),
+});
 
 /**
  * The person any HR event names (`data.employee`: id, e-mail, name), whatever its type: a verified event

@@ -6,6 +6,7 @@ import { sha256Hex } from "../../bytes";
 import { type AppEnv, ConfigError, sourceSecrets } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody } from "../../http";
+import type { ActionName } from "../../offboarding/actions";
 import { newRunRequest, startRun } from "../../offboarding/start";
 import type { RunRequest } from "../../offboarding/types";
 import { onceFor } from "../replay";
@@ -38,8 +39,15 @@ const OKTA_AUTH: AuthSpec<OktaSecrets, Record<never, never>> = {
   unauthorized: ({ header }) => new ApiError("unauthorized", `missing or wrong ${header} header`),
 };
 
-/** The run request for one leaver event; the Okta user id stands as the person's id in the source. */
-async function runRequest(requestId: string, event: OktaEvent): Promise<RunRequest> {
+/**
+ * The run request for one leaver event; the Okta user id stands as the person's id in the source. An Okta
+ * event cannot ask for actions: the run takes all of the policy's (OFFBOARDING_ACTIONS).
+ */
+async function runRequest(
+  requestId: string,
+  event: OktaEvent,
+  actions: readonly ActionName[],
+): Promise<RunRequest> {
   const target = leaverTarget(event);
   if (!target?.id) throw new Error("leaver event without a User target"); // validated before
   const login = target.alternateId?.trim();
@@ -53,6 +61,7 @@ async function runRequest(requestId: string, event: OktaEvent): Promise<RunReque
       ...(name ? { name } : {}),
     },
     reason: `Okta ${event.eventType}`,
+    actions: [...actions],
     requestId,
   });
 }
@@ -135,7 +144,7 @@ export function oktaRoutes() {
         const { runId, duplicate } = await startRun(
           c.env,
           c.var.audit,
-          await runRequest(c.var.requestId, event),
+          await runRequest(c.var.requestId, event, c.var.config.OFFBOARDING_ACTIONS),
         );
         return { uuid: event.uuid, eventType: event.eventType, runId, ...(duplicate ? { duplicate } : {}) };
       }),

@@ -245,6 +245,7 @@ export class ScimDirectory extends DurableObject<Env> {
             row.deactivations,
             "deprovisioning (recovered)",
             "scim-recovery",
+            async (id) => this.get(id),
           );
           this.runStarted(user.id, row.deactivations);
         }

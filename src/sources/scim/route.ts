@@ -174,6 +174,7 @@ async function deprovision(
     write.deprovision,
     how,
     c.var.requestId,
+    (id) => directory(c).get(id),
   );
   await directory(c).runStarted(write.user.id, write.deprovision);
   return { [RUN_HEADER]: runId };
