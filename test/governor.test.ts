@@ -222,4 +222,24 @@ describe("the learned limit", () => {
     expect(restarted.rate).toBe(27); // 30 * (1 - PROBE_BAND)
     expect(restarted.total429s).toBe(0); // the counters were in memory
   });
+
+  it("POST /governor/reset (admin) forgets it, in storage too, and is audited", async () => {
+    const stub = env.GOVERNOR.getByName(SIM.appId);
+    const lease = await stub.lease({ runId: "r-2", want: 1, ceiling: 20, successes: 0 });
+    await stub.report429({ runId: "r-2", ceiling: 20, retryAfterMs: 0, generation: lease.generation });
+    expect((await governor()).learnedLimit).toBe(20);
+
+    const res = await admin("/governor/reset", { method: "POST" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ enabled: true, learnedLimit: null, rate: 20 });
+    await evictDurableObject(stub);
+    expect(await governor()).toMatchObject({ learnedLimit: null, rate: 20 });
+
+    const audit = (await (await admin("/audit?limit=20")).json()) as {
+      records: Array<{ type: string; details?: Record<string, unknown> }>;
+    };
+    const reset = audit.records.find((r) => r.type === "admin.governor");
+    expect(reset?.details).toMatchObject({ learnedLimit: 20, rateBefore: 10, rateAfter: 20 });
+    expect((await call("/governor/reset", { method: "POST" })).status).toBe(401);
+  });
 });
