@@ -11,6 +11,7 @@ import {
   MIN_RATE,
   PROBE_BAND,
   PROBE_SLOWDOWN,
+  SHORT_RUN_MAX_WAIT_MS,
   SHORT_RUN_PERMITS,
   SLOW_START_STEP,
   START_RPS,
@@ -312,6 +313,27 @@ describe("rate governor: order between runs", () => {
       expect(at - last).toBeLessThanOrEqual(LONG_RUN_MAX_WAIT_MS + 200);
       last = at;
     }
+  });
+
+  it("a short run behind many earlier ones is served, once it has waited SHORT_RUN_MAX_WAIT_MS, before runs that waited less", () => {
+    const core = new GovernorCore(1, T0); // one permit a second
+    let id = 0;
+    const served: Record<string, number> = {};
+    // 20 earlier short runs, each asking again as soon as served (9 calls each): first come first served
+    // alone would keep "late" waiting 180 s.
+    for (let n = 0; n < 20; n++) core.enqueue({ id: id++, runId: `early${n}`, want: 1 }, T0);
+    core.enqueue({ id: id++, runId: "late", want: 1 }, T0 + 1);
+    let lateAt: number | undefined;
+    for (let t = T0 + 1_000; t <= T0 + 200_000 && lateAt === undefined; t += 1_000)
+      for (const g of grantsAt(core, t).grants) {
+        if (g.runId === "late") lateAt = t;
+        served[g.runId] = (served[g.runId] ?? 0) + 1;
+        if ((served[g.runId] ?? 0) < 9) core.enqueue({ id: id++, runId: g.runId, want: 1 }, t);
+      }
+    // At 120 s, the 7 early runs never served yet have waited longer still: they go first, one permit each.
+    expect(lateAt).toBeGreaterThan(T0 + SHORT_RUN_MAX_WAIT_MS);
+    expect(lateAt).toBeLessThanOrEqual(T0 + SHORT_RUN_MAX_WAIT_MS + 10_000);
+    expect(served.early0).toBe(9); // first come first served until then
   });
 
   it("a ticket that gave up is dropped from the queue", () => {

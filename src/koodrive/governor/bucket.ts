@@ -15,6 +15,12 @@
  * - **Probing.** Successes raise the rate additively; within PROBE_BAND of the learned limit 10 times more
  *   slowly, so the rate sits just under the limit instead of crossing it every few seconds. A rate that
  *   gets PROBE_BAND above the learned limit without a 429 shows the limit was stale: it is forgotten.
+ *
+ * Which waiting run gets the next permit: a short run (fewer than SHORT_RUN_PERMITS so far) before a long
+ * one, short runs first come first served (so small leavers finish one after another, not all together
+ * at the end as under an even split), long runs the one served least. The bounds: a run that has waited
+ * LONG_RUN_MAX_WAIT_MS (long) or SHORT_RUN_MAX_WAIT_MS (short) for a permit goes before any run that has
+ * waited less.
  */
 
 /** The default ceiling, requests per second per KooDrive app (`KOODRIVE_MAX_RPS`; issue 12). */
@@ -80,6 +86,12 @@ export const SHORT_RUN_PERMITS = 10;
  * this often, however many small ones arrive (a step times out after 10 minutes, workflow.ts).
  */
 export const LONG_RUN_MAX_WAIT_MS = 10_000;
+/**
+ * The same bound for short runs, which otherwise wait first come first served behind the short runs that
+ * came before them: a layoff of thousands started at once (the local Workflows engine ignores
+ * `concurrency.limit`) must not keep a run's call waiting near a step's 10-minute timeout (workflow.ts).
+ */
+export const SHORT_RUN_MAX_WAIT_MS = 120_000;
 /** Records of runs not waiting are pruned once there are more than this many. */
 const RUNS_KEPT = 1_000;
 /** How many 429 moments the state keeps for display. */
@@ -271,23 +283,27 @@ export class GovernorCore {
   }
 
   /**
-   * The waiting run that gets the next permit: a long run that has waited LONG_RUN_MAX_WAIT_MS (the longest
-   * waiting first), else the short run that came first, else the long run served least (then the earliest).
+   * The waiting run that gets the next permit: a run that has waited its bound (LONG_RUN_MAX_WAIT_MS, or
+   * SHORT_RUN_MAX_WAIT_MS for a short run; the longest waiting first), else the short run that came first,
+   * else the long run served least (then the earliest).
    */
   private nextRun(now: number): string {
     let aged: string | undefined;
-    let agedSince = now - LONG_RUN_MAX_WAIT_MS;
+    let agedSince = Number.POSITIVE_INFINITY;
     let short: string | undefined;
     let shortArrival = Number.POSITIVE_INFINITY;
     let long: string | undefined;
     let longKey: [number, number] = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
     for (const runId of this.queues.keys()) {
       const r = this.runs.get(runId) as RunRecord;
-      if (r.served < SHORT_RUN_PERMITS) {
+      const isShort = r.served < SHORT_RUN_PERMITS;
+      const bound = isShort ? SHORT_RUN_MAX_WAIT_MS : LONG_RUN_MAX_WAIT_MS;
+      if (now - r.waitingSince >= bound && r.waitingSince < agedSince)
+        [aged, agedSince] = [runId, r.waitingSince];
+      if (isShort) {
         if (r.arrival < shortArrival) [short, shortArrival] = [runId, r.arrival];
         continue;
       }
-      if (r.waitingSince <= agedSince) [aged, agedSince] = [runId, r.waitingSince];
       if (r.served < longKey[0] || (r.served === longKey[0] && r.arrival < longKey[1]))
         [long, longKey] = [runId, [r.served, r.arrival]];
     }
