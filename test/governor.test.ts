@@ -215,7 +215,7 @@ describe("the learned limit", () => {
     // Slow start (20/s, +0.2 per success) to 30/s, then a 429 of a permit granted at that rate.
     await stub.lease({ runId: "r-1", want: 1, ceiling: 50, successes: 50 });
     await stub.report429({ runId: "r-1", ceiling: 50, retryAfterMs: 0, generation: lease.generation });
-    expect(await stub.state(50)).toMatchObject({ learnedLimit: 30, rate: 15 });
+    expect(await stub.state(50)).toMatchObject({ learnedLimit: 30, rate: 22.5 });
     await evictDurableObject(stub);
     const restarted = await stub.state(50);
     expect(restarted.learnedLimit).toBe(30);
@@ -239,7 +239,7 @@ describe("the learned limit", () => {
       records: Array<{ type: string; details?: Record<string, unknown> }>;
     };
     const reset = audit.records.find((r) => r.type === "admin.governor");
-    expect(reset?.details).toMatchObject({ learnedLimit: 20, rateBefore: 10, rateAfter: 20 });
+    expect(reset?.details).toMatchObject({ learnedLimit: 20, rateBefore: 15, rateAfter: 20 });
     expect((await call("/governor/reset", { method: "POST" })).status).toBe(401);
   });
 });

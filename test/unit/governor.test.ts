@@ -4,7 +4,6 @@ import {
   CUT_COOLDOWN_MS,
   DECREASE_FACTOR,
   DEFAULT_PAUSE_MS,
-  DISCOVERY_DECREASE,
   GovernorCore,
   LEASE_MAX,
   LONG_RUN_MAX_WAIT_MS,
@@ -57,15 +56,15 @@ describe("rate governor: slow start and cuts", () => {
     expect(new GovernorCore(20, T0, 30).rate).toBe(20); // never above the ceiling
   });
 
-  it("the first 429 halves the rate and learns it as the limit; a second in the same burst does not cut; a later one cuts by DECREASE_FACTOR", () => {
+  it("a 429 cuts the rate by DECREASE_FACTOR and learns the rate it came at as the limit; a second in the same burst does not cut; a later one cuts again", () => {
     const core = new GovernorCore(50, T0);
     core.onSuccess(50); // slow start: 30
     const before = core.rate;
     expect(core.on429(T0, 1000)).toBe(true);
-    expect(core.rate).toBeCloseTo(before * DISCOVERY_DECREASE, 10);
+    expect(core.rate).toBeCloseTo(before * DECREASE_FACTOR, 10);
     expect(core.learnedLimit).toBeCloseTo(before, 10);
     expect(core.on429(T0 + CUT_COOLDOWN_MS - 1, 1000)).toBe(false); // a call already in flight
-    expect(core.rate).toBeCloseTo(before * DISCOVERY_DECREASE, 10);
+    expect(core.rate).toBeCloseTo(before * DECREASE_FACTOR, 10);
     const second = core.rate;
     expect(core.on429(T0 + CUT_COOLDOWN_MS, 1000)).toBe(true); // a new burst
     expect(core.rate).toBeCloseTo(second * DECREASE_FACTOR, 10);
@@ -78,18 +77,18 @@ describe("rate governor: slow start and cuts", () => {
     core.enqueue({ id: 1, runId: "a", want: 5 }, T0);
     const [old] = grantsAt(core, T0).grants;
     expect(old?.generation).toBe(0);
-    expect(core.on429(T0 + 10, 1000, 0)).toBe(true); // 20 -> 10
+    expect(core.on429(T0 + 10, 1000, 0)).toBe(true); // 20 -> 15
     expect(core.generation).toBe(1);
     // Long after the cooldown, another permit of the same lease comes back 429: sent at the old rate.
     expect(core.on429(T0 + 5_000, 2000, 0)).toBe(false);
-    expect(core.rate).toBe(20 * DISCOVERY_DECREASE);
+    expect(core.rate).toBe(20 * DECREASE_FACTOR);
     expect(core.snapshot(T0 + 5_000).pausedUntil).toBe(T0 + 7_000); // but it still pauses
     // A permit granted after the cut, refused: the cut rate is too high too.
     core.enqueue({ id: 2, runId: "a", want: 1 }, T0 + 7_000);
     const [fresh] = grantsAt(core, T0 + 7_100).grants;
     expect(fresh?.generation).toBe(1);
     expect(core.on429(T0 + 7_200, 1000, 1)).toBe(true);
-    expect(core.rate).toBe(20 * DISCOVERY_DECREASE * DECREASE_FACTOR);
+    expect(core.rate).toBe(20 * DECREASE_FACTOR * DECREASE_FACTOR);
   });
 
   it("429s again and again never take the rate below MIN_RATE", () => {
@@ -100,9 +99,9 @@ describe("rate governor: slow start and cuts", () => {
 
   it("below the probe band, successes raise the rate additively (ADDITIVE_STEP / rate each)", () => {
     const core = new GovernorCore(40, T0);
-    core.on429(T0, 0); // learned 20, rate 10
+    core.on429(T0, 0); // learned 20, rate 15 (the band starts at 18)
     const cut = core.rate;
-    expect(cut).toBe(10);
+    expect(cut).toBe(15);
     core.onSuccess(1);
     expect(core.rate).toBeCloseTo(cut + ADDITIVE_STEP / cut, 10);
     // dr/dn = step / r, so after n successes r ~ sqrt(r0^2 + 2 * step * n): about +step per r successes.
@@ -194,7 +193,7 @@ describe("rate governor: the bucket and Retry-After", () => {
     expect(paused.wakeAt).toBe(T0 + 2_010);
     expect(core.snapshot(T0 + 1_000).pausedUntil).toBe(T0 + 2_010);
     expect(core.snapshot(T0 + 1_000).waiting.map((w) => w.runId)).toEqual(["a", "b"]);
-    // No tokens accrued during the pause: the first permit is due 1/10 s after it ends (20 halved).
+    // No tokens accrued during the pause: the first permit is due 1/15 s after it ends (20 x 0.75).
     expect(grantsAt(core, T0 + 2_010).grants).toEqual([]);
     const after = grantsAt(core, T0 + 2_010 + 100);
     expect(after.byRun).toEqual({ b: 1 }); // b has had nothing; a had 10 (a long run now)

@@ -9,9 +9,9 @@
  *   SLOW_START_STEP per success toward the ceiling, rather than starting at a higher ceiling and paying for
  *   the discovery with a storm of 429s.
  * - **Cuts.** A 429 of a call permitted at the current rate pauses everyone until Retry-After, records that
- *   rate as the learned limit and cuts the rate: to half on the first 429 (discovery: the limit may be far
- *   below), by DECREASE_FACTOR after that. A 429 of a call permitted before the last cut (its `generation`
- *   is older) pauses but does not cut again: it says nothing about the rate in force since.
+ *   rate as the learned limit and cuts the rate by DECREASE_FACTOR. A 429 of a call permitted before the
+ *   last cut (its `generation` is older) pauses but does not cut again: it says nothing about the rate in
+ *   force since, and cutting for it too would learn a limit far below the real one.
  * - **Probing.** Successes raise the rate additively; within PROBE_BAND of the learned limit 10 times more
  *   slowly, so the rate sits just under the limit instead of crossing it every few seconds. A rate that
  *   gets PROBE_BAND above the learned limit without a 429 shows the limit was stale: it is forgotten.
@@ -37,14 +37,11 @@ export const START_RPS = DEFAULT_MAX_RPS;
  */
 export const SLOW_START_STEP = 0.2;
 /**
- * The first cut, when the governor knew no limit: the rate at a first 429 can be far above the limit (slow
- * start climbs fast), so it halves, as TCP does when slow start ends. Later cuts are DECREASE_FACTOR.
- */
-export const DISCOVERY_DECREASE = 0.5;
-/**
- * A later 429 multiplies the rate by this. 0.75 rather than TCP's 0.5: the rate climbs back additively, and a
- * deep cut against a limit we sit just under would waste a quarter of the quota each cycle (the layoff
- * bench's target is wall time <= 1.15x the quota bound).
+ * A 429 multiplies the rate by this. 0.75 rather than TCP's 0.5: the rate climbs back additively, and a deep
+ * cut against a limit we sit just under would waste quota for as long as the climb takes (the layoff
+ * bench's target is wall time <= 1.15x the quota bound). Slow start begins at the default and climbs
+ * gently, so the first 429 comes near the limit too (the layoff bench: at about 22/s against 20); a limit
+ * far lower costs a few more cuts, each on fresh evidence (generations).
  */
 export const DECREASE_FACTOR = 0.75;
 /** The rate never falls below this (requests per second): a run always makes some progress. */
@@ -249,7 +246,7 @@ export class GovernorCore {
     const current = generation === undefined || generation >= this.gen;
     if (!current || now - this.lastCutAt < CUT_COOLDOWN_MS) return false;
     this.limit = this.rateNow;
-    this.rateNow = Math.max(MIN_RATE, this.rateNow * (this.slowStart ? DISCOVERY_DECREASE : DECREASE_FACTOR));
+    this.rateNow = Math.max(MIN_RATE, this.rateNow * DECREASE_FACTOR);
     this.slowStart = false;
     this.lastCutAt = now;
     this.gen++;
