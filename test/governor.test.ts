@@ -3,12 +3,17 @@
  * simulator's tenant-wide token bucket), learn it from 429s, finish without a share failed for a 429, stay
  * fair to a small leaver started behind a large one, and go on without the governor when it fails.
  */
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { GovernorView } from "../src/admin/governor";
 import { KooDriveClient, KooDriveError, type PermitOutcome } from "../src/koodrive/client";
-import { RateGovernor } from "../src/koodrive/governor/durable";
+import {
+  LEARNED_KEY,
+  LEARNED_TTL_MS,
+  type LearnedLimit,
+  RateGovernor,
+} from "../src/koodrive/governor/durable";
 import { KOODRIVE_BASE, SIM, sim } from "./helpers/sim";
 import {
   admin,
@@ -221,6 +226,20 @@ describe("the learned limit", () => {
     expect(restarted.learnedLimit).toBe(30);
     expect(restarted.rate).toBe(27); // 30 * (1 - PROBE_BAND)
     expect(restarted.total429s).toBe(0); // the counters were in memory
+  });
+
+  it("is trusted for LEARNED_TTL_MS: an older one is ignored when the governor starts", async () => {
+    const stub = env.GOVERNOR.getByName(SIM.appId);
+    const put = (at: number) =>
+      runInDurableObject(stub, async (_g, state) => {
+        await state.storage.put(LEARNED_KEY, { limit: 12, at } satisfies LearnedLimit);
+      });
+    await put(Date.now() - LEARNED_TTL_MS + 60_000);
+    await evictDurableObject(stub);
+    expect(await stub.state(20)).toMatchObject({ learnedLimit: 12, rate: 10.8 });
+    await put(Date.now() - LEARNED_TTL_MS - 1);
+    await evictDurableObject(stub);
+    expect(await stub.state(20)).toMatchObject({ learnedLimit: null, rate: 20 });
   });
 
   it("POST /governor/reset (admin) forgets it, in storage too, and is audited", async () => {
