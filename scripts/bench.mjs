@@ -590,6 +590,9 @@ function mergeSections(md, previous) {
   return (
     head +
     PHASES.map((p) => (rows[p].length ? now.byPhase.get(p) : before.byPhase.get(p)) ?? "")
+      .filter(Boolean)
+      // One blank line between sections, whichever run each comes from (a regenerated last one has none).
+      .map((section) => `${section.trimEnd()}\n\n`)
       .join("")
       .trimEnd()
   );

@@ -210,126 +210,128 @@ const accessTeamDomain = z
     }
   });
 
-const ConfigSchema = z.object({
-  KOODRIVE_BASE_URL: koodriveBaseUrl,
-  KOODRIVE_APP_ID: secret("KOODRIVE_APP_ID"),
-  KOODRIVE_APP_SECRET: secret("KOODRIVE_APP_SECRET"),
-  KOODRIVE_DIRECTORY_USER_ID: z
-    .string()
-    .optional()
-    .refine(
-      (v) => !v || /^\d{19}$/.test(v),
-      "KOODRIVE_DIRECTORY_USER_ID must be a 19-digit KooDrive user id",
-    ),
-  /** What a unique exact name match may do: off (default), confirm, auto (see offboarding/types.ts). */
-  RESOLVE_BY_NAME: z
-    .string()
-    .optional()
-    .transform((v, ctx): NameMatchPolicy => {
-      const value = (v ?? "").trim().toLowerCase() || "off";
-      if ((NAME_MATCH_POLICIES as readonly string[]).includes(value)) return value as NameMatchPolicy;
-      ctx.addIssue({ code: "custom", message: "RESOLVE_BY_NAME must be off, confirm or auto" });
-      return z.NEVER;
-    }),
-  KOODRIVE_RETRY_BASE_MS: intVar("KOODRIVE_RETRY_BASE_MS", 250, 1, 60_000),
-  /**
-   * The rate governor's ceiling, KooDrive requests per second for all runs of this app together (issue 12;
-   * KooDrive publishes no limit, so below it the governor learns from 429s). 0 turns the governor off.
-   */
-  KOODRIVE_MAX_RPS: intVar("KOODRIVE_MAX_RPS", 20, 0, 1000),
-  HR_WEBHOOK_SECRETS: webhookSecrets,
-  OKTA_EVENT_HOOK_SECRETS: sharedSecrets("OKTA_EVENT_HOOK_SECRETS"),
-  SCIM_BEARER_TOKENS: sharedSecrets("SCIM_BEARER_TOKENS"),
-  SLACK_SIGNING_SECRETS: sharedSecrets("SLACK_SIGNING_SECRETS"),
-  TEAMS_WEBHOOK_TOKENS: sharedSecrets("TEAMS_WEBHOOK_TOKENS", teamsToken),
-  /** Teams users (Entra object ids) allowed to run `offboard` and `status`. */
-  TEAMS_OPERATORS: commaList(),
-  /** Slack user ids (U..., W...) allowed to run `/koodrive offboard` and `status`. */
-  SLACK_OPERATORS: commaList(),
-  // Like the secrets, a bad value disables only the Okta source (reported there).
-  OKTA_EVENT_HOOK_HEADER: z
-    .string()
-    .optional()
-    .transform((v): { name: string; problem?: string } => {
-      const name = v?.trim() ? v.trim().toLowerCase() : "authorization";
-      return /^[a-z0-9-]{1,64}$/.test(name)
-        ? { name }
-        : { name: "authorization", problem: "OKTA_EVENT_HOOK_HEADER must be an HTTP header name" };
-    }),
-  ACCESS_TEAM_DOMAIN: accessTeamDomain,
-  /** The Access application's AUD tag (checked against the token's `aud`). */
-  ACCESS_AUD: z
-    .string()
-    .optional()
-    .transform((v) => (v ?? "").trim()),
-  CONSOLE_ADMINS: lowerList(),
-  CONSOLE_OPERATORS: lowerList(),
-  CONSOLE_VIEWERS: lowerList(),
-  CONSOLE_LOCAL_IDENTITY: z
-    .string()
-    .optional()
-    .transform((v) => asciiLower((v ?? "").trim())),
-  ADMIN_TOKEN: secret("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
-  AUDIT_RETENTION_DAYS: intVar("AUDIT_RETENTION_DAYS", 400, 1, 3650),
-  CANCEL_PARALLELISM: intVar("CANCEL_PARALLELISM", 4, 1, 16),
-  /**
-   * Which actions a run may take (issue 10, offboarding/actions.ts): a comma list of revoke_shares, handover,
-   * block_login, watch. Default revoke_shares alone. A request may ask for fewer, never more.
-   */
-  OFFBOARDING_ACTIONS: z
-    .string()
-    .optional()
-    .transform((v, ctx): ActionName[] => {
-      const parsed = parseActions(v?.trim() ? v : DEFAULT_ACTIONS.join(","));
-      if (parsed.ok && parsed.actions.length > 0) return parsed.actions;
+const ConfigSchema = z
+  .object({
+    KOODRIVE_BASE_URL: koodriveBaseUrl,
+    KOODRIVE_APP_ID: secret("KOODRIVE_APP_ID"),
+    KOODRIVE_APP_SECRET: secret("KOODRIVE_APP_SECRET"),
+    KOODRIVE_DIRECTORY_USER_ID: z
+      .string()
+      .optional()
+      .refine(
+        (v) => !v || /^\d{19}$/.test(v),
+        "KOODRIVE_DIRECTORY_USER_ID must be a 19-digit KooDrive user id",
+      ),
+    /** What a unique exact name match may do: off (default), confirm, auto (see offboarding/types.ts). */
+    RESOLVE_BY_NAME: z
+      .string()
+      .optional()
+      .transform((v, ctx): NameMatchPolicy => {
+        const value = (v ?? "").trim().toLowerCase() || "off";
+        if ((NAME_MATCH_POLICIES as readonly string[]).includes(value)) return value as NameMatchPolicy;
+        ctx.addIssue({ code: "custom", message: "RESOLVE_BY_NAME must be off, confirm or auto" });
+        return z.NEVER;
+      }),
+    KOODRIVE_RETRY_BASE_MS: intVar("KOODRIVE_RETRY_BASE_MS", 250, 1, 60_000),
+    /**
+     * The rate governor's ceiling, KooDrive requests per second for all runs of this app together (issue 12;
+     * KooDrive publishes no limit, so below it the governor learns from 429s). 0 turns the governor off.
+     */
+    KOODRIVE_MAX_RPS: intVar("KOODRIVE_MAX_RPS", 20, 0, 1000),
+    HR_WEBHOOK_SECRETS: webhookSecrets,
+    OKTA_EVENT_HOOK_SECRETS: sharedSecrets("OKTA_EVENT_HOOK_SECRETS"),
+    SCIM_BEARER_TOKENS: sharedSecrets("SCIM_BEARER_TOKENS"),
+    SLACK_SIGNING_SECRETS: sharedSecrets("SLACK_SIGNING_SECRETS"),
+    TEAMS_WEBHOOK_TOKENS: sharedSecrets("TEAMS_WEBHOOK_TOKENS", teamsToken),
+    /** Teams users (Entra object ids) allowed to run `offboard` and `status`. */
+    TEAMS_OPERATORS: commaList(),
+    /** Slack user ids (U..., W...) allowed to run `/koodrive offboard` and `status`. */
+    SLACK_OPERATORS: commaList(),
+    // Like the secrets, a bad value disables only the Okta source (reported there).
+    OKTA_EVENT_HOOK_HEADER: z
+      .string()
+      .optional()
+      .transform((v): { name: string; problem?: string } => {
+        const name = v?.trim() ? v.trim().toLowerCase() : "authorization";
+        return /^[a-z0-9-]{1,64}$/.test(name)
+          ? { name }
+          : { name: "authorization", problem: "OKTA_EVENT_HOOK_HEADER must be an HTTP header name" };
+      }),
+    ACCESS_TEAM_DOMAIN: accessTeamDomain,
+    /** The Access application's AUD tag (checked against the token's `aud`). */
+    ACCESS_AUD: z
+      .string()
+      .optional()
+      .transform((v) => (v ?? "").trim()),
+    CONSOLE_ADMINS: lowerList(),
+    CONSOLE_OPERATORS: lowerList(),
+    CONSOLE_VIEWERS: lowerList(),
+    CONSOLE_LOCAL_IDENTITY: z
+      .string()
+      .optional()
+      .transform((v) => asciiLower((v ?? "").trim())),
+    ADMIN_TOKEN: secret("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
+    AUDIT_RETENTION_DAYS: intVar("AUDIT_RETENTION_DAYS", 400, 1, 3650),
+    CANCEL_PARALLELISM: intVar("CANCEL_PARALLELISM", 4, 1, 16),
+    /**
+     * Which actions a run may take (issue 10, offboarding/actions.ts): a comma list of revoke_shares, handover,
+     * block_login, watch. Default revoke_shares alone. A request may ask for fewer, never more.
+     */
+    OFFBOARDING_ACTIONS: z
+      .string()
+      .optional()
+      .transform((v, ctx): ActionName[] => {
+        const parsed = parseActions(v?.trim() ? v : DEFAULT_ACTIONS.join(","));
+        if (parsed.ok && parsed.actions.length > 0) return parsed.actions;
+        ctx.addIssue({
+          code: "custom",
+          message: `OFFBOARDING_ACTIONS must be a comma list of ${ACTIONS.join(", ")}`,
+        });
+        return z.NEVER;
+      }),
+    /** The handover recipient when neither the event nor KooDrive names one (a 19-digit KooDrive user id). */
+    HANDOVER_DEFAULT_USER_ID: z
+      .string()
+      .optional()
+      .transform((v) => (v ?? "").trim())
+      .refine(
+        (v) => v === "" || /^\d{19}$/.test(v),
+        "HANDOVER_DEFAULT_USER_ID must be a 19-digit KooDrive user id",
+      ),
+    /** How long a run polls a handover task before it gives up (the action fails, retryable). */
+    HANDOVER_TIMEOUT_HOURS: intVar("HANDOVER_TIMEOUT_HOURS", 48, 1, 720),
+    /** When the watch lists the leaver's shares again, after the run's main actions (offboarding/actions.ts). */
+    WATCH_AFTER: z
+      .string()
+      .optional()
+      .transform((v, ctx): number[] => {
+        const parsed = parseWatchAfter(v?.trim() ? v : "1h,24h,7d");
+        if (parsed.ok) return parsed.delaysMs;
+        ctx.addIssue({
+          code: "custom",
+          message:
+            "WATCH_AFTER must be ascending delays like 1h,24h,7d (s, m, h, d; at most 10, each at most 30d)",
+        });
+        return z.NEVER;
+      }),
+    /**
+     * Pages (of 100 entries) of KooDrive's audit log a run reads for evidence of its cancels; 0 turns the
+     * evidence read off.
+     */
+    EVIDENCE_MAX_PAGES: intVar("EVIDENCE_MAX_PAGES", 10, 0, 1000),
+    STUCK_RUN_MINUTES: intVar("STUCK_RUN_MINUTES", 15, 0, 1440),
+  })
+  .superRefine((c, ctx) => {
+    // Task and user calls act as the directory user [koodrive-api.md: Handover, "X-User-Id: the
+    // directory/admin user the app acts as"]: the leaver may be gone by then (transfer and delete).
+    const needs = c.OFFBOARDING_ACTIONS.filter((a) => a === "handover" || a === "block_login");
+    if (needs.length > 0 && !c.KOODRIVE_DIRECTORY_USER_ID)
       ctx.addIssue({
         code: "custom",
-        message: `OFFBOARDING_ACTIONS must be a comma list of ${ACTIONS.join(", ")}`,
+        path: ["KOODRIVE_DIRECTORY_USER_ID"],
+        message: `KOODRIVE_DIRECTORY_USER_ID must be set when OFFBOARDING_ACTIONS includes ${needs.join(" and ")} (task and user calls act as that user)`,
       });
-      return z.NEVER;
-    }),
-  /** The handover recipient when neither the event nor KooDrive names one (a 19-digit KooDrive user id). */
-  HANDOVER_DEFAULT_USER_ID: z
-    .string()
-    .optional()
-    .transform((v) => (v ?? "").trim())
-    .refine(
-      (v) => v === "" || /^\d{19}$/.test(v),
-      "HANDOVER_DEFAULT_USER_ID must be a 19-digit KooDrive user id",
-    ),
-  /** How long a run polls a handover task before it gives up (the action fails, retryable). */
-  HANDOVER_TIMEOUT_HOURS: intVar("HANDOVER_TIMEOUT_HOURS", 48, 1, 720),
-  /** When the watch lists the leaver's shares again, after the run's main actions (offboarding/actions.ts). */
-  WATCH_AFTER: z
-    .string()
-    .optional()
-    .transform((v, ctx): number[] => {
-      const parsed = parseWatchAfter(v?.trim() ? v : "1h,24h,7d");
-      if (parsed.ok) return parsed.delaysMs;
-      ctx.addIssue({
-        code: "custom",
-        message:
-          "WATCH_AFTER must be ascending delays like 1h,24h,7d (s, m, h, d; at most 10, each at most 30d)",
-      });
-      return z.NEVER;
-    }),
-  /**
-   * Pages (of 100 entries) of KooDrive's audit log a run reads for evidence of its cancels; 0 turns the
-   * evidence read off.
-   */
-  EVIDENCE_MAX_PAGES: intVar("EVIDENCE_MAX_PAGES", 10, 0, 1000),
-  STUCK_RUN_MINUTES: intVar("STUCK_RUN_MINUTES", 15, 0, 1440),
-}).superRefine((c, ctx) => {
-  // Task and user calls act as the directory user [koodrive-api.md: Handover, "X-User-Id: the
-  // directory/admin user the app acts as"]: the leaver may be gone by then (transfer and delete).
-  const needs = c.OFFBOARDING_ACTIONS.filter((a) => a === "handover" || a === "block_login");
-  if (needs.length > 0 && !c.KOODRIVE_DIRECTORY_USER_ID)
-    ctx.addIssue({
-      code: "custom",
-      path: ["KOODRIVE_DIRECTORY_USER_ID"],
-      message: `KOODRIVE_DIRECTORY_USER_ID must be set when OFFBOARDING_ACTIONS includes ${needs.join(" and ")} (task and user calls act as that user)`,
-    });
-});
+  });
 
 export type Config = z.output<typeof ConfigSchema>;
 

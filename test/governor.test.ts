@@ -3,12 +3,17 @@
  * simulator's tenant-wide token bucket), learn it from 429s, finish without a share failed for a 429, stay
  * fair to a small leaver started behind a large one, and go on without the governor when it fails.
  */
-import { evictDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { GovernorView } from "../src/admin/governor";
 import { KooDriveClient, KooDriveError, type PermitOutcome } from "../src/koodrive/client";
-import { RateGovernor } from "../src/koodrive/governor/durable";
+import {
+  LEARNED_KEY,
+  LEARNED_TTL_MS,
+  type LearnedLimit,
+  RateGovernor,
+} from "../src/koodrive/governor/durable";
 import { KOODRIVE_BASE, SIM, sim } from "./helpers/sim";
 import {
   admin,
@@ -28,9 +33,9 @@ const OTHER = "1505084218764549303";
 beforeEach(async () => {
   await sim.reset();
   await clearHolds();
-  // A fresh governor per test (its state is in memory only): it starts at the ceiling again.
+  // A fresh governor per test: the learned limit (in storage) forgotten, the rest (in memory) evicted.
   const stub = env.GOVERNOR.getByName(SIM.appId);
-  await stub.state(20); // running, so it can be evicted
+  await stub.reset(20);
   await evictDurableObject(stub);
 });
 
@@ -71,6 +76,7 @@ describe("the KooDrive client under a permit hook", () => {
       permits: {
         acquire: async (call) => {
           extra.acquired?.push(call);
+          return 7; // a permit's tag: handed back with the attempt's outcome
         },
         report: (o) => {
           extra.outcomes?.push(o);
@@ -89,6 +95,8 @@ describe("the KooDrive client under a permit hook", () => {
     expect(acquired).toEqual(Array(7).fill("share.list"));
     expect(outcomes.map((o) => o.status)).toEqual([...Array(6).fill("rate_limited"), "ok"]);
     expect(outcomes[0]).toMatchObject({ retryAfterMs: 0 });
+    // Each attempt's outcome carries its permit's tag back (the governor's generation when granted).
+    expect(outcomes.every((o) => o.permit === 7)).toBe(true);
   });
 
   it("without rateLimitWaitMs a 429 is one of the 4 attempts, as before", async () => {
@@ -193,7 +201,64 @@ describe("a governor that fails", () => {
 describe("GET /governor", () => {
   it("shows the state to a viewer, refuses without credentials", async () => {
     const state = await governor();
-    expect(state).toMatchObject({ enabled: true, rate: 20, ceiling: 20, pausedUntil: null, waiting: [] });
+    expect(state).toMatchObject({
+      enabled: true,
+      rate: 20,
+      ceiling: 20,
+      learnedLimit: null,
+      pausedUntil: null,
+      waiting: [],
+    });
     expect((await call("/governor")).status).toBe(401);
+  });
+});
+
+describe("the learned limit", () => {
+  it("survives the governor's restart: it starts again PROBE_BAND under it, not at the default", async () => {
+    const stub = env.GOVERNOR.getByName(SIM.appId);
+    const lease = await stub.lease({ runId: "r-1", want: 1, ceiling: 50, successes: 0 });
+    // Slow start (20/s, +0.2 per success) to 30/s, then a 429 of a permit granted at that rate.
+    await stub.lease({ runId: "r-1", want: 1, ceiling: 50, successes: 50 });
+    await stub.report429({ runId: "r-1", ceiling: 50, retryAfterMs: 0, generation: lease.generation });
+    expect(await stub.state(50)).toMatchObject({ learnedLimit: 30, rate: 22.5 });
+    await evictDurableObject(stub);
+    const restarted = await stub.state(50);
+    expect(restarted.learnedLimit).toBe(30);
+    expect(restarted.rate).toBe(27); // 30 * (1 - PROBE_BAND)
+    expect(restarted.total429s).toBe(0); // the counters were in memory
+  });
+
+  it("is trusted for LEARNED_TTL_MS: an older one is ignored when the governor starts", async () => {
+    const stub = env.GOVERNOR.getByName(SIM.appId);
+    const put = (at: number) =>
+      runInDurableObject(stub, async (_g, state) => {
+        await state.storage.put(LEARNED_KEY, { limit: 12, at } satisfies LearnedLimit);
+      });
+    await put(Date.now() - LEARNED_TTL_MS + 60_000);
+    await evictDurableObject(stub);
+    expect(await stub.state(20)).toMatchObject({ learnedLimit: 12, rate: 10.8 });
+    await put(Date.now() - LEARNED_TTL_MS - 1);
+    await evictDurableObject(stub);
+    expect(await stub.state(20)).toMatchObject({ learnedLimit: null, rate: 20 });
+  });
+
+  it("POST /governor/reset (admin) forgets it, in storage too, and is audited", async () => {
+    const stub = env.GOVERNOR.getByName(SIM.appId);
+    const lease = await stub.lease({ runId: "r-2", want: 1, ceiling: 20, successes: 0 });
+    await stub.report429({ runId: "r-2", ceiling: 20, retryAfterMs: 0, generation: lease.generation });
+    expect((await governor()).learnedLimit).toBe(20);
+
+    const res = await admin("/governor/reset", { method: "POST" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ enabled: true, learnedLimit: null, rate: 20 });
+    await evictDurableObject(stub);
+    expect(await governor()).toMatchObject({ learnedLimit: null, rate: 20 });
+
+    const audit = (await (await admin("/audit?limit=20")).json()) as {
+      records: Array<{ type: string; details?: Record<string, unknown> }>;
+    };
+    const reset = audit.records.find((r) => r.type === "admin.governor");
+    expect(reset?.details).toMatchObject({ learnedLimit: 20, rateBefore: 15, rateAfter: 20 });
+    expect((await call("/governor/reset", { method: "POST" })).status).toBe(401);
   });
 });

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { runIdFor } from "../src/offboarding/start";
 import { postHr, sweep } from "./helpers/env";
-import { type SimCall, sim } from "./helpers/sim";
+import { DEMO, type SimCall, sim } from "./helpers/sim";
 import { admin, clearHolds, offboardedEvent, uniqueId, waitForRun, waitForStatus } from "./helpers/worker";
 
 /**
@@ -51,6 +51,8 @@ async function seed(opts: { handoverTo?: string; shares?: number } = {}) {
         shares: opts.shares ?? 5,
         ...(opts.handoverTo ? { handoverTo: opts.handoverTo } : {}),
       },
+      // The directory user the app acts as for task and user calls (KOODRIVE_DIRECTORY_USER_ID).
+      { userId: DEMO.admin, name: "Ada Admin", shares: 0 },
       { userId: MANAGER, name: "Max Manager", shares: 0 },
       { userId: CONFIGURED, name: "Cora Configured", shares: 0 },
     ],
@@ -79,6 +81,11 @@ async function offboard(
   return runId;
 }
 
+async function waitFor(runId: string, timeoutMs = 60_000, minAttempt = 1): Promise<Run> {
+  await waitForRun(runId, timeoutMs, minAttempt);
+  return run(runId);
+}
+
 async function run(runId: string): Promise<Run> {
   return (await (await admin(`/runs/${runId}?limit=5000`)).json()) as Run;
 }
@@ -95,7 +102,7 @@ describe("handover and block, in order", () => {
   it("hands the files to KooDrive's configured recipient, then blocks the login: completed, verified", async () => {
     await seed({ handoverTo: CONFIGURED });
     const runId = await offboard(ALL);
-    const done = (await waitForRun(runId)) as Run;
+    const done = await waitFor(runId);
     expect(done.status).toBe("completed");
     expect(done.actions.map((a) => [a.action, a.state])).toEqual([
       ["revoke_shares", "completed"],
@@ -124,7 +131,7 @@ describe("handover and block, in order", () => {
   it("an HR event naming the manager hands the files to the manager, then blocks the login", async () => {
     await seed({ handoverTo: CONFIGURED });
     const runId = await offboard(ALL, { manager: { koodriveUserId: MANAGER } });
-    const done = (await waitForRun(runId)) as Run;
+    const done = await waitFor(runId);
     expect(done.status).toBe("completed");
     expect(actionOf(done, "handover").recipient).toMatchObject({ koodriveUserId: MANAGER, foundBy: "event" });
     expect((await sim.tasks(LEAVER)).map((t) => t.dstUserId)).toEqual([MANAGER]);
@@ -137,7 +144,7 @@ describe("handover and block, in order", () => {
   it("block_login alone disables the user in KooDrive and adds no task call", async () => {
     await seed();
     const runId = await offboard({ OFFBOARDING_ACTIONS: "revoke_shares,block_login" });
-    const done = (await waitForRun(runId)) as Run;
+    const done = await waitFor(runId);
     expect(done.status).toBe("completed");
     expect(actionOf(done, "block_login").blockedAt).toBeTruthy();
     expect((await sim.user(LEAVER)).status).toBe(1);
@@ -149,7 +156,7 @@ describe("handover and block, in order", () => {
     await seed();
     const id = uniqueId();
     const res = await postHr(offboardedEvent({ id: "E-1002", koodriveUserId: LEAVER }), {}, id);
-    const done = (await waitForRun(((await res.json()) as { runId: string }).runId)) as Run;
+    const done = await waitFor(((await res.json()) as { runId: string }).runId);
     expect(done.status).toBe("completed");
     expect(done.actions.map((a) => a.action)).toEqual(["revoke_shares"]);
     const calls = endpoints((await sim.calls(0)).calls);
@@ -162,7 +169,7 @@ describe("no recipient, failed tasks, lost answers", () => {
   it("no recipient anywhere: needs_recipient (partial, the login still blocked); a retry with handoverTo completes", async () => {
     await seed();
     const runId = await offboard(ALL);
-    const first = (await waitForRun(runId)) as Run;
+    const first = await waitFor(runId);
     expect(first.status).toBe("partial");
     expect(actionOf(first, "handover").state).toBe("needs_recipient");
     expect(first.detail).toMatch(/handover: needs_recipient/);
@@ -179,7 +186,7 @@ describe("no recipient, failed tasks, lost answers", () => {
       body: JSON.stringify({ handoverTo: MANAGER }),
     });
     expect(retry.status).toBe(202);
-    const done = (await waitForRun(runId, 60_000, 2)) as Run;
+    const done = await waitFor(runId, 60_000, 2);
     expect(done.status).toBe("completed");
     expect(actionOf(done, "handover").recipient).toMatchObject({
       koodriveUserId: MANAGER,
@@ -201,7 +208,7 @@ describe("no recipient, failed tasks, lost answers", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ handoverTo: LEAVER }),
     });
-    const done = (await waitForRun(runId, 60_000, 2)) as Run;
+    const done = await waitFor(runId, 60_000, 2);
     expect(actionOf(done, "handover").state).toBe("needs_recipient");
     expect(actionOf(done, "handover").detail).toMatch(/leaver themselves/);
     expect(await sim.tasks(LEAVER)).toEqual([]);
@@ -211,7 +218,7 @@ describe("no recipient, failed tasks, lost answers", () => {
     await seed({ handoverTo: CONFIGURED });
     await sim.faults({ rules: [{ endpoint: "taskCreate", kind: "taskFailure", next: 1 }] });
     const runId = await offboard(ALL);
-    const first = (await waitForRun(runId)) as Run;
+    const first = await waitFor(runId);
     expect(first.status).toBe("partial");
     const failed = actionOf(first, "handover");
     expect(failed.state).toBe("failed");
@@ -223,7 +230,7 @@ describe("no recipient, failed tasks, lost answers", () => {
       await m.disableSleeps();
     });
     expect((await admin(`/runs/${runId}/retry`, { method: "POST" })).status).toBe(202);
-    const done = (await waitForRun(runId, 60_000, 2)) as Run;
+    const done = await waitFor(runId, 60_000, 2);
     expect(done.status).toBe("completed");
     expect(actionOf(done, "handover").tasks?.map((t) => t.status)).toEqual([3, 2]);
     expect((await sim.tasks(LEAVER)).map((t) => t.status)).toEqual(expect.arrayContaining([2, 3]));
@@ -242,7 +249,7 @@ describe("no recipient, failed tasks, lost answers", () => {
       await m.disableRetryDelays();
     });
     await postHr(offboardedEvent({ id: "E-1003", koodriveUserId: LEAVER }), ALL, id);
-    const done = (await waitForRun(runId)) as Run;
+    const done = await waitFor(runId);
     expect(done.status).toBe("completed");
     expect(await sim.tasks(LEAVER)).toHaveLength(1);
     expect(actionOf(done, "handover").tasks).toEqual([
@@ -274,7 +281,7 @@ describe("no recipient, failed tasks, lost answers", () => {
     const [task] = await sim.tasks(LEAVER);
     expect(task?.status).toBe(1);
     await sim.taskFate(task?.taskId as string, "succeed");
-    const done = (await waitForRun(runId, 60_000)) as Run;
+    const done = await waitFor(runId, 60_000);
     expect(done.status).toBe("completed");
     expect(await sim.tasks(LEAVER)).toHaveLength(1);
     const calls = endpoints((await sim.calls(0)).calls);
@@ -293,7 +300,7 @@ describe("holds and dry runs", () => {
     });
     expect(held.status).toBe(200);
     const runId = await offboard(ALL);
-    const done = (await waitForRun(runId)) as Run;
+    const done = await waitFor(runId);
     expect(done.status).toBe("completed");
     expect(done.actions.map((a) => a.state)).toEqual(["held", "held", "held"]);
     const calls = endpoints((await sim.calls(0)).calls);
@@ -308,7 +315,7 @@ describe("holds and dry runs", () => {
     await seed({ handoverTo: CONFIGURED });
     const vars = { OFFBOARDING_ACTIONS: "revoke_shares,handover,block_login,watch", WATCH_AFTER: "1h,24h" };
     const runId = await offboard(vars, {}, { options: { dryRun: true } });
-    const done = (await waitForRun(runId)) as Run;
+    const done = await waitFor(runId);
     expect(done.status).toBe("dry_run");
     expect(done.actions.map((a) => [a.action, a.state])).toEqual([
       ["revoke_shares", "dry_run"],
@@ -338,7 +345,7 @@ describe("the watch", () => {
     await sim.seed({
       users: [{ userId: LEAVER, name: "Lea Leaver", shares: [{ displayName: "late.docx" }] }],
     });
-    const done = (await waitForRun(runId, 60_000)) as Run;
+    const done = await waitFor(runId, 60_000);
     expect(done.status).toBe("completed");
     const late = done.shares.filter((s) => s.late);
     expect(late).toHaveLength(1);
@@ -361,9 +368,9 @@ describe("the watch", () => {
     const older = await offboard(vars);
     await waitForStatus(older, "watching", 30_000);
     const newer = await offboard({ OFFBOARDING_ACTIONS: "revoke_shares" }, { id: "E-1005" });
-    const second = (await waitForRun(newer)) as Run;
+    const second = await waitFor(newer);
     expect(second.status).toBe("completed");
-    const ended = (await waitForRun(older, 30_000)) as Run;
+    const ended = await waitFor(older, 30_000);
     expect(ended.status).toBe("completed");
     expect(actionOf(ended, "watch")).toMatchObject({ state: "completed", endedBy: newer, checksDone: 0 });
   });

@@ -37,9 +37,24 @@ export const ADMIN_OPERATIONS: readonly Operation[] = [
     summary: "The KooDrive rate governor: current rate, ceiling, pause, waiting runs, recent 429s",
     description:
       "One governor per KooDrive app paces every run's calls. `rate` falls on 429s and climbs back toward " +
-      "`ceiling` (KOODRIVE_MAX_RPS); `pausedUntil` is set while everyone waits out a Retry-After. The state " +
-      "is in memory: after a restart the counters start again.",
-    responses: { 200: "`{enabled, rate, ceiling, pausedUntil, waiting, recent429s, total429s, ...}`" },
+      "`ceiling` (KOODRIVE_MAX_RPS); `learnedLimit` is the rate at the latest 429 that cut it (kept in " +
+      "storage for a week); `pausedUntil` is set while everyone waits out a Retry-After. The counters are in " +
+      "memory: after a restart they start again.",
+    responses: {
+      200: "`{enabled, rate, ceiling, learnedLimit, pausedUntil, waiting, recent429s, total429s, ...}`",
+    },
+  },
+  {
+    method: "post",
+    path: "/governor/reset",
+    tag: "Runs",
+    role: "admin",
+    summary: "Make the rate governor forget the KooDrive limit it learned",
+    description:
+      "For when KooDrive's limit for the app was raised: the governor drops `learnedLimit` (in storage " +
+      "too) and slow-starts again from 20 requests/s (or a lower KOODRIVE_MAX_RPS). Audited " +
+      "(`admin.governor`).",
+    responses: { 200: "The governor's state after the reset, as `GET /governor`." },
   },
   {
     method: "get",

@@ -14,7 +14,24 @@ export type GovernorView =
 /** The rate governor's state for this deployment's KooDrive app (off when KOODRIVE_MAX_RPS is 0). */
 export async function governorView(env: Bindings, config: Config): Promise<GovernorView> {
   if (config.KOODRIVE_MAX_RPS === 0) return { enabled: false, ceiling: 0 };
-  const s = await governorOf(env.GOVERNOR, config).state(config.KOODRIVE_MAX_RPS);
+  return viewOf(await governorOf(env.GOVERNOR, config).state(config.KOODRIVE_MAX_RPS));
+}
+
+/**
+ * Makes the governor forget the limit it learned (kept in its storage): it slow-starts again from the
+ * default rate (docs/operations.md "The rate governor"). Returns the state before and after.
+ */
+export async function resetGovernor(
+  env: Bindings,
+  config: Config,
+): Promise<{ before: GovernorView; after: GovernorView }> {
+  const before = await governorView(env, config);
+  if (!before.enabled) return { before, after: before };
+  const after = await governorOf(env.GOVERNOR, config).reset(config.KOODRIVE_MAX_RPS);
+  return { before, after: viewOf(after) };
+}
+
+function viewOf(s: GovernorSnapshot): GovernorView {
   return {
     ...s,
     enabled: true,

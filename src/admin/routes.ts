@@ -7,7 +7,7 @@ import { ApiError } from "../errors";
 import { limitBody, validate } from "../http";
 import { actionViews, evidenceView } from "../offboarding/action-view";
 import { EXPORT_PARTS, exportActions, exportRun } from "./export";
-import { governorView } from "./governor";
+import { governorView, resetGovernor } from "./governor";
 import { holdsRoutes } from "./holds";
 import { identityRoutes } from "./identities";
 import { offboardingRoutes } from "./offboardings";
@@ -65,12 +65,28 @@ export function adminRoutes() {
   app.use("/offboardings", requireRole("operator"));
   app.use("/audit", requireRole("viewer"));
   app.use("/governor", requireRole("viewer"));
+  app.use("/governor/reset", requireRole("admin"));
   for (const path of ["/identities", "/identities/*", "/holds", "/holds/*"])
     app.use(path, requireRoleFor("viewer", "admin"));
   for (const path of ["/tokens", "/tokens/*"]) app.use(path, requireRole("admin"));
 
   // The rate governor's state (docs/operations.md "The rate governor").
   app.get("/governor", async (c) => c.json(await governorView(c.env, c.var.config)));
+  app.post("/governor/reset", async (c) => {
+    const { before, after } = await resetGovernor(c.env, c.var.config);
+    await c.var.audit.write({
+      type: "admin.governor",
+      ...actorOf(c),
+      requestId: c.var.requestId,
+      reason: "rate governor reset: the learned KooDrive limit is forgotten, the rate slow-starts again",
+      details: {
+        learnedLimit: before.enabled ? before.learnedLimit : null,
+        rateBefore: before.enabled ? before.rate : null,
+        rateAfter: after.enabled ? after.rate : null,
+      },
+    });
+    return c.json(after);
+  });
 
   app.get("/runs", validate("query", RunsQuery), async (c) =>
     c.json(await listRuns(c.env, c.req.valid("query"))),

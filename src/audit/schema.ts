@@ -17,6 +17,8 @@ export const AuditType = z.enum([
   "admin.confirm",
   /** An admin filled the runs index from the audit trail (`POST /runs/reindex`). */
   "admin.reindex",
+  /** An admin reset the rate governor (`POST /governor/reset`): the learned limit and rates before/after. */
+  "admin.governor",
   /** An API token was created or revoked (`status`): its id, name, role and expiry, never the token. */
   "admin.tokens",
   /** A verified admin identity was refused a route its role does not allow (403). */

@@ -79,14 +79,17 @@ export interface PermitOutcome {
   call: CallName;
   status: "ok" | "rate_limited" | "failed";
   retryAfterMs?: number | undefined;
+  /** What `acquire` answered for this attempt's permit (the governor's generation when it granted it). */
+  permit?: number | undefined;
 }
 
 /**
- * Paces calls (the rate governor, governor/permits.ts): `acquire` resolves when the call may be sent,
- * `report` hears how each attempt went. Optional: a client without one sends at once.
+ * Paces calls (the rate governor, governor/permits.ts): `acquire` resolves when the call may be sent (with a
+ * tag for the permit, handed back in the attempt's outcome), `report` hears how each attempt went. Optional:
+ * a client without one sends at once.
  */
 export interface PermitHook {
-  acquire(call: CallName): Promise<void>;
+  acquire(call: CallName): Promise<number | undefined>;
   report(outcome: PermitOutcome): Promise<void> | void;
 }
 
@@ -439,10 +442,10 @@ export class KooDriveClient {
     let limited = 0; // 429s waited out outside maxAttempts (rateLimitWaitMs > 0)
     let limitedMs = 0;
     for (let sent = 1; ; sent++) {
-      await permits?.acquire(spec.call);
+      const permit = await permits?.acquire(spec.call);
       const result = await this.attempt(spec, sent);
       if (result.ok) {
-        await permits?.report({ call: spec.call, status: "ok" });
+        await permits?.report({ call: spec.call, status: "ok", permit });
         return { value: result.value, uncertain };
       }
       lastError = result.error;
@@ -451,6 +454,7 @@ export class KooDriveClient {
         call: spec.call,
         status: is429 ? "rate_limited" : "failed",
         retryAfterMs: result.retryAfterMs,
+        permit,
       });
       // A 429 is the gateway refusing before any work; anything else retryable may have been processed.
       if (!is429) uncertain = true;

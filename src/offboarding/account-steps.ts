@@ -2,6 +2,7 @@ import type { WorkflowStep } from "cloudflare:workers";
 import type { AuditStore } from "../audit/store";
 import type { Config } from "../env";
 import type { KooDriveClient } from "../koodrive/client";
+import { evidenceText } from "./action-view";
 import {
   type ActionName,
   type ActionOutcome,
@@ -10,7 +11,6 @@ import {
   type Recipient,
   TASK_STATUS,
 } from "./actions";
-import { evidenceText } from "./action-view";
 import { readEvidence } from "./evidence";
 import {
   type AccountDeps,

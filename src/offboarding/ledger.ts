@@ -622,7 +622,9 @@ export class RunLedger extends DurableObject<Env> {
    */
   unaudited(
     limit: number,
-  ): Array<Pick<ShareRow, "shareId" | "state" | "scope" | "displayName" | "code" | "msg" | "reason" | "late">> {
+  ): Array<
+    Pick<ShareRow, "shareId" | "state" | "scope" | "displayName" | "code" | "msg" | "reason" | "late">
+  > {
     return this.sql
       .exec<Record<string, string | number>>(
         "SELECT share_id, state, scope, display_name, code, msg, reason, late FROM shares WHERE audit_pending = 1 ORDER BY share_id LIMIT ?",

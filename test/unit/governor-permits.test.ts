@@ -1,17 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { LEASE_MAX } from "../../src/koodrive/governor/bucket";
-import type { LeaseRequest } from "../../src/koodrive/governor/durable";
+import type { LeaseRequest, Report429 } from "../../src/koodrive/governor/durable";
 import { GovernedPermits, type GovernorLike } from "../../src/koodrive/governor/permits";
 
 /** The run's side of the governor against a fake governor that grants what is asked. */
-function fakeGovernor(opts: { fail?: boolean } = {}) {
+function fakeGovernor(opts: { fail?: boolean; generations?: number[] } = {}) {
   const leases: LeaseRequest[] = [];
-  const reports: Array<{ runId: string; retryAfterMs?: number | undefined }> = [];
+  const reports: Report429[] = [];
   const governor: GovernorLike = {
     lease: async (req) => {
       leases.push(req);
       if (opts.fail) throw new Error("unreachable governor");
-      return { granted: req.want, ttlMs: 60_000 };
+      return { granted: req.want, ttlMs: 60_000, generation: opts.generations?.shift() ?? 0 };
     },
     report429: async (req) => {
       reports.push(req);
@@ -69,10 +69,29 @@ describe("GovernedPermits (a run's permit hook)", () => {
     await permits.acquire("share.list"); // lease of 1
     await permits.acquire("share.list"); // lease of 2 (and 4 more asked ahead), some left
     await permits.report({ call: "share.list", status: "rate_limited", retryAfterMs: 3000 });
-    expect(g.reports).toEqual([{ runId: "run-c", ceiling: 20, retryAfterMs: 3000 }]);
+    expect(g.reports).toEqual([{ runId: "run-c", ceiling: 20, retryAfterMs: 3000, generation: undefined }]);
     const before = g.leases.length;
     await permits.acquire("share.list");
     expect(g.leases).toHaveLength(before + 1); // the permits left over were not used
+  });
+
+  it("each permit carries the generation of the lease it came from (older leases' permits first), and a 429 reports it", async () => {
+    const g = fakeGovernor({ generations: [4, 5, 6] });
+    const permits = new GovernedPermits(
+      () => g.governor,
+      "run-e",
+      20,
+      () => {},
+    );
+    expect(await permits.acquire("share.list")).toBe(4); // lease of 1, generation 4
+    // The second call takes the first of a lease of 2 (generation 5); half used, a lease of 4 (6) is asked.
+    expect(await permits.acquire("share.list")).toBe(5);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(g.leases.map((l) => l.want)).toEqual([1, 2, 4]);
+    expect(await permits.acquire("share.list")).toBe(5); // the older lease's permit goes first
+    expect(await permits.acquire("share.list")).toBe(6);
+    await permits.report({ call: "share.list", status: "rate_limited", retryAfterMs: 1000, permit: 5 });
+    expect(g.reports).toEqual([{ runId: "run-e", ceiling: 20, retryAfterMs: 1000, generation: 5 }]);
   });
 
   it("a failing governor never blocks a call: it is reported once, then skipped for a while", async () => {

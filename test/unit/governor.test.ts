@@ -6,11 +6,17 @@ import {
   DEFAULT_PAUSE_MS,
   GovernorCore,
   LEASE_MAX,
+  LONG_RUN_MAX_WAIT_MS,
   MIN_RATE,
-  NEWCOMER_CREDIT,
+  PROBE_BAND,
+  PROBE_SLOWDOWN,
+  SHORT_RUN_MAX_WAIT_MS,
+  SHORT_RUN_PERMITS,
+  SLOW_START_STEP,
+  START_RPS,
 } from "../../src/koodrive/governor/bucket";
 
-/** The governor's bucket, adaptation and fairness as pure logic, on a clock the test moves. */
+/** The governor's bucket, adaptation and order between runs as pure logic, on a clock the test moves. */
 
 const T0 = 1_000_000;
 
@@ -27,17 +33,62 @@ function grantsAt(core: GovernorCore, now: number) {
   };
 }
 
-describe("rate governor: adaptation (AIMD)", () => {
-  it("starts at the ceiling; a 429 cuts the rate by DECREASE_FACTOR, a second one in the same burst does not", () => {
-    const core = new GovernorCore(20, T0);
-    expect(core.rate).toBe(20);
-    core.on429(T0, 1000);
-    expect(core.rate).toBe(20 * DECREASE_FACTOR);
-    core.on429(T0 + CUT_COOLDOWN_MS - 1, 1000); // a call already in flight when the first came back
-    expect(core.rate).toBe(20 * DECREASE_FACTOR);
-    core.on429(T0 + CUT_COOLDOWN_MS, 1000); // a new burst
-    expect(core.rate).toBe(20 * DECREASE_FACTOR * DECREASE_FACTOR);
+describe("rate governor: slow start and cuts", () => {
+  it("knowing no limit, starts at START_RPS under a higher ceiling, and at a lower ceiling", () => {
+    expect(START_RPS).toBe(20);
+    expect(new GovernorCore(50, T0).rate).toBe(START_RPS);
+    expect(new GovernorCore(5, T0).rate).toBe(5);
+    expect(new GovernorCore(50, T0).learnedLimit).toBeUndefined();
+  });
+
+  it("slow start: each success adds SLOW_START_STEP until the ceiling", () => {
+    const core = new GovernorCore(50, T0);
+    core.onSuccess(10);
+    expect(core.rate).toBeCloseTo(START_RPS + 10 * SLOW_START_STEP, 10);
+    core.onSuccess(1_000);
+    expect(core.rate).toBe(50);
+  });
+
+  it("a learned limit (kept from an earlier 429) starts the governor PROBE_BAND under it", () => {
+    const core = new GovernorCore(50, T0, 30);
+    expect(core.rate).toBeCloseTo(30 * (1 - PROBE_BAND), 10);
+    expect(core.learnedLimit).toBe(30);
+    expect(new GovernorCore(20, T0, 30).rate).toBe(20); // never above the ceiling
+  });
+
+  it("a 429 cuts the rate by DECREASE_FACTOR and learns the rate it came at as the limit; a second in the same burst does not cut; a later one cuts again", () => {
+    const core = new GovernorCore(50, T0);
+    core.onSuccess(50); // slow start: 30
+    const before = core.rate;
+    expect(core.on429(T0, 1000)).toBe(true);
+    expect(core.rate).toBeCloseTo(before * DECREASE_FACTOR, 10);
+    expect(core.learnedLimit).toBeCloseTo(before, 10);
+    expect(core.on429(T0 + CUT_COOLDOWN_MS - 1, 1000)).toBe(false); // a call already in flight
+    expect(core.rate).toBeCloseTo(before * DECREASE_FACTOR, 10);
+    const second = core.rate;
+    expect(core.on429(T0 + CUT_COOLDOWN_MS, 1000)).toBe(true); // a new burst
+    expect(core.rate).toBeCloseTo(second * DECREASE_FACTOR, 10);
+    expect(core.learnedLimit).toBeCloseTo(second, 10);
     expect(core.snapshot(T0 + CUT_COOLDOWN_MS).total429s).toBe(3);
+  });
+
+  it("a 429 of a permit granted before the last cut (an older generation) pauses everyone but does not cut again", () => {
+    const core = new GovernorCore(20, T0);
+    core.enqueue({ id: 1, runId: "a", want: 5 }, T0);
+    const [old] = grantsAt(core, T0).grants;
+    expect(old?.generation).toBe(0);
+    expect(core.on429(T0 + 10, 1000, 0)).toBe(true); // 20 -> 15
+    expect(core.generation).toBe(1);
+    // Long after the cooldown, another permit of the same lease comes back 429: sent at the old rate.
+    expect(core.on429(T0 + 5_000, 2000, 0)).toBe(false);
+    expect(core.rate).toBe(20 * DECREASE_FACTOR);
+    expect(core.snapshot(T0 + 5_000).pausedUntil).toBe(T0 + 7_000); // but it still pauses
+    // A permit granted after the cut, refused: the cut rate is too high too.
+    core.enqueue({ id: 2, runId: "a", want: 1 }, T0 + 7_000);
+    const [fresh] = grantsAt(core, T0 + 7_100).grants;
+    expect(fresh?.generation).toBe(1);
+    expect(core.on429(T0 + 7_200, 1000, 1)).toBe(true);
+    expect(core.rate).toBe(20 * DECREASE_FACTOR * DECREASE_FACTOR);
   });
 
   it("429s again and again never take the rate below MIN_RATE", () => {
@@ -46,10 +97,11 @@ describe("rate governor: adaptation (AIMD)", () => {
     expect(core.rate).toBe(MIN_RATE);
   });
 
-  it("successes raise the rate additively (ADDITIVE_STEP / rate each) back to the ceiling, never above", () => {
-    const core = new GovernorCore(20, T0);
-    core.on429(T0, 0); // 15
+  it("below the probe band, successes raise the rate additively (ADDITIVE_STEP / rate each)", () => {
+    const core = new GovernorCore(40, T0);
+    core.on429(T0, 0); // learned 20, rate 15 (the band starts at 18)
     const cut = core.rate;
+    expect(cut).toBe(15);
     core.onSuccess(1);
     expect(core.rate).toBeCloseTo(cut + ADDITIVE_STEP / cut, 10);
     // dr/dn = step / r, so after n successes r ~ sqrt(r0^2 + 2 * step * n): about +step per r successes.
@@ -57,31 +109,70 @@ describe("rate governor: adaptation (AIMD)", () => {
     const expected = Math.sqrt(cut * cut + 2 * ADDITIVE_STEP * 15);
     expect(core.rate).toBeGreaterThan(expected - 0.05);
     expect(core.rate).toBeLessThan(expected + 0.05);
-    expect(core.rate).toBeGreaterThan(cut + 0.4 * ADDITIVE_STEP);
-    core.onSuccess(10_000);
-    expect(core.rate).toBe(20);
   });
 
-  it("a lower ceiling caps the rate at once; a higher one is taken at once until a 429, then climbed to", () => {
+  it("within PROBE_BAND under the learned limit, the step is PROBE_SLOWDOWN of the usual one", () => {
+    const core = new GovernorCore(50, T0, 20); // starts at 18, in the band
+    const r = core.rate;
+    core.onSuccess(1);
+    expect(core.rate).toBeCloseTo(r + (ADDITIVE_STEP * PROBE_SLOWDOWN) / r, 10);
+    // From 90% of the limit to the limit at full use (r successes a second): about 0.1 * 20 / 0.05 = 40 s.
+    let seconds = 0;
+    while (core.rate < 20) {
+      core.onSuccess(Math.round(core.rate));
+      seconds++;
+    }
+    expect(seconds).toBeGreaterThanOrEqual(35);
+    expect(seconds).toBeLessThanOrEqual(45);
+  });
+
+  it("a rate PROBE_BAND past the learned limit with no 429 forgets the limit (it was raised), then climbs at the usual step", () => {
+    const core = new GovernorCore(50, T0, 20);
+    let n = 0;
+    while (core.learnedLimit !== undefined && n < 100_000) {
+      core.onSuccess(1);
+      n++;
+    }
+    expect(core.learnedLimit).toBeUndefined();
+    expect(core.rate).toBeGreaterThan(20 * (1 + PROBE_BAND));
+    expect(core.rate).toBeLessThan(20 * (1 + PROBE_BAND) + 0.01);
+    const r = core.rate;
+    core.onSuccess(1);
+    expect(core.rate).toBeCloseTo(r + ADDITIVE_STEP / r, 10); // not slow start: the tenant's 429s are known
+  });
+
+  it("a lower ceiling caps the rate at once; a higher one is climbed to", () => {
     const core = new GovernorCore(20, T0);
     core.setCeiling(5);
     expect(core.rate).toBe(5);
-    core.setCeiling(1000); // no 429 seen: nothing says KooDrive allows less
-    expect(core.rate).toBe(1000);
-    core.setCeiling(5);
+    core.setCeiling(1000);
+    expect(core.rate).toBe(5); // climbed to, not taken
+    core.onSuccess(10);
+    expect(core.rate).toBeCloseTo(5 + 10 * SLOW_START_STEP, 10);
     core.on429(T0, 0);
     core.setCeiling(50);
-    expect(core.rate).toBe(5 * DECREASE_FACTOR);
-    core.onSuccess(100_000);
+    core.onSuccess(1_000_000);
     expect(core.rate).toBe(50);
+  });
+
+  it("forget() drops the learned limit and slow-starts again from START_RPS; older permits' 429s do not cut", () => {
+    const core = new GovernorCore(50, T0, 20);
+    expect(core.learnedLimit).toBe(20);
+    const gen = core.generation;
+    core.forget();
+    expect(core.learnedLimit).toBeUndefined();
+    expect(core.rate).toBe(START_RPS);
+    expect(core.on429(T0 + 10_000, 1000, gen)).toBe(false);
+    core.onSuccess(5);
+    expect(core.rate).toBeCloseTo(START_RPS + 5 * SLOW_START_STEP, 10);
   });
 });
 
 describe("rate governor: the bucket and Retry-After", () => {
   it("grants at most the bucket's burst at once, then a permit per 1/rate seconds", () => {
     const core = new GovernorCore(20, T0); // bucket: 0.5 s of 20/s = 10
-    core.enqueue({ id: 1, runId: "a", want: LEASE_MAX });
-    core.enqueue({ id: 2, runId: "a", want: LEASE_MAX });
+    core.enqueue({ id: 1, runId: "a", want: LEASE_MAX }, T0);
+    core.enqueue({ id: 2, runId: "a", want: LEASE_MAX }, T0);
     const first = grantsAt(core, T0);
     expect(first.byRun).toEqual({ a: 10 });
     expect(first.wakeAt).toBe(T0 + 50); // one permit at 20/s
@@ -92,20 +183,20 @@ describe("rate governor: the bucket and Retry-After", () => {
 
   it("a 429 pauses every caller until the Retry-After moment, then grants again at the cut rate", () => {
     const core = new GovernorCore(20, T0);
-    core.enqueue({ id: 1, runId: "a", want: 10 });
+    core.enqueue({ id: 1, runId: "a", want: 10 }, T0);
     expect(grantsAt(core, T0).byRun).toEqual({ a: 10 });
     core.on429(T0 + 10, 2_000);
-    core.enqueue({ id: 2, runId: "a", want: 1 });
-    core.enqueue({ id: 3, runId: "b", want: 1 });
+    core.enqueue({ id: 2, runId: "a", want: 1 }, T0 + 10);
+    core.enqueue({ id: 3, runId: "b", want: 1 }, T0 + 10);
     const paused = grantsAt(core, T0 + 1_000);
     expect(paused.grants).toEqual([]);
     expect(paused.wakeAt).toBe(T0 + 2_010);
     expect(core.snapshot(T0 + 1_000).pausedUntil).toBe(T0 + 2_010);
     expect(core.snapshot(T0 + 1_000).waiting.map((w) => w.runId)).toEqual(["a", "b"]);
-    // No tokens accrued during the pause: the first permit is due 1/15 s after it ends.
+    // No tokens accrued during the pause: the first permit is due 1/15 s after it ends (20 x 0.75).
     expect(grantsAt(core, T0 + 2_010).grants).toEqual([]);
-    const after = grantsAt(core, T0 + 2_010 + Math.ceil(1000 / 15));
-    expect(after.byRun).toEqual({ b: 1 }); // b has had nothing yet, a had 10
+    const after = grantsAt(core, T0 + 2_010 + 100);
+    expect(after.byRun).toEqual({ b: 1 }); // b has had nothing; a had 10 (a long run now)
     expect(core.snapshot(T0 + 3_000).pausedUntil).toBe(0);
   });
 
@@ -116,57 +207,138 @@ describe("rate governor: the bucket and Retry-After", () => {
   });
 });
 
-describe("rate governor: fairness between runs", () => {
-  it("hands permits round-robin: a small run waiting behind a big one is served on its first turn", () => {
+/** Serves `run` until it is past SHORT_RUN_PERMITS (a long run), one permit per 100 ms. */
+function makeLong(core: GovernorCore, run: string, t: number, ids: { next: number }): number {
+  let served = 0;
+  while (served < SHORT_RUN_PERMITS) {
+    core.enqueue({ id: ids.next++, runId: run, want: 1 }, t);
+    served += grantsAt(core, t).byRun[run] ?? 0;
+    t += 100;
+  }
+  return t;
+}
+
+describe("rate governor: order between runs", () => {
+  it("a short run waiting behind a long one with many calls queued is served first", () => {
     const core = new GovernorCore(4, T0); // bucket of 2, leases of at most 2
-    grantsAt(core, T0); // nothing waiting
-    // The big run has 20 requests queued before the small run's single one.
-    for (let i = 0; i < 20; i++) core.enqueue({ id: i, runId: "big", want: LEASE_MAX });
-    core.enqueue({ id: 100, runId: "small", want: 1 });
-    const first = grantsAt(core, T0);
-    // Two tokens: one for big's head, one for small (not both to big).
-    expect(first.byRun).toEqual({ big: 1, small: 1 });
+    const ids = { next: 0 };
+    let t = makeLong(core, "big", T0, ids);
+    for (let i = 0; i < 20; i++) core.enqueue({ id: ids.next++, runId: "big", want: LEASE_MAX }, t);
+    core.enqueue({ id: 100, runId: "small", want: 1 }, t);
+    t += 1_000;
+    const first = grantsAt(core, t);
     expect(first.grants.find((g) => g.runId === "small")?.id).toBe(100);
-    expect(core.snapshot(T0).waiting.map((w) => w.runId)).toEqual(["big"]);
+    expect(first.byRun).toEqual({ small: 1, big: 1 });
   });
 
-  it("splits a steady supply evenly between two busy runs, whatever their queue lengths", () => {
-    const core = new GovernorCore(10, T0);
-    for (let i = 0; i < 200; i++) core.enqueue({ id: i, runId: "big", want: 1 });
-    for (let i = 0; i < 20; i++) core.enqueue({ id: 1000 + i, runId: "small", want: 1 });
-    const total: Record<string, number> = {};
-    for (let t = T0; t <= T0 + 2_000; t += 100)
-      for (const [run, n] of Object.entries(grantsAt(core, t).byRun)) total[run] = (total[run] ?? 0) + n;
-    // 2 s at 10/s plus the initial burst of 5: about 25 permits, half each.
-    expect(Math.abs((total.big ?? 0) - (total.small ?? 0))).toBeLessThanOrEqual(1);
-    expect((total.big ?? 0) + (total.small ?? 0)).toBeGreaterThanOrEqual(24);
-  });
-
-  it("a run that starts waiting gets NEWCOMER_CREDIT permits ahead of one served for long, then they alternate", () => {
-    const core = new GovernorCore(10, T0);
+  it("short runs go first come first served: the first to arrive gets all its permits before a later one gets any", () => {
+    // Processor sharing (the least-served run first) would give every run its first permit before any
+    // its second, so 100 four-call leavers would all finish together at the end.
+    const core = new GovernorCore(2, T0); // a bucket of 1: one permit per dispatch, every 500 ms
     let id = 0;
-    for (let i = 0; i < 300; i++) core.enqueue({ id: id++, runId: "big", want: 1 });
-    let t = T0;
-    let bigServed = 0;
-    while (bigServed < 100) {
-      bigServed += grantsAt(core, t).byRun.big ?? 0;
-      t += 100;
-    }
-    for (let i = 0; i < 100; i++) core.enqueue({ id: id++, runId: "small", want: 1 });
+    for (const run of ["a", "b", "c"]) core.enqueue({ id: id++, runId: run, want: 1 }, T0);
     const order: string[] = [];
-    while (order.length < NEWCOMER_CREDIT * 2) {
+    let t = T0;
+    while (order.length < 12) {
+      for (const g of grantsAt(core, t).grants) {
+        order.push(g.runId);
+        // Each run asks for its next permit as soon as it has used one (4 calls each).
+        if (order.filter((r) => r === g.runId).length < 4)
+          core.enqueue({ id: id++, runId: g.runId, want: 1 }, t);
+      }
+      t += 500;
+    }
+    expect(order).toEqual([..."aaaa", ..."bbbb", ..."cccc"]);
+  });
+
+  it("a run gets at most SHORT_RUN_PERMITS ahead of the long runs, then takes turns with them", () => {
+    const core = new GovernorCore(10, T0);
+    const ids = { next: 0 };
+    let t = makeLong(core, "big", T0, ids);
+    for (let i = 0; i < 300; i++) core.enqueue({ id: ids.next++, runId: "big", want: 1 }, t);
+    for (let i = 0; i < 100; i++) core.enqueue({ id: ids.next++, runId: "newer", want: 1 }, t);
+    const order: string[] = [];
+    while (order.length < SHORT_RUN_PERMITS * 3) {
       for (const g of core.dispatch(t).grants) order.push(g.runId);
       t += 100;
     }
-    expect(order.slice(0, NEWCOMER_CREDIT)).toEqual(Array(NEWCOMER_CREDIT).fill("small"));
-    const after = order.slice(NEWCOMER_CREDIT, NEWCOMER_CREDIT * 2);
-    expect(Math.abs(after.filter((r) => r === "small").length - NEWCOMER_CREDIT / 2)).toBeLessThanOrEqual(1);
+    expect(order.slice(0, SHORT_RUN_PERMITS)).toEqual(Array(SHORT_RUN_PERMITS).fill("newer"));
+    // Then both are long runs: the one served least goes first, so they alternate.
+    const after = order.slice(SHORT_RUN_PERMITS * 2);
+    expect(Math.abs(after.filter((r) => r === "newer").length - SHORT_RUN_PERMITS / 2)).toBeLessThanOrEqual(
+      1,
+    );
+  });
+
+  it("long runs split a steady supply evenly, whatever their queue lengths", () => {
+    const core = new GovernorCore(10, T0);
+    const ids = { next: 0 };
+    let t = makeLong(core, "a", T0, ids);
+    t = makeLong(core, "b", t, ids);
+    for (let i = 0; i < 200; i++) core.enqueue({ id: ids.next++, runId: "a", want: 1 }, t);
+    for (let i = 0; i < 20; i++) core.enqueue({ id: ids.next++, runId: "b", want: 1 }, t);
+    const total: Record<string, number> = {};
+    for (let s = t; s <= t + 2_000; s += 100)
+      for (const [run, n] of Object.entries(grantsAt(core, s).byRun)) total[run] = (total[run] ?? 0) + n;
+    expect(Math.abs((total.a ?? 0) - (total.b ?? 0))).toBeLessThanOrEqual(1);
+    expect((total.a ?? 0) + (total.b ?? 0)).toBeGreaterThanOrEqual(20);
+  });
+
+  it("starvation bound: a long run that has waited LONG_RUN_MAX_WAIT_MS gets the next permit while short runs keep coming", () => {
+    const core = new GovernorCore(10, T0);
+    const ids = { next: 0 };
+    let t = makeLong(core, "big", T0, ids);
+    const start = t;
+    // Short runs waiting already, and a new one every 100 ms with two calls: more than the 10/s there are.
+    for (let n = 0; n < 10; n++) {
+      core.enqueue({ id: ids.next++, runId: `early${n}`, want: 1 }, t);
+      core.enqueue({ id: ids.next++, runId: `early${n}`, want: 1 }, t);
+    }
+    core.enqueue({ id: ids.next++, runId: "big", want: 1 }, t);
+    const bigAt: number[] = [];
+    for (let n = 0; t < start + 3 * LONG_RUN_MAX_WAIT_MS + 1_000; n++, t += 100) {
+      core.enqueue({ id: ids.next++, runId: `s${n}`, want: 1 }, t);
+      core.enqueue({ id: ids.next++, runId: `s${n}`, want: 1 }, t);
+      for (const g of grantsAt(core, t).grants)
+        if (g.runId === "big") {
+          bigAt.push(t);
+          core.enqueue({ id: ids.next++, runId: "big", want: 1 }, t);
+        }
+    }
+    expect(bigAt.length).toBe(3);
+    let last = start;
+    for (const at of bigAt) {
+      expect(at - last).toBeGreaterThanOrEqual(LONG_RUN_MAX_WAIT_MS);
+      expect(at - last).toBeLessThanOrEqual(LONG_RUN_MAX_WAIT_MS + 200);
+      last = at;
+    }
+  });
+
+  it("a short run behind many earlier ones is served, once it has waited SHORT_RUN_MAX_WAIT_MS, before runs that waited less", () => {
+    const core = new GovernorCore(1, T0); // one permit a second
+    let id = 0;
+    const served: Record<string, number> = {};
+    // 20 earlier short runs, each asking again as soon as served (9 calls each): first come first served
+    // alone would keep "late" waiting 180 s.
+    for (let n = 0; n < 20; n++) core.enqueue({ id: id++, runId: `early${n}`, want: 1 }, T0);
+    core.enqueue({ id: id++, runId: "late", want: 1 }, T0 + 1);
+    let lateAt: number | undefined;
+    for (let t = T0 + 1_000; t <= T0 + 200_000 && lateAt === undefined; t += 1_000)
+      for (const g of grantsAt(core, t).grants) {
+        if (g.runId === "late") lateAt = t;
+        served[g.runId] = (served[g.runId] ?? 0) + 1;
+        if ((served[g.runId] ?? 0) < 9) core.enqueue({ id: id++, runId: g.runId, want: 1 }, t);
+      }
+    // At 120 s, the 7 early runs never served yet have waited longer still: they go first, one permit each.
+    expect(lateAt).toBeGreaterThan(T0 + SHORT_RUN_MAX_WAIT_MS);
+    expect(lateAt).toBeLessThanOrEqual(T0 + SHORT_RUN_MAX_WAIT_MS + 10_000);
+    expect(served.early0).toBe(9); // first come first served until then
   });
 
   it("a ticket that gave up is dropped from the queue", () => {
     const core = new GovernorCore(1, T0);
-    core.enqueue({ id: 1, runId: "a", want: 1 });
-    core.enqueue({ id: 2, runId: "b", want: 1 });
+    core.enqueue({ id: 1, runId: "a", want: 1 }, T0);
+    core.enqueue({ id: 2, runId: "b", want: 1 }, T0);
     expect(grantsAt(core, T0).byRun).toEqual({ a: 1 });
     expect(core.cancel(2)).toBe(true);
     expect(core.snapshot(T0).waiting).toEqual([]);

@@ -1,6 +1,6 @@
 import type { CallName, PermitHook, PermitOutcome } from "../client";
 import { LEASE_MAX } from "./bucket";
-import type { Lease, LeaseRequest } from "./durable";
+import type { Lease, LeaseRequest, Report429 } from "./durable";
 
 /**
  * The run's side of the rate governor: a KooDrive client's permit hook (client.ts `PermitHook`). Permits are
@@ -16,7 +16,7 @@ export const FALLBACK_MS = 30_000;
 /** What the hook needs of the governor (its Durable Object stub). */
 export interface GovernorLike {
   lease(req: LeaseRequest): Promise<Lease>;
-  report429(req: { runId: string; ceiling: number; retryAfterMs?: number | undefined }): Promise<void> | void;
+  report429(req: Report429): Promise<void> | void;
 }
 
 export class GovernedPermits implements PermitHook {
@@ -29,7 +29,8 @@ export class GovernedPermits implements PermitHook {
   private leased = 0;
   /** Callers inside `acquire` now: a lease asks for at least this many. */
   private waiting = 0;
-  private left = 0;
+  /** Permits in hand, oldest lease first, each with the governor generation it was granted in. */
+  private batches: Array<{ generation: number; left: number }> = [];
   private expiresAt = 0;
   private leasing: Promise<void> | undefined;
   private successes = 0;
@@ -43,16 +44,23 @@ export class GovernedPermits implements PermitHook {
     private readonly onFallback: (err: unknown) => void,
   ) {}
 
-  async acquire(_call: CallName): Promise<void> {
+  /** Permits in hand (and not expired). */
+  private get left(): number {
+    return this.batches.reduce((n, b) => n + b.left, 0);
+  }
+
+  /** Resolves when the call may be sent, with the generation of its permit (undefined: no governor). */
+  async acquire(_call: CallName): Promise<number | undefined> {
     this.waiting++;
     try {
       for (;;) {
-        if (Date.now() < this.downUntil) return; // the governor failed: the client's own backoff only
-        if (this.left > 0 && Date.now() < this.expiresAt) {
-          this.left--;
+        if (Date.now() < this.downUntil) return undefined; // the governor failed: the client's own backoff
+        const batch = Date.now() < this.expiresAt ? this.batches[0] : undefined;
+        if (batch) {
+          if (--batch.left === 0) this.batches.shift();
           // Half the lease used: the next one is asked for now, so the run's calls do not wait for it.
           if (this.left <= this.leased / 2 && this.leased > 1) this.startLease();
-          return;
+          return batch.generation;
         }
         await this.startLease();
       }
@@ -84,8 +92,9 @@ export class GovernedPermits implements PermitHook {
         ceiling: this.ceiling,
         successes,
       });
-      // Permits still good from the last lease stay usable alongside the new ones.
-      this.left = (Date.now() < this.expiresAt ? this.left : 0) + lease.granted;
+      // Permits still good from the last lease stay usable (first) alongside the new ones.
+      if (Date.now() >= this.expiresAt) this.batches = [];
+      if (lease.granted > 0) this.batches.push({ generation: lease.generation, left: lease.granted });
       this.leased = lease.granted;
       this.expiresAt = Date.now() + lease.ttlMs;
     } catch (err) {
@@ -100,12 +109,13 @@ export class GovernedPermits implements PermitHook {
     }
     if (outcome.status !== "rate_limited" || Date.now() < this.downUntil) return;
     // Permits leased before the 429 are not used: the governor pauses everyone now.
-    this.left = 0;
+    this.batches = [];
     try {
       await this.governor().report429({
         runId: this.runId,
         ceiling: this.ceiling,
         retryAfterMs: outcome.retryAfterMs,
+        generation: outcome.permit,
       });
     } catch (err) {
       this.fallBack(err);
@@ -114,7 +124,7 @@ export class GovernedPermits implements PermitHook {
 
   private fallBack(err: unknown): void {
     this.downUntil = Date.now() + FALLBACK_MS;
-    this.left = 0;
+    this.batches = [];
     if (this.reported) return;
     this.reported = true;
     try {
