@@ -9,7 +9,7 @@ import { IdentitiesBody } from "./identities";
 import { OffboardingBody } from "./offboardings";
 import type { Operation } from "./openapi";
 import { ReindexQuery } from "./reindex";
-import { AuditQuery, ConfirmBody, ExportQuery } from "./routes";
+import { AuditQuery, ConfirmBody, ExportQuery, RetryBody } from "./routes";
 import { RunQuery } from "./run-view";
 import { RunsQuery } from "./runs-list";
 import { ConfirmSuggestionsBody, DismissSuggestionsBody, SuggestionsQuery } from "./suggestions/routes";
@@ -143,9 +143,19 @@ export const ADMIN_OPERATIONS: readonly Operation[] = [
     path: "/runs/:runId/retry",
     tag: "Runs",
     role: "operator",
-    summary: "Retry a partial, failed or unresolved run",
+    summary: "Retry a partial, failed or unresolved run (optionally naming the handover's recipient)",
+    description:
+      "Only what is left is done again: failed and still-active shares, a handover that did not complete, " +
+      "a block that did not. The body is optional; `handoverTo` (an e-mail, a 19-digit KooDrive id or an HR " +
+      "id) names who receives the files, tried alone (no fallback), never the leaver.",
     params: RunParams,
-    responses: { 202: "`{runId, status, attempt, requeued}`", 404: "No such run.", 409: "Not retryable." },
+    json: RetryBody,
+    responses: {
+      202: "`{runId, status, attempt, requeued}`",
+      404: "No such run.",
+      409: "Not retryable, or `handoverTo` for a run without the handover action.",
+      422: "The body is not JSON or `handoverTo` is not a person.",
+    },
   },
   {
     method: "post",

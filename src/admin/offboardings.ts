@@ -56,7 +56,7 @@ const IDEMPOTENCY_KEY = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const MAX_EFFECTIVE_AHEAD_MS = MAX_EFFECTIVE_AHEAD_DAYS * 86_400_000;
 
 /** A person as an operator types them: a 19-digit KooDrive id, an e-mail, or an HR id (`personRefOf`). */
-const personText = (missing: string) =>
+export const personText = (missing: string) =>
   z
     .string()
     .trim()

@@ -1,16 +1,17 @@
+import type { Context } from "hono";
 import { Hono } from "hono";
 import * as z from "zod";
 import { subjectKeyFor } from "../audit/keys";
 import { decodeCursor, MAX_AUDIT_PAGE } from "../audit/store";
 import type { AppEnv } from "../env";
-import { ApiError } from "../errors";
+import { ApiError, fieldErrors } from "../errors";
 import { limitBody, validate } from "../http";
 import { actionViews, evidenceView } from "../offboarding/action-view";
 import { EXPORT_PARTS, exportActions, exportRun } from "./export";
 import { governorView, resetGovernor } from "./governor";
 import { holdsRoutes } from "./holds";
 import { identityRoutes } from "./identities";
-import { offboardingRoutes } from "./offboardings";
+import { offboardingRoutes, personRefOf, personText } from "./offboardings";
 import { actorOf, requireRole, requireRoleFor } from "./principal";
 import { ReindexQuery, reindexPage } from "./reindex";
 import { confirmRun, retryRun } from "./run-actions";
@@ -19,9 +20,36 @@ import { listRuns, RunsQuery } from "./runs-list";
 import { suggestionRoutes } from "./suggestions/routes";
 import { tokenRoutes } from "./tokens/routes";
 
+/**
+ * `POST /runs/:id/retry`'s optional body: `handoverTo` names who receives the files (a run whose handover
+ * found nobody, or the wrong person). An empty body is a plain retry, as before 0.4.
+ */
+export const RetryBody = z.strictObject({
+  handoverTo: personText(
+    "name who receives the files: an e-mail, a 19-digit KooDrive user id or an HR id",
+  ).optional(),
+});
+
 export const ConfirmBody = z.object({
   koodriveUserId: z.string().regex(/^\d{19}$/, "must be the 19-digit KooDrive user id you confirm"),
 });
+
+/** A JSON body that may be absent (empty: `{}`); present, it must parse and match `schema` (else 422). */
+async function optionalJson<T extends z.ZodType>(c: Context<AppEnv>, schema: T): Promise<z.output<T>> {
+  const text = await c.req.text();
+  let value: unknown = {};
+  if (text.trim() !== "") {
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new ApiError("invalid_body", "the request body is not JSON");
+    }
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success)
+    throw new ApiError("invalid_body", "the request body is invalid", fieldErrors(parsed.error.issues));
+  return parsed.data;
+}
 
 export const ExportQuery = z.object({
   format: z.enum(["csv", "ndjson"]).default("csv"),
@@ -135,7 +163,13 @@ export function adminRoutes() {
     return exportRun(ledger, runId, format);
   });
 
-  app.post("/runs/:runId/retry", async (c) => c.json(await retryRun(c, c.req.param("runId")), 202));
+  app.post("/runs/:runId/retry", limitBody(4 * 1024), async (c) => {
+    const body = await optionalJson(c, RetryBody);
+    const handoverTo = body.handoverTo
+      ? { person: personRefOf(body.handoverTo), from: "request" as const }
+      : undefined;
+    return c.json(await retryRun(c, c.req.param("runId"), handoverTo), 202);
+  });
 
   // An operator confirms the name match a run waits for (RESOLVE_BY_NAME=confirm), naming the KooDrive id
   // they checked: only that id, once (run-actions.ts).

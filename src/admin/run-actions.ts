@@ -1,6 +1,8 @@
 import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
+import type { HandoverRequest } from "../offboarding/actions";
+import { describePerson } from "../offboarding/handover";
 import { instanceId, wakeInstance, watchRun } from "../offboarding/instances";
 import { CONFIRM_EVENT } from "../offboarding/types";
 import { actorOf } from "./principal";
@@ -10,9 +12,9 @@ import { loadRun } from "./run-view";
  * Starts another attempt of a run (failed shares are tried again), audited as the verified actor; a run
  * that cannot be retried now is a 409. Used by `POST /runs/:id/retry` and the console's retry form.
  */
-export async function retryRun(c: Context<AppEnv>, runId: string) {
+export async function retryRun(c: Context<AppEnv>, runId: string, handoverTo?: HandoverRequest) {
   const { ledger, meta } = await loadRun(c.env, runId);
-  const started = await ledger.beginRetry();
+  const started = await ledger.beginRetry(handoverTo);
   if ("refused" in started) throw new ApiError("conflict", started.refused);
   await watchRun(c.env.AUDIT, runId);
   await c.env.OFFBOARDING.create({
@@ -26,8 +28,12 @@ export async function retryRun(c: Context<AppEnv>, runId: string) {
     requestId: c.var.requestId,
     subject: meta.request.subject,
     status: "accepted",
-    reason: `retry of a ${meta.status} run`,
-    details: { attempt: started.attempt, requeued: started.requeued },
+    reason: `retry of a ${meta.status} run${handoverTo ? " with a handover recipient" : ""}`,
+    details: {
+      attempt: started.attempt,
+      requeued: started.requeued,
+      ...(handoverTo ? { handoverTo: describePerson(handoverTo.person) } : {}),
+    },
   });
   return { runId, status: "accepted" as const, attempt: started.attempt, requeued: started.requeued };
 }

@@ -54,7 +54,7 @@ const WHERE: Record<Recipient["foundBy"], string> = {
 /** How a recipient was found, in words (run reports, chat, the console). */
 export const recipientFoundBy = (r: Recipient) => WHERE[r.foundBy];
 
-const describePerson = (p: HandoverRequest["person"]) =>
+export const describePerson = (p: HandoverRequest["person"]) =>
   p.email ?? p.hrId ?? p.koodriveUserId ?? p.name ?? "(nobody)";
 
 /**
