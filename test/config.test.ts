@@ -51,6 +51,40 @@ describe("configuration (parsed once)", () => {
     expect(() => loadConfig({ ...valid, KOODRIVE_BASE_URL: "nope" })).toThrow(/KOODRIVE_BASE_URL/);
   });
 
+  it("the actions of a run (issue 10): default revoke_shares alone; names checked; handover and block need the directory user", () => {
+    const config = loadConfig({ ...valid });
+    expect(config.OFFBOARDING_ACTIONS).toEqual(["revoke_shares"]);
+    expect(config.WATCH_AFTER).toEqual([3_600_000, 86_400_000, 7 * 86_400_000]);
+    expect(config.HANDOVER_TIMEOUT_HOURS).toBe(48);
+    expect(config.EVIDENCE_MAX_PAGES).toBe(10);
+    // Put in the order they run, whatever order the setting lists them in.
+    expect(
+      loadConfig({ ...valid, OFFBOARDING_ACTIONS: "watch, REVOKE_SHARES" } as Bindings).OFFBOARDING_ACTIONS,
+    ).toEqual(["revoke_shares", "watch"]);
+    expect(() =>
+      loadConfig({ ...valid, OFFBOARDING_ACTIONS: "revoke_shares,delete_user" } as Bindings),
+    ).toThrow(/OFFBOARDING_ACTIONS must be a comma list/);
+    expect(() => loadConfig({ ...valid, OFFBOARDING_ACTIONS: "revoke_shares,handover" } as Bindings)).toThrow(
+      /KOODRIVE_DIRECTORY_USER_ID must be set when OFFBOARDING_ACTIONS includes handover/,
+    );
+    const withDirectory = {
+      ...valid,
+      OFFBOARDING_ACTIONS: "revoke_shares,handover,block_login",
+      KOODRIVE_DIRECTORY_USER_ID: "1505084218764547200",
+    } as Bindings;
+    expect(loadConfig(withDirectory).OFFBOARDING_ACTIONS).toEqual([
+      "revoke_shares",
+      "handover",
+      "block_login",
+    ]);
+    for (const bad of ["24h,1h", "1h,1h", "1w", "31d", "", "1h,,2h"])
+      if (bad !== "")
+        expect(() => loadConfig({ ...valid, WATCH_AFTER: bad } as Bindings)).toThrow(/WATCH_AFTER/);
+    expect(() => loadConfig({ ...valid, HANDOVER_DEFAULT_USER_ID: "ann@example.com" } as Bindings)).toThrow(
+      /HANDOVER_DEFAULT_USER_ID/,
+    );
+  });
+
   it("refuses an HR key shorter than 24 bytes and one that is not base64, naming the entry, not the value", () => {
     const short = `${HR_SECRET} ${ONE_BYTE_HR_KEY}`;
     expect(() => loadConfig({ ...valid, HR_WEBHOOK_SECRETS: short })).toThrow(

@@ -214,6 +214,36 @@ describe("no recipient, failed tasks, lost answers", () => {
     expect(await sim.tasks(LEAVER)).toEqual([]);
   });
 
+  it("a retry's body is checked: not JSON or not a person is 422, handoverTo on a run without handover is 409; nothing starts", async () => {
+    await seed();
+    const plain = await offboard({ OFFBOARDING_ACTIONS: "revoke_shares" }, { id: "E-1010" });
+    await waitFor(plain);
+    const post = (runId: string, body: string) =>
+      admin(`/runs/${runId}/retry`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+    // A completed run is not retryable at all; make one that is: an unknown person ends unresolved.
+    const unresolved = await offboard(
+      { OFFBOARDING_ACTIONS: "revoke_shares" },
+      { id: "E-1011", koodriveUserId: "1505084218764549999" },
+    );
+    expect((await waitFor(unresolved)).status).toBe("unresolved");
+    const notJson = await post(unresolved, "{handoverTo:");
+    expect(notJson.status).toBe(422);
+    expect(((await notJson.json()) as { error: { code: string } }).error.code).toBe("invalid_body");
+    expect((await post(unresolved, JSON.stringify({ handoverTo: "<b>ann</b>" }))).status).toBe(422);
+    expect((await post(unresolved, JSON.stringify({ handoverTo: MANAGER, extra: 1 }))).status).toBe(422);
+    const noHandover = await post(unresolved, JSON.stringify({ handoverTo: MANAGER }));
+    expect(noHandover.status).toBe(409);
+    expect(((await noHandover.json()) as { error: { message: string } }).error.message).toMatch(
+      /does not hand over/,
+    );
+    const after = await run(unresolved);
+    expect([after.status, after.attempt]).toEqual(["unresolved", 1]);
+  });
+
   it("a task that fails (18000205): partial with the code; a retry creates a new task and completes", async () => {
     await seed({ handoverTo: CONFIGURED });
     await sim.faults({ rules: [{ endpoint: "taskCreate", kind: "taskFailure", next: 1 }] });
