@@ -2,13 +2,7 @@ import * as z from "zod";
 import type { AuditStore } from "./audit/store";
 import { base64ToBytes } from "./bytes";
 import { ConfigError } from "./errors";
-import {
-  ACTIONS,
-  type ActionName,
-  DEFAULT_ACTIONS,
-  parseActions,
-  parseWatchAfter,
-} from "./offboarding/actions";
+import { ACTIONS, type ActionName, DEFAULT_ACTIONS, parseActions, parseWatchAfter } from "./policy";
 import type { Principal } from "./roles";
 
 /**
