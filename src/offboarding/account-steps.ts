@@ -1,13 +1,14 @@
 import type { WorkflowStep } from "cloudflare:workers";
 import type { AuditStore } from "../audit/store";
 import type { Config } from "../env";
-import type { KooDriveClient } from "../koodrive/client";
+import { type KooDriveClient, KooDriveError } from "../koodrive/client";
 import { evidenceText } from "./action-view";
 import {
   type ActionName,
   type ActionOutcome,
   type ActionOutcomes,
   actionsOf,
+  type Evidence,
   type Recipient,
   TASK_STATUS,
 } from "./actions";
@@ -34,7 +35,7 @@ import type { RunMeta, RunStatus } from "./types";
 
 /** Evidence read: one attempt and a few retries; a failure only leaves the report without it. */
 const EVIDENCE_STEP = {
-  retries: { limit: 3, delay: "5 seconds", backoff: "exponential" },
+  retries: { limit: 2, delay: "2 seconds", backoff: "exponential" },
   timeout: "5 minutes",
 } as const;
 
@@ -95,7 +96,15 @@ export class AccountSteps {
       if (!m) throw new Error("run not found");
       const h = m.actions?.handover;
       if (h?.state === "completed") return null;
-      if (h?.recipient) return h.recipient;
+      if (h?.recipient) {
+        // Chosen by an earlier attempt (its task still in progress in KooDrive): polled again, for them.
+        if (h.state !== "running")
+          await this.ledger.setAction("handover", {
+            state: "running",
+            detail: `polling the handover task to ${recipientText(h.recipient)} again`,
+          });
+        return h.recipient;
+      }
       const c = await chooseRecipient(this.account, m, this.config.HANDOVER_DEFAULT_USER_ID);
       if ("none" in c) {
         await this.record("handover", { state: "needs_recipient", detail: c.none });
@@ -118,7 +127,7 @@ export class AccountSteps {
       return "completed" in r ? { ...r.completed, done: true } : { ...r.task, done: false };
     });
     if (!created || created.done) {
-      if (created?.done) await this.settleHandover(chosen, created.taskId, TASK_STATUS.SUCCESS, undefined);
+      if (created?.done) await this.settleHandover(chosen, created, TASK_STATUS.SUCCESS, undefined);
       return;
     }
     const timeoutMs = this.config.HANDOVER_TIMEOUT_HOURS * 3_600_000;
@@ -126,7 +135,7 @@ export class AccountSteps {
       const polled = await this.step.do(`handover poll ${i}`, STEP, async () => {
         const t = await pollTask(this.account, created.taskId);
         if (t.status === TASK_STATUS.SUCCESS || t.status === TASK_STATUS.FAILED) {
-          await this.settleHandover(chosen, t.taskId, t.status, t.resultCode);
+          await this.settleHandover(chosen, t, t.status, t.resultCode);
           return null;
         }
         if (Date.now() - Date.parse(t.createdAt) >= timeoutMs) {
@@ -146,17 +155,26 @@ export class AccountSteps {
     }
   }
 
+  /**
+   * Records how the task ended. The task says who received the files: should it be for someone else than
+   * the recipient chosen now (it was made by an earlier attempt), the record names the task's recipient.
+   */
   private async settleHandover(
-    to: Recipient,
-    taskId: string,
+    chosen: Recipient,
+    task: { taskId: string; recipient: string },
     status: number,
     resultCode: string | undefined,
   ) {
+    const taskId = task.taskId;
     await this.ledger.clearWait();
+    const to = task.recipient === chosen.koodriveUserId ? chosen : undefined;
     if (status === TASK_STATUS.SUCCESS)
       await this.record("handover", {
         state: "completed",
-        detail: `files handed over to ${recipientText(to)} (${recipientFoundBy(to)}); task ${taskId}`,
+        detail: to
+          ? `files handed over to ${recipientText(to)} (${recipientFoundBy(to)}); task ${taskId}`
+          : `files handed over to KooDrive user ${task.recipient} (the task an earlier attempt created); task ${taskId}`,
+        ...(to ? {} : { recipient: { koodriveUserId: task.recipient, foundBy: chosen.foundBy } }),
       });
     else
       await this.record("handover", {
@@ -220,19 +238,36 @@ export class AccountSteps {
   }
 
   /** Reads KooDrive's audit log for the run's cancels (best effort: a failure leaves the report without it). */
-  async evidence(): Promise<void> {
+  async evidence(name = "evidence"): Promise<void> {
     if (this.config.EVIDENCE_MAX_PAGES === 0) return;
     try {
-      await this.step.do("evidence", EVIDENCE_STEP, async () => {
+      await this.step.do(name, EVIDENCE_STEP, async () => {
         const m = await this.ledger.getMeta();
-        if (!m || m.evidence) return;
+        if (!m) return;
         const cancelled = (await this.ledger.counts()).cancelled;
-        if (cancelled === 0) return;
-        const e = await readEvidence(
-          this.account,
-          { from: m.createdAt, cancelled },
-          this.config.EVIDENCE_MAX_PAGES,
-        );
+        // Read again only when the run cancelled more since (a retry, the watch's late shares).
+        if (cancelled === 0 || m.evidence?.of === cancelled) return;
+        let e: Evidence;
+        try {
+          e = await readEvidence(
+            this.account,
+            { from: m.createdAt, cancelled },
+            this.config.EVIDENCE_MAX_PAGES,
+          );
+        } catch (err) {
+          // KooDrive refused the read (no permission on the log, the acting user gone): asking again will not
+          // help. The report goes without evidence; the log says why. Anything else is retried.
+          if (!(err instanceof KooDriveError) || err.retryable) throw err;
+          console.warn(
+            JSON.stringify({
+              level: "warn",
+              msg: "evidence not read",
+              runId: m.request.runId,
+              error: err.message,
+            }),
+          );
+          return;
+        }
         const next = await this.ledger.setEvidence(e);
         await auditState(this.audit, next, evidenceText(e), undefined, {
           evidenceFound: e.found,

@@ -149,7 +149,7 @@ export async function ensureTask(deps: AccountDeps, recipient: string): Promise<
   try {
     ({ taskId } = await deps.client.createHandoverTask(deps.acting, deps.userId, recipient));
   } catch (err) {
-    if (err instanceof KooDriveError && !err.retryable) {
+    if (isDefiniteRefusal(err)) {
       // A definite refusal: no task was made.
       await deps.ledger.setAction("handover", { intent: undefined });
       return { failed: `KooDrive refused the handover task: ${err.message}`, code: err.code };
@@ -159,6 +159,22 @@ export async function ensureTask(deps: AccountDeps, recipient: string): Promise<
   const task: HandoverTask = { taskId, recipient, createdAt: intent.at };
   await deps.ledger.setAction("handover", { tasks: [...tasks, task], intent: undefined });
   return { task };
+}
+
+/**
+ * KooDrive answered the create with an error of its own (HTTP 4xx other than 429, with a code): no task was
+ * made. Anything else (a 5xx, a timeout, a 200 whose body could not be read) may have made one.
+ */
+function isDefiniteRefusal(err: unknown): err is KooDriveError {
+  return (
+    err instanceof KooDriveError &&
+    !err.retryable &&
+    err.code !== undefined &&
+    err.httpStatus !== undefined &&
+    err.httpStatus >= 400 &&
+    err.httpStatus < 500 &&
+    err.httpStatus !== 429
+  );
 }
 
 /**

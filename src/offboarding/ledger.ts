@@ -5,6 +5,7 @@ import {
   actionsOf,
   type Evidence,
   type HandoverRequest,
+  TASK_STATUS,
 } from "./actions";
 import { jsonBatches } from "./json-batches";
 import { type IndexRow, indexRowOf, RUN_INDEX_NAME } from "./run-index";
@@ -40,6 +41,12 @@ export interface PlanSummary {
   heldByScope: Record<string, number>;
   /** Shares outside the run's scopes (skipped_scope). */
   outOfScope: number;
+}
+
+/** Whether a handover's latest task may still be running in KooDrive (neither SUCCESS nor FAILED). */
+function taskInProgress(h: ActionOutcome): boolean {
+  const last = h.tasks?.[h.tasks.length - 1];
+  return !!last && last.status !== TASK_STATUS.SUCCESS && last.status !== TASK_STATUS.FAILED;
 }
 
 /** One outcome to record for a share. */
@@ -429,8 +436,20 @@ export class RunLedger extends DurableObject<Env> {
     const retryable: RunStatus[] = ["partial", "failed", "unresolved"];
     if (!retryable.includes(meta.status))
       return { refused: `run is ${meta.status}; only partial, failed or unresolved runs can be retried` };
-    if (handoverTo && !actionsOf(meta.request).includes("handover"))
-      return { refused: "this run does not hand over files (handover is not one of its actions)" };
+    if (handoverTo) {
+      const h = meta.actions?.handover;
+      if (!actionsOf(meta.request).includes("handover"))
+        return { refused: "this run does not hand over files (handover is not one of its actions)" };
+      if (h?.state === "completed")
+        return {
+          refused: `the handover already completed (${h.detail}); a retry cannot hand the files over again`,
+        };
+      const last = h?.tasks?.[h.tasks.length - 1];
+      if (last && taskInProgress(h))
+        return {
+          refused: `handover task ${last.taskId} to KooDrive user ${last.recipient} is still in progress in KooDrive; a retry polls it again and cannot change its recipient (retry without handoverTo)`,
+        };
+    }
     const requeued = this.sql
       .exec<{ n: number }>("SELECT COUNT(*) AS n FROM shares WHERE state IN ('failed', 'still_active')")
       .one().n;
@@ -442,11 +461,21 @@ export class RunLedger extends DurableObject<Env> {
     const next: RunMeta = { ...meta, attempt, status: "accepted", updatedAt: new Date().toISOString() };
     const handover = meta.actions?.handover;
     if (handoverTo) next.handoverOverride = handoverTo;
-    // A handover that did not complete is looked at again: its recipient is found afresh (a retry may name
-    // one), its tasks stay on record (a failed one is never polled again; a new one is created).
+    // A handover that did not complete is looked at again: its tasks stay on record (a failed one is never
+    // polled again; a new one is created). Its recipient is found afresh (a retry may name one), unless a
+    // task is still in progress in KooDrive: that one is polled again, and it is for whom it was made.
     if (handover && handover.state !== "completed") {
-      const { recipient: _r, ...rest } = handover;
-      next.actions = { ...meta.actions, handover: { ...rest, state: "pending", detail: "retry" } };
+      const { recipient, ...rest } = handover;
+      const inProgress = taskInProgress(handover);
+      next.actions = {
+        ...meta.actions,
+        handover: {
+          ...rest,
+          ...(inProgress && recipient ? { recipient } : {}),
+          state: "pending",
+          detail: "retry",
+        },
+      };
     }
     this.writeMeta(next);
     return { attempt, requeued };

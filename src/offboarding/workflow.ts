@@ -108,9 +108,14 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       const hold = await run.userHold();
       let revoke: [RunStatus, string] | undefined;
       if (revokes) {
-        if (!confirm) await run.plan({ cancel: true });
-        revoke = await run.executeAndVerify();
-        await run.recordRevoke(revoke, hold);
+        // A handover an earlier attempt completed may have removed the user ("transfer and delete"): their
+        // shares cannot be listed any more, and what the earlier attempts verified stands.
+        revoke = (await run.revokeAfterRemoval()) ?? undefined;
+        if (!revoke) {
+          if (!confirm) await run.plan({ cancel: true });
+          revoke = await run.executeAndVerify();
+          await run.recordRevoke(revoke, hold);
+        }
       }
       const account = run.account();
       for (const action of ["handover", "block_login"] as const) {
@@ -544,6 +549,29 @@ class Run {
     });
   }
 
+  /**
+   * On a later attempt of a run whose handover completed: when KooDrive no longer has the user, the
+   * shares' outcome is what the earlier attempts verified (failed shares stay failed, said why). Null when
+   * the user is still there (the shares are listed as usual).
+   */
+  async revokeAfterRemoval(): Promise<[RunStatus, string] | null> {
+    const userId = this.userId;
+    if (!userId) throw new Error("revokeAfterRemoval before resolve");
+    return this.step.do("revoke after a handover", STEP, async () => {
+      const m = await this.ledger.getMeta();
+      if (m?.actions?.handover?.state !== "completed") return null;
+      const acting = this.config.KOODRIVE_DIRECTORY_USER_ID || userId;
+      if ((await userExists(this.client, acting, userId)).exists) return null;
+      const prior = m.actions.revoke_shares;
+      if (prior?.state === "completed") return ["completed", prior.detail] as [RunStatus, string];
+      const c = await this.ledger.counts();
+      const open = c.failed + c.still_active + c.planned + c.in_flight;
+      const detail = `KooDrive user ${userId} was removed by the handover; ${open} share(s) not verified cancelled before it cannot be listed any more`;
+      await this.ledger.setAction("revoke_shares", { state: open === 0 ? "completed" : "failed", detail });
+      return [open === 0 ? "completed" : "partial", detail] as [RunStatus, string];
+    });
+  }
+
   /** The run's status from its actions (account-steps.ts overallStatus), read from the ledger. */
   async overall(
     revoke: [RunStatus, string] | undefined,
@@ -608,7 +636,9 @@ class Run {
         await auditState(this.audit, next, next.detail ?? "", await this.ledger.counts());
         w = next.actions?.watch;
       } else {
-        await this.ledger.update({ status: "watching" });
+        // Resumed (the sweeper) or retried: the remaining checks go on from the recorded schedule.
+        const detail = w.detail.startsWith("retry") ? "watching again" : w.detail;
+        await this.ledger.setAction("watch", { state: "watching", detail }, { status: "watching" });
       }
       // Between checks the person is free: a newer run claims them and ends this watch.
       await lock.setWatcher(this.runId, self);
@@ -637,8 +667,10 @@ class Run {
         const m = await this.ledger.getMeta();
         if (m?.actions?.watch?.endedBy)
           return `ended by a newer run for the same person (${m.actions.watch.endedBy})`;
-        if ((await currentHolds(this.env.HOLDS)).userIds.has(userId))
-          return `KooDrive user ${userId} went on hold`;
+        if ((await currentHolds(this.env.HOLDS)).userIds.has(userId)) {
+          await this.ledger.setAction("watch", { state: "held" });
+          return `KooDrive user ${userId} is on hold (user:${userId}): the watch stopped`;
+        }
         const found = await userExists(this.client, this.config.KOODRIVE_DIRECTORY_USER_ID || userId, userId);
         if (!found.exists) return `KooDrive user ${userId} no longer exists: nothing left to watch`;
         const claimed = await lock.claim(this.runId, self);
@@ -669,7 +701,12 @@ class Run {
           },
           { status: "watching", ...(nextAt ? { waitUntil: nextAt } : {}) },
         );
-        await lock.release(this.runId);
+        const waiters = await lock.release(this.runId);
+        await Promise.all(
+          waiters.map((id) =>
+            wakeInstance(this.env.OFFBOARDING, id, { type: LEAVER_FREE_EVENT, payload: {} }),
+          ),
+        );
         // Each check is on record; the late shares themselves are audited like every cancel (the outbox).
         await auditState(this.audit, m, `watch: ${m.actions?.watch?.detail ?? ""}`, undefined, {
           lateShares: late.late,
@@ -679,6 +716,10 @@ class Run {
     await this.step.do("watch over", STEP, async () => {
       const late = await this.ledger.lateCounts();
       const w = (await this.ledger.getMeta())?.actions?.watch;
+      if (w?.state === "held") {
+        await lock.clearWatcher(this.runId);
+        return; // a hold is a deliberate outcome: the watch says so and stops
+      }
       const done = w?.checksDone ?? 0;
       // A watch that stopped early says why (its detail was set by the gate).
       const early = done < (w?.schedule?.length ?? 0) ? `; stopped early: ${w?.detail ?? ""}` : "";
@@ -693,7 +734,10 @@ class Run {
       );
       await lock.clearWatcher(this.runId);
     });
-    return this.finish(...(await this.overall(revoke)), { notify: false });
+    const result = await this.finish(...(await this.overall(revoke)), { notify: false });
+    // The late shares' cancels count too: the evidence is read again when it changed.
+    await this.account().evidence("evidence after the watch");
+    return result;
   }
 
   async finishDryRun(who: { needsConfirmation?: boolean }): Promise<Outcome> {
@@ -709,6 +753,17 @@ class Run {
     this.finishing = true;
     const result = await this.step.do(`finish ${status}`, STEP, async () => {
       await flushAudit({ ledger: this.ledger, audit: this.audit, meta: this.meta, subject: this.subject });
+      // A run that ends while its watch is on (an error in a check) does not leave the watch showing as on:
+      // it failed with the run; a retry goes on with its remaining checks.
+      const before = await this.ledger.getMeta();
+      if (before?.actions?.watch?.state === "watching") {
+        await this.ledger.setAction("watch", {
+          state: "failed",
+          detail: `the run ended ${status}: ${detail}`,
+        });
+        if (before.koodriveUserId)
+          await this.env.LEAVERS.getByName(before.koodriveUserId).clearWatcher(this.runId);
+      }
       const m = await this.ledger.update({ status, detail });
       const counts = await this.ledger.counts();
       await auditState(this.audit, m, detail, counts);

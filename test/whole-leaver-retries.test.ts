@@ -97,7 +97,7 @@ beforeEach(async () => {
 });
 
 describe("review4: the handover's recipient on record is the one KooDrive hands to", () => {
-  it("a retry naming a new recipient while the earlier task is still in KooDrive never reports the new one as the receiver", async () => {
+  it("a retry naming a new recipient while the earlier task is still in KooDrive is refused; the task that exists is polled and reported with its own recipient", async () => {
     await seed({ handoverTo: CONFIGURED });
     // The task stays EXECUTING and every poll fails: the run fails while the task is in KooDrive.
     await sim.faults({
@@ -113,8 +113,15 @@ describe("review4: the handover's recipient on record is the one KooDrive hands 
     expect(task?.dstUserId).toBe(CONFIGURED);
     await sim.clearFaults();
 
-    // The operator names someone else ("the wrong person" was chosen): 202.
-    expect((await retry(runId, 2, { handoverTo: MANAGER })).status).toBe(202);
+    // The operator names someone else while KooDrive still runs the task: refused (409), nothing started;
+    // a retry without a recipient polls the task that exists.
+    const refused = await retry(runId, 2, { handoverTo: MANAGER });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(
+      /still in progress/,
+    );
+    expect((await run(runId)).attempt).toBe(1);
+    expect((await retry(runId, 2)).status).toBe(202);
     // Attempt 2 polls the task still running in KooDrive; then KooDrive finishes it.
     for (let i = 0; i < 300; i++) {
       const v = await run(runId);
