@@ -10,15 +10,16 @@ import type { AccountDeps } from "./handover";
 /** Entries per page of `POST /auditlog` (pageSize 1-100 [doc]). */
 export const AUDIT_LOG_PAGE_SIZE = 100;
 /** The window is widened by this much on each side: KooDrive's clock is not ours (our choice). */
-const WINDOW_SLACK_MS = 5 * 60_000;
+const WINDOW_SLACK_MS = 2 * 60_000;
 
 export async function readEvidence(
   deps: Pick<AccountDeps, "ledger" | "client" | "acting">,
-  window: { from: string; cancelled: number },
+  window: { first: string; last: string; cancelled: number },
   maxPages: number,
 ): Promise<Evidence> {
-  const from = new Date(Date.parse(window.from) - WINDOW_SLACK_MS).toISOString();
-  const to = new Date(Date.now() + WINDOW_SLACK_MS).toISOString();
+  // The run's own cancels, widened for clock skew: in a layoff, other runs' entries share the window.
+  const from = new Date(Date.parse(window.first) - WINDOW_SLACK_MS).toISOString();
+  const to = new Date(Date.parse(window.last) + WINDOW_SLACK_MS).toISOString();
   const matched = new Set<string>();
   let entriesRead = 0;
   let complete = false;

@@ -277,6 +277,16 @@ export class RunLedger extends DurableObject<Env> {
     return next;
   }
 
+  /** When this run's cancels were recorded: the first and the last (evidence: the audit log's window). */
+  cancelSpan(): { first: string; last: string } | null {
+    const r = this.sql
+      .exec<{ first: string | null; last: string | null }>(
+        "SELECT MIN(updated_at) AS first, MAX(updated_at) AS last FROM shares WHERE state = 'cancelled'",
+      )
+      .one();
+    return r.first && r.last ? { first: r.first, last: r.last } : null;
+  }
+
   /** How many of `shareIds` this run cancelled (evidence: matching KooDrive's audit log entries). */
   cancelledAmong(shareIds: readonly string[]): string[] {
     const found: string[] = [];
