@@ -3,7 +3,7 @@
  * simulator's tenant-wide token bucket), learn it from 429s, finish without a share failed for a 429, stay
  * fair to a small leaver started behind a large one, and go on without the governor when it fails.
  */
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, introspectWorkflowInstance, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { GovernorView } from "../src/admin/governor";
@@ -14,6 +14,7 @@ import {
   type LearnedLimit,
   RateGovernor,
 } from "../src/koodrive/governor/durable";
+import { runIdFor } from "../src/offboarding/start";
 import { KOODRIVE_BASE, SIM, sim } from "./helpers/sim";
 import {
   admin,
@@ -24,6 +25,7 @@ import {
   sendHr,
   uniqueId,
   waitForRun,
+  waitForStatus,
 } from "./helpers/worker";
 
 const BIG = "1505084218764549301";
@@ -43,10 +45,18 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** Starts a run (its Workflow's sleeps off: nothing in these runs should wait on real time). */
 async function start(koodriveUserId: string, id: string): Promise<string> {
-  const res = await sendHr(offboardedEvent({ id, koodriveUserId }), { id: uniqueId() });
+  const webhookId = uniqueId();
+  const runId = await runIdFor("hr", webhookId);
+  const instance = await introspectWorkflowInstance(env.OFFBOARDING, runId);
+  await instance.modify(async (m) => {
+    await m.disableSleeps();
+  });
+  const res = await sendHr(offboardedEvent({ id, koodriveUserId }), { id: webhookId });
   expect(res.status).toBe(202);
-  return ((await res.json()) as { runId: string }).runId;
+  expect(((await res.json()) as { runId: string }).runId).toBe(runId);
+  return runId;
 }
 
 async function governor(): Promise<Extract<GovernorView, { enabled: true }>> {
@@ -160,8 +170,9 @@ describe("runs under a tenant-wide limit the service is not told", () => {
       await new Promise((r) => setTimeout(r, 50));
     const smallStarted = Date.now();
     const small = await start(SMALL, "E-G-SMALL");
-    const smallRun = await waitForRun(small, 60_000);
+    await waitForStatus(small, "completed", 60_000);
     const smallTook = Date.now() - smallStarted;
+    const smallRun = await waitForRun(small, 60_000);
     expectAllCancelled(smallRun, 3);
     const bigMeanwhile = (await (await admin(`/runs/${big}`)).json()) as { status: string };
     expect(bigMeanwhile.status).toBe("running");

@@ -39,11 +39,6 @@ const EVIDENCE_STEP = {
   timeout: "5 minutes",
 } as const;
 
-/** Waits for a quiet KooDrive before reading the evidence: from 30 s doubling to 10 min, 12 times (about 1.5 h). */
-const EVIDENCE_DEFER_FIRST_MS = 30_000;
-const EVIDENCE_DEFER_MAX_MS = 10 * 60_000;
-const EVIDENCE_DEFER_MAX = 12;
-
 const taskState = (status: number | undefined) =>
   status === TASK_STATUS.NEW ? "NEW" : status === TASK_STATUS.EXECUTING ? "EXECUTING" : String(status);
 
@@ -59,8 +54,6 @@ export class AccountSteps {
       client: KooDriveClient;
       kv: KVNamespace;
       userId: string;
-      /** Whether other runs are waiting for KooDrive's quota now (the rate governor's queue). */
-      busy?: () => Promise<boolean>;
     },
   ) {}
 
@@ -251,19 +244,6 @@ export class AccountSteps {
   /** Reads KooDrive's audit log for the run's cancels (best effort: a failure leaves the report without it). */
   async evidence(name = "evidence"): Promise<void> {
     if (this.config.EVIDENCE_MAX_PAGES === 0) return;
-    // Evidence is for the report, not for the leaver: while other runs wait for KooDrive's quota (a
-    // layoff), it waits (durably, backing off) rather than take their calls, at most EVIDENCE_DEFER_MAX.
-    const busy = this.deps.busy;
-    if (busy)
-      for (let i = 0; i < EVIDENCE_DEFER_MAX; i++) {
-        const wait = await this.step.do(`${name} deferred ${i}`, EVIDENCE_STEP, async () =>
-          (await busy().catch(() => false))
-            ? Math.min(EVIDENCE_DEFER_MAX_MS, EVIDENCE_DEFER_FIRST_MS * 2 ** i)
-            : 0,
-        );
-        if (wait === 0) break;
-        await this.step.sleep(`${name} wait ${i}`, wait);
-      }
     try {
       await this.step.do(name, EVIDENCE_STEP, async () => {
         const m = await this.ledger.getMeta();

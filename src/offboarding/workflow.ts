@@ -2,7 +2,7 @@ import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloud
 import { NonRetryableError } from "cloudflare:workflows";
 import type { AuditStore } from "../audit/store";
 import { type Bindings, loadConfig } from "../env";
-import { auditStore, governorOf, runClient } from "../services";
+import { auditStore, runClient } from "../services";
 import { AccountSteps, overallStatus } from "./account-steps";
 import { type ActionName, actionsOf } from "./actions";
 import { limiter, settleAll } from "./concurrency";
@@ -523,20 +523,10 @@ class Run {
   /** The handover, block and evidence steps of this run (account-steps.ts). */
   account(): AccountSteps {
     if (!this.userId) throw new Error("account steps before resolve");
-    const config = this.config;
-    const governor = config.KOODRIVE_MAX_RPS > 0 ? governorOf(this.env.GOVERNOR, config) : undefined;
-    return new AccountSteps(this.step, this.ledger, this.audit, config, {
+    return new AccountSteps(this.step, this.ledger, this.audit, this.config, {
       client: this.client,
       kv: this.env.AUDIT,
       userId: this.userId,
-      ...(governor
-        ? {
-            busy: async () => {
-              const s = await governor.state(config.KOODRIVE_MAX_RPS);
-              return s.waiting.some((w) => w.runId !== this.runId) || s.pausedUntil > Date.now();
-            },
-          }
-        : {}),
     });
   }
 
