@@ -18,7 +18,7 @@ import {
   blockLogin,
   chooseRecipient,
   ensureTask,
-  pollDelayMs,
+  nextPoll,
   pollTask,
   recipientFoundBy,
 } from "./handover";
@@ -142,14 +142,15 @@ export class AccountSteps {
           await this.settleHandover(chosen, t, t.status, t.resultCode);
           return null;
         }
-        if (Date.now() - Date.parse(t.createdAt) >= timeoutMs) {
+        const next = nextPoll(t.createdAt, Date.now(), timeoutMs, i);
+        if (next.giveUp) {
           await this.record("handover", {
             state: "failed",
             detail: `task ${t.taskId} is still ${taskState(t.status)} after ${this.config.HANDOVER_TIMEOUT_HOURS} h (HANDOVER_TIMEOUT_HOURS); check it in KooDrive, then retry the run`,
           });
           return null;
         }
-        const delay = pollDelayMs(i);
+        const delay = next.waitMs;
         // The sweeper leaves the run alone while it sleeps between polls.
         await this.ledger.update({ waitUntil: new Date(Date.now() + delay).toISOString() });
         return delay;

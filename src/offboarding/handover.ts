@@ -36,6 +36,20 @@ export const POLL_MAX_MS = 15 * 60_000;
 export const pollDelayMs = (n: number) => Math.min(POLL_MAX_MS, POLL_FIRST_MS * 2 ** Math.min(n, 20));
 
 /**
+ * After a poll that found the task still NEW or EXECUTING: give up (the task is older than the timeout),
+ * or wait this long before the n-th next poll.
+ */
+export function nextPoll(
+  createdAt: string,
+  now: number,
+  timeoutMs: number,
+  n: number,
+): { giveUp: true } | { giveUp: false; waitMs: number } {
+  if (now - Date.parse(createdAt) >= timeoutMs) return { giveUp: true };
+  return { giveUp: false, waitMs: pollDelayMs(n) };
+}
+
+/**
  * Pages of `GET /task/list` read at most when looking for a task whose create answer was lost (100 tasks a
  * page: 5,000 of the tenant's tasks). Beyond that the action fails rather than risk a second task.
  */
