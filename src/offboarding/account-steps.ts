@@ -54,6 +54,11 @@ export class AccountSteps {
       client: KooDriveClient;
       kv: KVNamespace;
       userId: string;
+      /**
+       * The evidence read's client: its calls wait in the rate governor's queue under their own name, behind
+       * the runs that were already waiting (a finished run's report must not take their turn in a layoff).
+       */
+      evidenceClient?: KooDriveClient;
     },
   ) {}
 
@@ -258,7 +263,8 @@ export class AccountSteps {
             first: m.createdAt,
             last: new Date().toISOString(),
           };
-          e = await readEvidence(this.account, { ...span, cancelled }, this.config.EVIDENCE_MAX_PAGES);
+          const reader = { ...this.account, client: this.deps.evidenceClient ?? this.deps.client };
+          e = await readEvidence(reader, { ...span, cancelled }, this.config.EVIDENCE_MAX_PAGES);
         } catch (err) {
           // KooDrive refused the read (no permission on the log, the acting user gone): asking again will not
           // help. The report goes without evidence; the log says why. Anything else is retried.

@@ -527,6 +527,7 @@ class Run {
       client: this.client,
       kv: this.env.AUDIT,
       userId: this.userId,
+      evidenceClient: runClient(this.env.GOVERNOR, this.config, `${this.runId}/evidence`, () => {}),
     });
   }
 
