@@ -424,5 +424,10 @@ describe("evidence from KooDrive's audit log", () => {
     }
     expect(view.status).toBe("completed");
     expect(view.evidence).toMatchObject({ found: 3, of: 4, complete: true });
+    // Read after the result was recorded: it adds no time to the run.
+    const finishedAt = (view as unknown as { finishedAt: string }).finishedAt;
+    expect(Date.parse((view.evidence as unknown as { checkedAt: string }).checkedAt)).toBeGreaterThanOrEqual(
+      Date.parse(finishedAt),
+    );
   });
 });
