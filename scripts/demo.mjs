@@ -74,8 +74,7 @@ console.log(
     .join(" "),
 );
 for (const a of run.actions ?? []) console.log(`  ${a.action.padEnd(14)} ${a.state.padEnd(15)} ${a.detail}`);
-if (run.evidence)
-  console.log(`Evidence: KooDrive's audit log shows ${run.evidence.found} of ${run.evidence.of} cancellations`);
+if (run.evidence) console.log(`Evidence: ${run.evidence.summary}`);
 console.log("\nshareId              scope  state         name");
 for (const s of run.shares.slice(0, 50)) {
   console.log(`${s.shareId}  ${String(s.scope).padEnd(5)}  ${s.state.padEnd(12)}  ${s.displayName}`);
