@@ -52,7 +52,13 @@ export const HR_LEAVERS = [
 async function sendHr(wh, type, data) {
   const id = `msg_browser_${randomUUID()}`;
   const now = new Date();
-  const body = JSON.stringify({ type, timestamp: now.toISOString(), data });
+  // The shares only (npm start allows every action locally; these runs are to end, not to watch).
+  const body = JSON.stringify({
+    type,
+    timestamp: now.toISOString(),
+    data,
+    options: { actions: ["revoke_shares"] },
+  });
   const res = await fetch(`${SERVICE}/webhooks/hr`, {
     method: "POST",
     headers: {
