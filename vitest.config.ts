@@ -41,6 +41,10 @@ export default defineConfig({
           // Off unless a test sets it: `npm start` and `npm run test:browser` write a .dev.vars with the local
           // identity, and the plugin reads .dev.vars too; these bindings take precedence over it.
           CONSOLE_LOCAL_IDENTITY: "",
+          // Production's defaults, whatever `npm start` wrote to .dev.vars (it allows every action locally);
+          // a test that wants more sets them per request (callWith).
+          OFFBOARDING_ACTIONS: "revoke_shares",
+          WATCH_AFTER: "1h,24h,7d",
         },
         outboundService: "koodrive-simulator",
         workers: [

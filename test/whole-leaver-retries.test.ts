@@ -11,9 +11,10 @@ import { admin, clearHolds, offboardedEvent, uniqueId, waitForRun, waitForStatus
  * a demanding IT admin. Each test states the invariant it checks; a failing test is a confirmed defect.
  */
 
-const LEAVER = "1505084218764549601";
-const MANAGER = "1505084218764549602";
-const CONFIGURED = "1505084218764549603";
+// Ids of their own: a run left behind by test/whole-leaver.test.ts never holds this leaver.
+const LEAVER = "1505084218764549801";
+const MANAGER = "1505084218764549802";
+const CONFIGURED = "1505084218764549803";
 const ALL = { OFFBOARDING_ACTIONS: "revoke_shares,handover,block_login" };
 
 interface ActionView {
@@ -94,6 +95,12 @@ beforeEach(async () => {
   await sim.reset();
   await clearHolds();
   await sim.taskTiming({ newMs: 0, executingMs: 0 });
+  // The leaver free at the start of each test (a run an earlier test left sleeping must not hold them).
+  const lock = env.LEAVERS.getByName(LEAVER);
+  const holder = await lock.holderOf();
+  if (holder) await lock.release(holder);
+  const watcher = await lock.watcherOf();
+  if (watcher) await lock.clearWatcher(watcher.runId);
 });
 
 describe("review4: the handover's recipient on record is the one KooDrive hands to", () => {
