@@ -3,8 +3,9 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { runIdFor } from "../src/offboarding/start";
 import { postHr } from "./helpers/env";
+import { actionOf, freeLeaver, runView as run, waitForView as waitFor } from "./helpers/leaver";
 import { DEMO, sim } from "./helpers/sim";
-import { admin, clearHolds, offboardedEvent, uniqueId, waitForRun, waitForStatus } from "./helpers/worker";
+import { admin, clearHolds, offboardedEvent, uniqueId, waitForStatus } from "./helpers/worker";
 
 /**
  * Review 4 (issue 10, the whole leaver): defects found reading the leaver's actions as an attacker and as
@@ -16,31 +17,6 @@ const LEAVER = "1505084218764549801";
 const MANAGER = "1505084218764549802";
 const CONFIGURED = "1505084218764549803";
 const ALL = { OFFBOARDING_ACTIONS: "revoke_shares,handover,block_login" };
-
-interface ActionView {
-  action: string;
-  state: string;
-  detail: string;
-  recipient?: { koodriveUserId: string; foundBy: string };
-  tasks?: Array<{ taskId: string; status?: number; recipient?: string }>;
-  checksDone?: number;
-}
-interface Run {
-  runId: string;
-  status: string;
-  attempt: number;
-  detail: string | null;
-  counts: Record<string, number>;
-  actions: ActionView[];
-  evidence: { found: number; of: number; complete: boolean } | null;
-  shares: Array<{ shareId: string; state: string; late?: boolean }>;
-}
-const actionOf = (run: Run, name: string) => run.actions.find((a) => a.action === name) as ActionView;
-const run = async (runId: string) => (await (await admin(`/runs/${runId}?limit=5000`)).json()) as Run;
-const waitFor = async (runId: string, timeoutMs = 60_000, minAttempt = 1) => {
-  await waitForRun(runId, timeoutMs, minAttempt);
-  return run(runId);
-};
 
 async function seed(opts: { handoverTo?: string; shares?: number } = {}) {
   await sim.seed({
@@ -95,12 +71,7 @@ beforeEach(async () => {
   await sim.reset();
   await clearHolds();
   await sim.taskTiming({ newMs: 0, executingMs: 0 });
-  // The leaver free at the start of each test (a run an earlier test left sleeping must not hold them).
-  const lock = env.LEAVERS.getByName(LEAVER);
-  const holder = await lock.holderOf();
-  if (holder) await lock.release(holder);
-  const watcher = await lock.watcherOf();
-  if (watcher) await lock.clearWatcher(watcher.runId);
+  await freeLeaver(LEAVER);
 });
 
 describe("review4: the handover's recipient on record is the one KooDrive hands to", () => {

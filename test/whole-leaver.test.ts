@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { runIdFor } from "../src/offboarding/start";
 import { postHr, sweep } from "./helpers/env";
+import { actionOf, freeLeaver, runView as run, waitForView as waitFor } from "./helpers/leaver";
 import { DEMO, type SimCall, sim } from "./helpers/sim";
 import { admin, clearHolds, offboardedEvent, uniqueId, waitForRun, waitForStatus } from "./helpers/worker";
 
@@ -16,31 +17,6 @@ const LEAVER = "1505084218764549601";
 const MANAGER = "1505084218764549602";
 const CONFIGURED = "1505084218764549603";
 const ALL = { OFFBOARDING_ACTIONS: "revoke_shares,handover,block_login" };
-
-interface ActionView {
-  action: string;
-  state: string;
-  detail: string;
-  recipient?: { koodriveUserId: string; foundBy: string };
-  tasks?: Array<{ taskId: string; status?: number; resultCode?: string; foundInList?: boolean }>;
-  blockedAt?: string;
-  schedule?: string[];
-  checksDone?: number;
-  lateShares?: number;
-  endedBy?: string;
-}
-interface Evidence {
-  found: number;
-  of: number;
-  complete: boolean;
-}
-type Run = Omit<Awaited<ReturnType<typeof waitForRun>>, "shares"> & {
-  actions: ActionView[];
-  evidence: Evidence | null;
-  shares: Array<{ shareId: string; state: string; late?: boolean }>;
-};
-
-const actionOf = (run: Run, name: string) => run.actions.find((a) => a.action === name) as ActionView;
 
 async function seed(opts: { handoverTo?: string; shares?: number } = {}) {
   await sim.seed({
@@ -81,27 +57,12 @@ async function offboard(
   return runId;
 }
 
-async function waitFor(runId: string, timeoutMs = 60_000, minAttempt = 1): Promise<Run> {
-  await waitForRun(runId, timeoutMs, minAttempt);
-  return run(runId);
-}
-
-async function run(runId: string): Promise<Run> {
-  return (await (await admin(`/runs/${runId}?limit=5000`)).json()) as Run;
-}
-
 const endpoints = (calls: SimCall[]) => calls.map((c) => c.endpoint);
 
 beforeEach(async () => {
   await sim.reset();
   await clearHolds();
-  // Each test starts with the leaver free: a run an earlier test left behind (a Workflow the sweeper
-  // restarted, still sleeping) must not make this test's run wait for it.
-  const lock = env.LEAVERS.getByName(LEAVER);
-  const holder = await lock.holderOf();
-  if (holder) await lock.release(holder);
-  const watcher = await lock.watcherOf();
-  if (watcher) await lock.clearWatcher(watcher.runId);
+  await freeLeaver(LEAVER);
   await sim.taskTiming({ newMs: 0, executingMs: 0 });
 });
 
