@@ -260,33 +260,49 @@ describe("no recipient, failed tasks, lost answers", () => {
 
   it("replays and the sweeper never create a second task or a second block", async () => {
     await seed({ handoverTo: CONFIGURED });
-    // The task stays EXECUTING until released: the run polls while we redeliver and sweep.
+    // The task stays EXECUTING until released: the run polls while we redeliver, stop it and sweep.
     await sim.faults({ rules: [{ endpoint: "taskCreate", kind: "taskStuck", next: 1 }] });
     const id = uniqueId();
     const runId = await runIdFor("hr", id);
-    const instance = await introspectWorkflowInstance(env.OFFBOARDING, runId);
-    await instance.modify(async (m) => {
-      await m.disableSleeps();
-    });
+    // Both attempts skip their sleeps: the first polls the stuck task, the sweeper's second replays the run.
+    for (const instanceId of [runId, `${runId}-r2`]) {
+      const instance = await introspectWorkflowInstance(env.OFFBOARDING, instanceId);
+      await instance.modify(async (m) => {
+        await m.disableSleeps();
+      });
+    }
     const event = offboardedEvent({ id: "E-1004", koodriveUserId: LEAVER });
     await postHr(event, ALL, id);
     for (let i = 0; i < 100 && (await sim.tasks(LEAVER)).length === 0; i++)
       await new Promise((r) => setTimeout(r, 100));
-    // The same delivery again (an HR retry), and the sweeper (STUCK_RUN_MINUTES=0 in tests), twice.
+    // The same delivery again (an HR retry) starts nothing.
     expect((await postHr(event, ALL, id)).status).toBe(202);
-    await sweep();
+    // The Workflow stops while its task is in progress in KooDrive.
+    const first = await env.OFFBOARDING.get(runId);
+    await first.terminate();
+    const stopped = (await sim.calls(0)).last;
+    for (let i = 0; i < 100 && (await first.status()).status !== "terminated"; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    // The sweeper leaves a run alone until its next poll is due; once it is (the wait is cleared as if that
+    // time had come: faking the clock would carry into the governor), it starts attempt 2, which replays the
+    // run from the start.
+    await env.RUNS.getByName(runId).clearWait();
     await sweep();
     const [task] = await sim.tasks(LEAVER);
     expect(task?.status).toBe(1);
     await sim.taskFate(task?.taskId as string, "succeed");
-    // A Workflow the sweeper restarted runs without the test's "no sleeps": its next poll may be 30 s away.
-    const done = await waitFor(runId, 110_000);
-    expect(done.status).toBe("completed");
+    const done = await waitFor(runId, 60_000, 2);
+    expect(done).toMatchObject({ status: "completed", attempt: 2 });
+    // A sweep after the end starts nothing (STUCK_RUN_MINUTES=0 in tests would restart a live attempt).
+    await sweep();
+    expect((await run(runId)).attempt).toBe(2);
     expect(await sim.tasks(LEAVER)).toHaveLength(1);
     const calls = endpoints((await sim.calls(0)).calls);
     expect(calls.filter((e) => e === "taskCreate")).toHaveLength(1);
     expect(calls.filter((e) => e === "userUpdate")).toHaveLength(1);
-  }, 120_000);
+    // Attempt 2 did not list the shares its predecessor verified: the task may remove the user meanwhile.
+    expect(endpoints((await sim.calls(stopped)).calls)).not.toContain("list");
+  });
 });
 
 describe("holds and dry runs", () => {

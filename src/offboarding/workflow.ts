@@ -551,19 +551,26 @@ class Run {
   }
 
   /**
-   * On a later attempt of a run whose handover completed: when KooDrive no longer has the user, the
-   * shares' outcome is what the earlier attempts verified (failed shares stay failed, said why). Null when
-   * the user is still there (the shares are listed as usual).
+   * On a later attempt of a run whose handover began, the shares are not always listed again:
+   * - the earlier attempts verified them all and a handover task exists (or may: its create was sent).
+   *   KooDrive may remove the user when the task ends ("transfer and delete"), in the middle of a new
+   *   listing; what was verified stands;
+   * - the handover completed and KooDrive no longer has the user: the shares' outcome is what the earlier
+   *   attempts verified (failed shares stay failed, said why).
+   * Null otherwise (the shares are listed as usual).
    */
   async revokeAfterRemoval(): Promise<[RunStatus, string] | null> {
     const userId = this.userId;
     if (!userId) throw new Error("revokeAfterRemoval before resolve");
     return this.step.do("revoke after a handover", STEP, async () => {
       const m = await this.ledger.getMeta();
-      if (m?.actions?.handover?.state !== "completed") return null;
+      const handover = m?.actions?.handover;
+      const prior = m?.actions?.revoke_shares;
+      const taskMade = Boolean(handover?.tasks?.length || handover?.intent);
+      if (prior?.state === "completed" && taskMade) return ["completed", prior.detail] as [RunStatus, string];
+      if (handover?.state !== "completed") return null;
       const acting = this.config.KOODRIVE_DIRECTORY_USER_ID || userId;
       if ((await userExists(this.client, acting, userId)).exists) return null;
-      const prior = m.actions.revoke_shares;
       if (prior?.state === "completed") return ["completed", prior.detail] as [RunStatus, string];
       const c = await this.ledger.counts();
       const open = c.failed + c.still_active + c.planned + c.in_flight;
