@@ -2,7 +2,15 @@ import * as z from "zod";
 import type { AuditStore } from "./audit/store";
 import { base64ToBytes } from "./bytes";
 import { ConfigError } from "./errors";
-import { ACTIONS, type ActionName, DEFAULT_ACTIONS, parseActions, parseWatchAfter } from "./policy";
+import {
+  ACTIONS,
+  type ActionName,
+  DEFAULT_ACTIONS,
+  parseActions,
+  parseWatchAfter,
+  SOURCE_NAMES,
+  type SourceName,
+} from "./policy";
 import type { Principal } from "./roles";
 
 /**
@@ -31,6 +39,11 @@ export interface Bindings extends Env {
   CONSOLE_VIEWERS?: string;
   /** `npm start` only: the local identity (an e-mail), honoured on loopback hosts without Access. */
   CONSOLE_LOCAL_IDENTITY?: string;
+  /** Approvals (issue 11): off unless set. */
+  APPROVAL_REQUIRED?: string;
+  APPROVAL_ABOVE_SHARES?: string;
+  APPROVAL_TIMEOUT_HOURS?: string;
+  BURST_APPROVAL_THRESHOLD?: string;
 }
 
 /**
@@ -313,6 +326,32 @@ const ConfigSchema = z
      * evidence read off.
      */
     EVIDENCE_MAX_PAGES: intVar("EVIDENCE_MAX_PAGES", 10, 0, 1000),
+    /** Sources whose runs wait for an operator's approval before acting (issue 11); default none. */
+    APPROVAL_REQUIRED: z
+      .string()
+      .optional()
+      .transform((v, ctx): SourceName[] => {
+        const names = (v ?? "")
+          .split(/[\s,]+/)
+          .map((s) => s.trim().toLowerCase())
+          .filter(Boolean);
+        const bad = names.filter((n) => !(SOURCE_NAMES as readonly string[]).includes(n));
+        if (bad.length === 0) return [...new Set(names)] as SourceName[];
+        ctx.addIssue({
+          code: "custom",
+          message: `APPROVAL_REQUIRED lists sources from ${SOURCE_NAMES.join(", ")} (not ${bad.join(", ")})`,
+        });
+        return z.NEVER;
+      }),
+    /** A run whose plan holds more shares than this waits for approval; 0 (the default) turns it off. */
+    APPROVAL_ABOVE_SHARES: intVar("APPROVAL_ABOVE_SHARES", 0, 0, 10_000_000),
+    /** How long a run waits for a decision before it ends `expired` (nothing cancelled). */
+    APPROVAL_TIMEOUT_HOURS: intVar("APPROVAL_TIMEOUT_HOURS", 72, 1, 24 * 30),
+    /**
+     * The layoff guard: more than this many runs accepted from automated sources (hr, okta, scim) within
+     * 10 minutes, and the later ones wait for approval. 0 (the default) turns it off.
+     */
+    BURST_APPROVAL_THRESHOLD: intVar("BURST_APPROVAL_THRESHOLD", 0, 0, 100_000),
     STUCK_RUN_MINUTES: intVar("STUCK_RUN_MINUTES", 15, 0, 1440),
   })
   .superRefine((c, ctx) => {

@@ -51,3 +51,13 @@ export function parseWatchAfter(value: string): { ok: true; delaysMs: number[] }
   }
   return delays.length > 0 && delays.length <= 10 ? { ok: true, delaysMs: delays } : { ok: false };
 }
+
+/**
+ * Where a request to offboard comes from: the five signed sources, and the admin side (issue 9): `console`
+ * (the web console) and `api` (`POST /offboardings` with a token or the admin token).
+ */
+export const SOURCE_NAMES = ["hr", "okta", "scim", "slack", "teams", "console", "api"] as const;
+export type SourceName = (typeof SOURCE_NAMES)[number];
+
+/** The sources that run unattended (the layoff guard counts their runs, issue 11). */
+export const AUTOMATED_SOURCES: readonly SourceName[] = ["hr", "okta", "scim"];

@@ -7,6 +7,7 @@ import type { AppEnv } from "../env";
 import { ApiError, fieldErrors } from "../errors";
 import { limitBody, validate } from "../http";
 import { actionViews, evidenceView } from "../offboarding/action-view";
+import { approvalRoutes } from "./approvals";
 import { EXPORT_PARTS, exportActions, exportRun } from "./export";
 import { governorView, resetGovernor } from "./governor";
 import { holdsRoutes } from "./holds";
@@ -171,8 +172,10 @@ export function adminRoutes() {
     return c.json(await retryRun(c, c.req.param("runId"), handoverTo), 202);
   });
 
+  approvalRoutes(app);
+
   // An operator confirms the name match a run waits for (RESOLVE_BY_NAME=confirm), naming the KooDrive id
-  // they checked: only that id, once (run-actions.ts).
+  // they checked: only that id, once. Since 0.5 it is `approve` with that id (run-actions.ts).
   app.post("/runs/:runId/confirm", limitBody(4 * 1024), validate("json", ConfirmBody), async (c) =>
     c.json(await confirmRun(c, c.req.param("runId"), c.req.valid("json").koodriveUserId), 202),
   );

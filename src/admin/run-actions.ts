@@ -2,9 +2,9 @@ import type { Context } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import type { HandoverRequest } from "../offboarding/actions";
+import { decideRun } from "../offboarding/decide";
 import { describePerson } from "../offboarding/handover";
-import { instanceId, wakeInstance, watchRun } from "../offboarding/instances";
-import { CONFIRM_EVENT } from "../offboarding/types";
+import { instanceId, watchRun } from "../offboarding/instances";
 import { actorOf } from "./principal";
 import { loadRun } from "./run-view";
 
@@ -40,40 +40,19 @@ export async function retryRun(c: Context<AppEnv>, runId: string, handoverTo?: H
 
 /**
  * An operator confirms the name match a run waits for (RESOLVE_BY_NAME=confirm), naming the KooDrive id
- * they checked: only that id, once. The ledger records it first; the event then wakes the run. A refusal
- * is audited and is a 409. Used by `POST /runs/:id/confirm` and the console's confirm form.
+ * they checked: only that id, once. Since 0.5 a confirmation is an approval naming the candidate
+ * (`decideRun`: four eyes, audited as `run.decision`); a refusal is a 409 (403 for the requester).
+ * Used by `POST /runs/:id/confirm` and the console's confirm form.
  */
 export async function confirmRun(c: Context<AppEnv>, runId: string, koodriveUserId: string) {
-  const { ledger, meta } = await loadRun(c.env, runId);
   const who = actorOf(c);
-  const confirmed = await ledger.confirm(koodriveUserId, who.actor);
-  if ("refused" in confirmed) {
-    await c.var.audit.write({
-      type: "admin.confirm",
-      ...who,
-      runId,
-      requestId: c.var.requestId,
-      subject: meta.request.subject,
-      status: "refused",
-      reason: confirmed.refused,
-      details: { koodriveUserId },
-    });
-    throw new ApiError("conflict", confirmed.refused);
-  }
-  await c.var.audit.write({
-    type: "admin.confirm",
-    ...who,
+  const r = await decideRun(
+    c.env,
     runId,
-    requestId: c.var.requestId,
-    subject: { ...meta.request.subject, koodriveUserId },
-    status: "confirmed",
-    reason: `name match confirmed: KooDrive user ${koodriveUserId}`,
-    details: { koodriveUserId },
-  });
-  const event = { type: CONFIRM_EVENT, payload: { koodriveUserId } };
-  if (!(await wakeInstance(c.env.OFFBOARDING, instanceId(runId, confirmed.meta.attempt), event))) {
-    // The confirmation is recorded; a run that cannot be woken is resumed by the sweeper and reads it.
-    console.warn(JSON.stringify({ level: "warn", msg: "confirm event not delivered", runId }));
-  }
+    "approved",
+    { actor: who.actor, via: who.verifiedBy ?? "admin" },
+    { koodriveUserId, requestId: c.var.requestId },
+  );
+  if (!r.ok) throw new ApiError(r.code === "not_found" ? "not_found" : r.code, r.refused);
   return { runId, status: "running" as const, koodriveUserId, confirmedBy: who.actor };
 }

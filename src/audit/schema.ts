@@ -25,6 +25,12 @@ export const AuditType = z.enum([
   "admin.denied",
   /** A SCIM request changed a user (created, updated, deactivated, reactivated, deleted): see `status`. */
   "scim.user",
+  /** An approval decision on a run (issue 11): `status` approved, rejected or refused; who, via, the plan. */
+  "run.decision",
+  /** A waiting run cancelled (`POST /runs/:id/cancel`, a reactivation), or the cancel refused. */
+  "run.cancel",
+  /** A waiting run's effectiveAt moved (`POST /runs/:id/reschedule`), or the move refused. */
+  "run.reschedule",
 ]);
 export type AuditType = z.infer<typeof AuditType>;
 

@@ -68,7 +68,13 @@ function derivedRevoke(meta: RunMeta, counts: Counts): ActionView {
       break;
     case "accepted":
     case "needs_confirmation":
+    case "awaiting_approval":
       state = "pending";
+      break;
+    case "rejected":
+    case "expired":
+    case "withdrawn":
+      state = "not_run";
       break;
     case "running":
       state = "running";

@@ -10,7 +10,8 @@ export { ACTIONS, type ActionName, DEFAULT_ACTIONS, parseActions, parseWatchAfte
  * - failed: KooDrive refused or the action gave up (the detail says why; the run is `partial`, retryable);
  * - needs_recipient: a handover with nobody to hand to (retry with `handoverTo`);
  * - held: a hold on the person stopped it; watching: the watch waits for its next check;
- * - dry_run: what a dry run would do (the detail says it).
+ * - dry_run: what a dry run would do (the detail says it);
+ * - not_run: the run ended before the action, with nothing done: rejected, expired or cancelled (issue 11).
  */
 export const ACTION_STATES = [
   "pending",
@@ -21,6 +22,7 @@ export const ACTION_STATES = [
   "held",
   "watching",
   "dry_run",
+  "not_run",
 ] as const;
 export type ActionState = (typeof ACTION_STATES)[number];
 

@@ -1,6 +1,10 @@
-import type { Bindings } from "../env";
-import type { ApprovalDecision, Decider, Verdict } from "./approval";
-import type { RunMeta } from "./types";
+import type { AuditInput } from "../audit/schema";
+import { type Bindings, loadConfig } from "../env";
+import { auditStore } from "../services";
+import { type ApprovalDecision, DECISION_EVENT, type Decider, type Verdict } from "./approval";
+import { instanceId, wakeInstance } from "./instances";
+import { RUN_INDEX_NAME } from "./run-index";
+import { CONFIRM_EVENT, type RunMeta } from "./types";
 
 /** Why a decision, a cancel or a reschedule was refused: the HTTP status the admin API answers with. */
 export type RefusalCode = "not_found" | "conflict" | "forbidden";
@@ -8,6 +12,32 @@ export type RefusalCode = "not_found" | "conflict" | "forbidden";
 export type DecideResult =
   | { ok: true; meta: RunMeta; decision: ApprovalDecision }
   | { ok: false; code: RefusalCode; refused: string };
+
+/** Waiting runs of one person are found among this many of their newest runs (the runs index). */
+const PERSON_RUNS_SCANNED = 200;
+
+function record(
+  meta: RunMeta | null,
+  runId: string,
+  input: Omit<AuditInput, "runId" | "source" | "eventId" | "subject">,
+): AuditInput {
+  return {
+    ...input,
+    runId,
+    ...(meta
+      ? { source: meta.request.source, eventId: meta.request.eventId, subject: meta.request.subject }
+      : {}),
+  } as AuditInput;
+}
+
+/** Wakes the run's Workflow; a run that misses it is restarted by the sweeper and reads its ledger. */
+async function wake(env: Bindings, meta: RunMeta, legacy: boolean): Promise<void> {
+  const id = instanceId(meta.request.runId, meta.attempt);
+  // A run version 0.4 left waiting for a name match listens for its own event type.
+  const type = legacy ? CONFIRM_EVENT : DECISION_EVENT;
+  if (!(await wakeInstance(env.OFFBOARDING, id, { type, payload: {} })))
+    console.warn(JSON.stringify({ level: "warn", msg: "wake-up not delivered", runId: meta.request.runId }));
+}
 
 /**
  * Approves or rejects a run waiting in `awaiting_approval` (issue 11), for the admin API, the console and
@@ -18,13 +48,44 @@ export type DecideResult =
  * The caller checks the decider's role (operator) first.
  */
 export async function decideRun(
-  _env: Bindings,
-  _runId: string,
-  _verdict: Verdict,
-  _decider: Decider,
-  _opts: { reason?: string; koodriveUserId?: string; requestId?: string } = {},
+  env: Bindings,
+  runId: string,
+  verdict: Verdict,
+  decider: Decider,
+  opts: { reason?: string | undefined; koodriveUserId?: string | undefined; requestId?: string } = {},
 ): Promise<DecideResult> {
-  throw new Error("decideRun: not implemented yet");
+  const audit = auditStore(env.AUDIT, loadConfig(env));
+  const ledger = env.RUNS.getByName(runId);
+  const result = await ledger.decide(verdict, decider, {
+    ...(opts.reason ? { reason: opts.reason } : {}),
+    ...(opts.koodriveUserId ? { koodriveUserId: opts.koodriveUserId } : {}),
+  });
+  const base = { actor: decider.actor, ...(opts.requestId ? { requestId: opts.requestId } : {}) };
+  if ("refused" in result) {
+    if (result.code !== "not_found")
+      await audit.write(
+        record(await ledger.getMeta(), runId, {
+          type: "run.decision",
+          ...base,
+          status: "refused",
+          reason: result.refused,
+          details: { verdict, via: decider.via },
+        }),
+      );
+    return { ok: false, code: result.code, refused: result.refused };
+  }
+  const d = result.decision;
+  await audit.write(
+    record(result.meta, runId, {
+      type: "run.decision",
+      ...base,
+      status: d.verdict,
+      reason: d.reason ?? `${d.verdict} by ${d.by}`,
+      details: { via: d.via, planShares: d.planShares, planDigest: d.planDigest },
+    }),
+  );
+  await wake(env, result.meta, result.before === "needs_confirmation");
+  return { ok: true, meta: result.meta, decision: d };
 }
 
 export type CancelResult = { ok: true; meta: RunMeta } | { ok: false; code: RefusalCode; refused: string };
@@ -36,22 +97,87 @@ export type CancelResult = { ok: true; meta: RunMeta } | { ok: false; code: Refu
  * (Okta `user.lifecycle.reactivate` / `unsuspend`, SCIM `active: true`) of the same person.
  */
 export async function cancelRun(
-  _env: Bindings,
-  _runId: string,
-  _reason: string,
-  _actor: string,
-  _requestId?: string,
+  env: Bindings,
+  runId: string,
+  reason: string,
+  actor: string,
+  requestId?: string,
 ): Promise<CancelResult> {
-  throw new Error("cancelRun: not implemented yet");
+  const audit = auditStore(env.AUDIT, loadConfig(env));
+  const ledger = env.RUNS.getByName(runId);
+  const before = await ledger.getMeta();
+  const result = await ledger.cancel(reason, actor);
+  const base = { actor, ...(requestId ? { requestId } : {}) };
+  if ("refused" in result) {
+    if (result.code !== "not_found")
+      await audit.write(
+        record(before, runId, { type: "run.cancel", ...base, status: "refused", reason: result.refused }),
+      );
+    return { ok: false, code: result.code, refused: result.refused };
+  }
+  await audit.write(record(result.meta, runId, { type: "run.cancel", ...base, status: "withdrawn", reason }));
+  await wake(env, result.meta, before?.status === "needs_confirmation");
+  return { ok: true, meta: result.meta };
+}
+
+/** Moves a run waiting for its `effectiveAt` to another moment; audited; the run is woken to wait anew. */
+export async function rescheduleRun(
+  env: Bindings,
+  runId: string,
+  effectiveAt: string,
+  actor: string,
+  requestId?: string,
+): Promise<CancelResult> {
+  const audit = auditStore(env.AUDIT, loadConfig(env));
+  const ledger = env.RUNS.getByName(runId);
+  const before = await ledger.getMeta();
+  const result = await ledger.reschedule(effectiveAt, actor);
+  const base = { actor, ...(requestId ? { requestId } : {}) };
+  if ("refused" in result) {
+    if (result.code !== "not_found")
+      await audit.write(
+        record(before, runId, { type: "run.reschedule", ...base, status: "refused", reason: result.refused }),
+      );
+    return { ok: false, code: result.code, refused: result.refused };
+  }
+  await audit.write(
+    record(result.meta, runId, {
+      type: "run.reschedule",
+      ...base,
+      status: "rescheduled",
+      reason: `effectiveAt moved from ${before?.request.effectiveAt ?? "(none)"} to ${effectiveAt}`,
+    }),
+  );
+  await wake(env, result.meta, false);
+  return { ok: true, meta: result.meta };
 }
 
 /**
  * The runs of one person that are waiting (for `effectiveAt` or approval) and would be cancelled by
- * `cancelRun`: looked up in the runs index by KooDrive user id, e-mail or HR id.
+ * `cancelRun`: looked up in the runs index by KooDrive user id, e-mail or HR id, then checked in each
+ * run's ledger (the truth).
  */
 export async function waitingRunsOf(
-  _env: Bindings,
-  _person: { koodriveUserId?: string; email?: string; hrId?: string },
+  env: Bindings,
+  person: { koodriveUserId?: string; email?: string; hrId?: string },
 ): Promise<string[]> {
-  throw new Error("waitingRunsOf: not implemented yet");
+  const keys = [
+    ...(person.koodriveUserId ? [`kd:${person.koodriveUserId}`] : []),
+    ...(person.email ? [`email:${person.email.trim().toLowerCase()}`] : []),
+    ...(person.hrId ? [`hr:${person.hrId.trim()}`] : []),
+  ];
+  if (keys.length === 0) return [];
+  const { runs } = await env.RUN_INDEX.getByName(RUN_INDEX_NAME).list({
+    personKeys: keys,
+    statuses: ["accepted", "running", "awaiting_approval", "needs_confirmation"],
+    limit: PERSON_RUNS_SCANNED,
+  });
+  const waiting: string[] = [];
+  for (const row of runs) {
+    const m = await env.RUNS.getByName(row.runId).getMeta();
+    if (!m || m.request.dryRun) continue;
+    const awaiting = (m.status === "awaiting_approval" || m.status === "needs_confirmation") && !m.decision;
+    if (m.scheduled || awaiting) waiting.push(row.runId);
+  }
+  return waiting;
 }

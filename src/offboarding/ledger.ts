@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { sha256Hex } from "../bytes";
 import {
   type ActionName,
   type ActionOutcome,
@@ -7,6 +8,8 @@ import {
   type HandoverRequest,
   TASK_STATUS,
 } from "./actions";
+import type { ApprovalDecision, ApprovalGate, Decider, Verdict } from "./approval";
+import { cancel, decide, legacyGate, type Refusal, reschedule } from "./gate";
 import { jsonBatches } from "./json-batches";
 import { type IndexRow, indexRowOf, RUN_INDEX_NAME } from "./run-index";
 import {
@@ -320,39 +323,145 @@ export class RunLedger extends DurableObject<Env> {
     this.writeMeta({ ...rest, updatedAt: new Date().toISOString() });
   }
 
+  // --- Approvals and scheduled runs (issue 11): the rules are gate.ts's; applied here, one call each. ---
+
   /**
-   * An operator confirms the name match a run waits for. Only the KooDrive id the run found is accepted,
-   * once: a second confirmation, or one for another id, is refused (the run is not changed).
+   * Opens the approval gate: `awaiting_approval` until the gate's deadline (the sweeper leaves the run alone
+   * until then). A resumed attempt finds the gate open, or decided, or the run cancelled, and keeps it as it is.
    */
-  confirm(koodriveUserId: string, actor: string): { meta: RunMeta } | { refused: string } {
+  openApproval(gate: ApprovalGate): { meta: RunMeta; opened: boolean } {
     const meta = this.readMeta();
-    if (!meta) return { refused: "run not found" };
-    if (meta.status !== "needs_confirmation" || !meta.candidate)
-      return { refused: `run is ${meta.status}; only a run that needs confirmation can be confirmed` };
-    if (meta.confirmedBy) return { refused: `already confirmed by ${meta.confirmedBy}` };
-    if (!meta.confirmDeadline || Date.parse(meta.confirmDeadline) <= Date.now())
-      return {
-        refused: `the confirmation window closed${meta.confirmDeadline ? ` at ${meta.confirmDeadline}` : ""}`,
-      };
-    if (meta.candidate.koodriveUserId !== koodriveUserId)
-      return {
-        refused: `the run waits for confirmation of KooDrive user ${meta.candidate.koodriveUserId}, not ${koodriveUserId}`,
-      };
+    if (!meta) throw new Error("run not found");
+    if (meta.decision || meta.status === "withdrawn") return { meta, opened: false };
     const now = new Date().toISOString();
-    // The wait is over: the sweeper watches the run again from now on (waitUntil was the 72-hour deadline).
-    const { waitUntil: _deadline, confirmDeadline: _d, ...rest } = meta;
+    const open = meta.approval ?? gate;
     const next: RunMeta = {
-      ...rest,
-      status: "running",
-      koodriveUserId,
-      resolvedBy: "name_match",
-      confirmedBy: actor,
-      confirmedAt: now,
-      detail: `name match confirmed by ${actor}`,
+      ...meta,
+      approval: open,
+      status: "awaiting_approval",
+      waitUntil: open.deadline,
+      detail: open.detail,
+      ...(open.candidate ? { candidate: open.candidate, confirmDeadline: open.deadline } : {}),
       updatedAt: now,
     };
     this.writeMeta(next);
-    return { meta: next };
+    return { meta: next, opened: !meta.approval };
+  }
+
+  /**
+   * What an approver approves: the shares the plan would cancel and a digest of their ids (sorted, joined by
+   * newlines, SHA-256, hex), recorded with the gate and with the decision.
+   */
+  async planDigest(): Promise<{ shares: number; digest: string }> {
+    const ids = this.sql
+      .exec<{ share_id: string }>("SELECT share_id FROM shares WHERE state = 'planned' ORDER BY share_id")
+      .toArray()
+      .map((r) => r.share_id);
+    return { shares: ids.length, digest: await sha256Hex(ids.join("\n")) };
+  }
+
+  /** A decision on the gate (gate.ts `decide`); a 0.4 run waiting for a name match is decided the same way. */
+  decide(
+    verdict: Verdict,
+    decider: Decider,
+    opts: { reason?: string; koodriveUserId?: string } = {},
+  ): { meta: RunMeta; decision: ApprovalDecision; before: RunStatus } | Refusal {
+    const meta = this.readMeta();
+    if (!meta) return { code: "not_found", refused: "run not found" };
+    const gated = meta.approval ? meta : legacyGate(meta);
+    const gate = gated.approval;
+    const result = decide(
+      gated,
+      verdict,
+      decider,
+      { ...opts, planShares: gate?.planShares ?? 0, planDigest: gate?.planDigest ?? "" },
+      Date.now(),
+    );
+    if ("refused" in result) return result;
+    this.writeMeta(result.next);
+    return { meta: result.next, decision: result.decision, before: meta.status };
+  }
+
+  /**
+   * Ends the wait for a decision, atomically with `decide` and `cancel`: the decision, the cancel, or the
+   * deadline passed. On expiry the never-sent plan is dropped (nothing may act on it) and a name match is
+   * no resolution at all (a retry resolves afresh); shares already sent stay, and whose they are.
+   */
+  closeApproval():
+    | { decision: ApprovalDecision }
+    | { cancelled: true }
+    | { expired: true; dropped: number; sent: number } {
+    const meta = this.readMeta();
+    if (!meta) throw new Error("run not found");
+    if (meta.status === "withdrawn") return { cancelled: true };
+    if (meta.decision) return { decision: meta.decision };
+    const sent = this.sentCount();
+    return this.ctx.storage.transactionSync(() => {
+      const dropped = this.sql.exec(`DELETE FROM shares WHERE state IN ${RunLedger.UNSENT}`).rowsWritten;
+      const owner = meta.plannedFor ?? meta.koodriveUserId ?? meta.candidate?.koodriveUserId;
+      // The gate goes too: a retry of the expired run plans again and opens a new one, with a new window.
+      const { plannedFor: _p, waitUntil: _w, confirmDeadline: _d, approval: _a, ...rest } = meta;
+      if (rest.resolvedBy === "name_match") {
+        delete rest.koodriveUserId;
+        delete rest.resolvedBy;
+      }
+      const next: RunMeta = { ...rest, status: "running", updatedAt: new Date().toISOString() };
+      if (sent > 0 && owner) next.plannedFor = owner;
+      this.writeMeta(next);
+      return { expired: true as const, dropped, sent };
+    });
+  }
+
+  /** Cancels a run that has not acted (gate.ts `cancel`): it ends `cancelled` at once. */
+  cancel(reason: string, actor: string): { meta: RunMeta } | Refusal {
+    const meta = this.readMeta();
+    if (!meta) return { code: "not_found", refused: "run not found" };
+    const result = cancel(meta, reason, actor, Date.now());
+    if ("refused" in result) return result;
+    this.writeMeta(result.next);
+    return { meta: result.next };
+  }
+
+  /** Moves a run waiting for its `effectiveAt` (gate.ts `reschedule`). */
+  reschedule(effectiveAt: string, actor: string): { meta: RunMeta } | Refusal {
+    const meta = this.readMeta();
+    if (!meta) return { code: "not_found", refused: "run not found" };
+    const result = reschedule(meta, effectiveAt, actor, Date.now());
+    if ("refused" in result) return result;
+    this.writeMeta(result.next);
+    return { meta: result.next };
+  }
+
+  /**
+   * The run waits for its `effectiveAt`: until `until` (which MAX_WAIT_MS may cut short). Returns what the
+   * run does next, atomically with `cancel` and `reschedule`: stop (cancelled), wait until a moment, or go
+   * (the moment has come: the run may act from now on, so it can no longer be cancelled or moved).
+   */
+  scheduleStep(
+    maxWaitMs: number,
+  ): { cancelled: true } | { waitUntil: string; remainingMs: number } | { go: true } {
+    const meta = this.readMeta();
+    if (!meta) throw new Error("run not found");
+    if (meta.status === "withdrawn") return { cancelled: true };
+    const now = Date.now();
+    const at = meta.request.effectiveAt ? Date.parse(meta.request.effectiveAt) : 0;
+    if (at > now) {
+      const until = new Date(Math.min(at, now + maxWaitMs)).toISOString();
+      if (!meta.scheduled || meta.waitUntil !== until)
+        this.writeMeta({
+          ...meta,
+          scheduled: true,
+          waitUntil: until,
+          detail: `waiting until ${new Date(at).toISOString()}`,
+          updatedAt: new Date(now).toISOString(),
+        });
+      return { waitUntil: until, remainingMs: Date.parse(until) - now };
+    }
+    if (meta.scheduled) {
+      const { waitUntil: _w, ...rest } = meta;
+      this.writeMeta({ ...rest, scheduled: false, updatedAt: new Date(now).toISOString() });
+    }
+    return { go: true };
   }
 
   /**
@@ -364,11 +473,17 @@ export class RunLedger extends DurableObject<Env> {
     if (!meta) return { refused: "run not found" };
     // A run waiting for confirmation whose Workflow is gone is resumed too: the new attempt keeps the
     // deadline already given (and ends the run if it has passed).
-    const resumable: RunStatus[] = ["running", "accepted", "needs_confirmation", "watching"];
+    const resumable: RunStatus[] = [
+      "running",
+      "accepted",
+      "needs_confirmation",
+      "awaiting_approval",
+      "watching",
+    ];
     if (!resumable.includes(meta.status)) return { refused: `run is ${meta.status}` };
     const attempt = meta.attempt + 1;
-    const status =
-      meta.status === "needs_confirmation" || meta.status === "watching" ? meta.status : "accepted";
+    const keeps: RunStatus[] = ["needs_confirmation", "awaiting_approval", "watching"];
+    const status = keeps.includes(meta.status) ? meta.status : "accepted";
     this.writeMeta({ ...meta, attempt, status, updatedAt: new Date().toISOString() });
     return { attempt };
   }
@@ -408,42 +523,13 @@ export class RunLedger extends DurableObject<Env> {
   }
 
   /**
-   * Ends the wait for a name-match confirmation, atomically with `confirm`: confirmed, or closed (a later
-   * confirmation is refused) with the candidate's never-sent plan dropped, since nothing may ever act on it.
-   * Shares already sent (by version 0.1, which acted on name matches) stay, and so does whose they are, so
-   * no later attempt sends them as anyone else. Returns how many were sent, for the run's last word.
-   */
-  closeConfirmation(): { confirmedBy: string } | { closed: true; dropped: number; sent: number } {
-    const meta = this.readMeta();
-    if (!meta) throw new Error("run not found");
-    if (meta.confirmedBy) return { confirmedBy: meta.confirmedBy };
-    const sent = this.sentCount();
-    if (meta.status !== "needs_confirmation") return { closed: true, dropped: 0, sent };
-    return this.ctx.storage.transactionSync(() => {
-      const dropped = this.sql.exec(`DELETE FROM shares WHERE state IN ${RunLedger.UNSENT}`).rowsWritten;
-      const owner = meta.plannedFor ?? meta.koodriveUserId ?? meta.candidate?.koodriveUserId;
-      // An unconfirmed name match is no resolution at all: a retry resolves afresh (the identity map may
-      // know the leaver by then), even for a match version 0.1 stored as the leaver.
-      const { plannedFor: _p, waitUntil: _w, confirmDeadline: _d, ...rest } = meta;
-      if (rest.resolvedBy === "name_match") {
-        delete rest.koodriveUserId;
-        delete rest.resolvedBy;
-      }
-      const next: RunMeta = { ...rest, status: "running", updatedAt: new Date().toISOString() };
-      if (sent > 0 && owner) next.plannedFor = owner;
-      this.writeMeta(next);
-      return { closed: true as const, dropped, sent };
-    });
-  }
-
-  /**
    * Starts a retry: only from a terminal state with something left to do. Puts failed and still-active
    * shares back to planned and bumps the attempt.
    */
   beginRetry(handoverTo?: HandoverRequest): { attempt: number; requeued: number } | { refused: string } {
     const meta = this.readMeta();
     if (!meta) return { refused: "run not found" };
-    const retryable: RunStatus[] = ["partial", "failed", "unresolved"];
+    const retryable: RunStatus[] = ["partial", "failed", "unresolved", "expired"];
     if (!retryable.includes(meta.status))
       return { refused: `run is ${meta.status}; only partial, failed or unresolved runs can be retried` };
     if (handoverTo) {

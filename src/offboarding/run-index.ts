@@ -14,7 +14,13 @@ export const RUN_INDEX_NAME = "runs";
  * Statuses a run can still leave: rows in them are re-checked against the ledger by the sweeper. `watching`
  * (issue 10) is open: the main actions are done, but the watch's later checks may still change the outcome.
  */
-export const OPEN_STATUSES = ["accepted", "running", "needs_confirmation", "watching"] as const;
+export const OPEN_STATUSES = [
+  "accepted",
+  "running",
+  "needs_confirmation",
+  "awaiting_approval",
+  "watching",
+] as const;
 const OPEN_SQL = `(${OPEN_STATUSES.map((s) => `'${s}'`).join(", ")})`;
 
 /** What the list shows of a run's shares (docs/storage-schema.md "Runs index"). */
@@ -285,7 +291,7 @@ export class RunIndex extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     // Times are epoch ms (INTEGER): ranges and the keyset cursor compare numbers. The sweeper's partial
-    // index is named after its status list: `watching` joined it in 0.4, and CREATE INDEX IF NOT EXISTS
+    // index is named after its status list: `watching` joined it in 0.4 and `awaiting_approval` in 0.5, and CREATE INDEX IF NOT EXISTS
     // would keep an older definition, so the old one is dropped and the new one built once.
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS runs (
@@ -312,7 +318,8 @@ export class RunIndex extends DurableObject<Env> {
       CREATE INDEX IF NOT EXISTS runs_by_source ON runs (source, created_at, run_id);
       CREATE INDEX IF NOT EXISTS runs_by_status_source ON runs (status, source, created_at, run_id);
       DROP INDEX IF EXISTS runs_open;
-      CREATE INDEX IF NOT EXISTS runs_open_v2 ON runs (checked_at) WHERE status IN ${OPEN_SQL};
+      DROP INDEX IF EXISTS runs_open_v2;
+      CREATE INDEX IF NOT EXISTS runs_open_v3 ON runs (checked_at) WHERE status IN ${OPEN_SQL};
       CREATE TABLE IF NOT EXISTS run_people (
         person TEXT NOT NULL,
         created_at INTEGER NOT NULL,
@@ -320,7 +327,26 @@ export class RunIndex extends DurableObject<Env> {
         PRIMARY KEY (person, created_at, run_id)
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS run_people_by_run ON run_people (run_id);
+      CREATE TABLE IF NOT EXISTS bursts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL UNIQUE,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS bursts_by_at ON bursts (at);
     `);
+  }
+
+  /**
+   * The layoff guard (issue 11): where this run stands among the runs accepted from automated sources in
+   * the last `windowMs` (1 = the first). A redelivery of the same run keeps its place. Older rows go.
+   */
+  burstPosition(runId: string, now: number, windowMs: number): number {
+    return this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM bursts WHERE at < ?", now - windowMs);
+      this.sql.exec("INSERT OR IGNORE INTO bursts (run_id, at) VALUES (?, ?)", runId, now);
+      const mine = this.sql.exec<{ seq: number }>("SELECT seq FROM bursts WHERE run_id = ?", runId).one().seq;
+      return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM bursts WHERE seq <= ?", mine).one().n;
+    });
   }
 
   /** Writes rows; a row older (lower rev) than the stored one is ignored. Returns how many were written. */

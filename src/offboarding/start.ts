@@ -1,7 +1,8 @@
 import type { AuditInput } from "../audit/schema";
 import type { AuditStore } from "../audit/store";
 import { sha256Hex } from "../bytes";
-import { type Bindings, loadConfig } from "../env";
+import { type Bindings, type Config, loadConfig } from "../env";
+import { AUTOMATED_SOURCES } from "../policy";
 import type { ActionName } from "./actions";
 import { instanceId, watchRun } from "./instances";
 import { type IndexRow, RUN_INDEX_NAME } from "./run-index";
@@ -118,6 +119,7 @@ export async function startRun(
     ...request,
     nameMatch: policy,
     actions,
+    approvalPolicy: await approvalPolicyFor(env, config, request),
     ...(actions.includes("watch") ? { watchAfterMs: request.watchAfterMs ?? config.WATCH_AFTER } : {}),
   });
   // Listed before the answer (GET /runs is strongly consistent with the 202). A duplicate writes its row
@@ -142,6 +144,34 @@ export async function startRun(
   // and in the run's final record), so replaying a captured delivery cannot flood the audit trail.
   if (duplicate && meta.duplicates === 1) await audit.write(receivedRecord(request, true, meta.status));
   return { runId: request.runId, duplicate, status: meta.status };
+}
+
+/** The layoff guard's window (issue 11: "more than BURST_APPROVAL_THRESHOLD runs ... within 10 minutes"). */
+export const BURST_WINDOW_MS = 10 * 60_000;
+
+/**
+ * The approval policy a request is accepted under (issue 11). The layoff guard counts the runs accepted
+ * from automated sources before this one is: fail closed, a guard that cannot count throws and nothing
+ * is accepted (the sender retries). Dry runs change nothing and are never held.
+ */
+async function approvalPolicyFor(
+  env: Bindings,
+  config: Config,
+  request: RunRequest,
+): Promise<NonNullable<RunRequest["approvalPolicy"]>> {
+  const policy = {
+    source: config.APPROVAL_REQUIRED.includes(request.source),
+    aboveShares: config.APPROVAL_ABOVE_SHARES,
+    timeoutHours: config.APPROVAL_TIMEOUT_HOURS,
+  };
+  const threshold = config.BURST_APPROVAL_THRESHOLD;
+  if (request.dryRun || threshold === 0 || !AUTOMATED_SOURCES.includes(request.source)) return policy;
+  const n = await env.RUN_INDEX.getByName(RUN_INDEX_NAME).burstPosition(
+    request.runId,
+    Date.now(),
+    BURST_WINDOW_MS,
+  );
+  return n > threshold ? { ...policy, burst: n } : policy;
 }
 
 /** How long the accept path waits for the runs index before answering anyway. */

@@ -1,7 +1,9 @@
 import type { AuditSubject } from "../audit/schema";
 import type { NameMatchPolicy } from "../env";
+import { SOURCE_NAMES } from "../policy";
 import type { VerifiedBy } from "../roles";
 import type { ActionName, ActionOutcomes, Evidence, HandoverRequest } from "./actions";
+import type { ApprovalDecision, ApprovalGate } from "./approval";
 
 /**
  * How far ahead a leaver's last day may be: a run sleeps until then, and a Workflow sleeps at most 365
@@ -21,7 +23,7 @@ export const CONFIRM_EVENT = "confirm-name-match";
  * Where a request to offboard came from: the five signed sources, and the admin side (issue 9):
  * `console` (the web console) and `api` (`POST /offboardings` with a token or the admin token).
  */
-export const SOURCES = ["hr", "okta", "scim", "slack", "teams", "console", "api"] as const;
+export const SOURCES = SOURCE_NAMES;
 export type SourceName = (typeof SOURCES)[number];
 
 /** A request to offboard one person: what a source hands to offboarding after verifying it. */
@@ -58,6 +60,13 @@ export interface RunRequest {
   handoverTo?: HandoverRequest;
   /** The watch's delays (WATCH_AFTER) in force when the request was accepted, for a run that watches. */
   watchAfterMs?: number[];
+  /**
+   * The approval policy in force when the request was accepted (issue 11): whether its source needs
+   * approval (APPROVAL_REQUIRED), the share count above which it does (APPROVAL_ABOVE_SHARES, 0 = off),
+   * how long a decision may take, and `burst`: the layoff guard held it (BURST_APPROVAL_THRESHOLD), the n-th
+   * automated run within 10 minutes. Absent on runs accepted before 0.5: no approval.
+   */
+  approvalPolicy?: { source: boolean; aboveShares: number; timeoutHours: number; burst?: number };
 }
 
 /** Parameters of one Workflow instance. A retry is another instance on the same run (same ledger). */
@@ -70,12 +79,16 @@ export const RUN_STATUSES = [
   "accepted",
   "running",
   "needs_confirmation",
+  "awaiting_approval",
   "watching",
   "completed",
   "partial",
   "failed",
   "unresolved",
   "dry_run",
+  "rejected",
+  "expired",
+  "withdrawn",
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const TERMINAL: ReadonlySet<RunStatus> = new Set([
@@ -84,6 +97,9 @@ export const TERMINAL: ReadonlySet<RunStatus> = new Set([
   "failed",
   "unresolved",
   "dry_run",
+  "rejected",
+  "expired",
+  "withdrawn",
 ]);
 
 /**
@@ -162,6 +178,13 @@ export interface RunMeta {
   evidence?: Evidence;
   /** A retry's `handoverTo` (it replaces the request's for the handover of that attempt and later ones). */
   handoverOverride?: HandoverRequest;
+  /** The approval the run waits for or waited for (issue 11); the decision once taken. */
+  approval?: ApprovalGate;
+  decision?: ApprovalDecision;
+  /** While the run waits for its `effectiveAt`: it has not acted, so it can be cancelled or moved. */
+  scheduled?: boolean;
+  /** Who cancelled a waiting run (`POST /runs/:id/cancel`, a reactivation), when, and why: `withdrawn`. */
+  withdrawnBy?: { by: string; at: string; reason: string };
 }
 
 export type Counts = Record<ShareState, number> & { total: number };

@@ -8,6 +8,7 @@ import { type ActionName, actionsOf } from "./actions";
 import { limiter, settleAll } from "./concurrency";
 import type { RunContext, Subject } from "./context";
 import { cancelPending, cancelShares } from "./execute";
+import { GateSteps } from "./gate-steps";
 import { currentHolds } from "./holds";
 import { instanceId, unwatchRun, wakeInstance } from "./instances";
 import type { LeaverLock } from "./leavers";
@@ -18,7 +19,7 @@ import { type Resolution, resolveLeaver, userExists } from "./resolve";
 import { receivedRecord } from "./start";
 import { auditState, isEngineAbort, STEP } from "./steps";
 import { describeRun, personOf } from "./summary";
-import { CONFIRM_EVENT, type Counts, type RunMeta, type RunParams, type RunStatus, TERMINAL } from "./types";
+import { type Counts, type RunMeta, type RunParams, type RunStatus, TERMINAL } from "./types";
 
 /**
  * Execute + verify passes at most. A verify listing that finds shares the plan never saw (created after
@@ -33,15 +34,6 @@ const NOTIFY_STEP = { retries: { limit: 0, delay: "1 second" }, timeout: "30 sec
 
 /** KooDrive's cursor for a listing's first page. */
 const FIRST_CURSOR = "0";
-/**
- * Workflows sleep at most 365 days [Workflows limits]. Sources refuse an effectiveAt further ahead (HR: 422,
- * MAX_EFFECTIVE_AHEAD_DAYS); this cap only guards the sleep should one slip through (a clock skew of ms).
- */
-const MAX_WAIT_MS = 365 * 86_400_000;
-
-/** How long a name match waits for an operator before the run ends `unresolved` (nothing cancelled). */
-export const CONFIRM_TIMEOUT_HOURS = 72;
-
 /** The event a finishing run sends to the runs waiting for the same person. */
 const LEAVER_FREE_EVENT = "leaver-free";
 /** The event a newer run for the same person sends to the run that watches them (issue 10). */
@@ -88,18 +80,24 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       if (!who.ok) return await run.finish("unresolved", who.detail);
       // A run resumed while it watched (the sweeper) goes back to its watch: its main actions are done.
       if (meta.actions?.watch?.state === "watching") return await run.watch();
-      await run.waitForEffectiveAt();
       if (meta.request.dryRun) {
         if (revokes) await run.plan({ cancel: false });
         await run.account().dryRun(actions, await run.userHold());
         return await run.finishDryRun(who);
       }
+      // Issue 11: the leaver's last day (which may be moved or cancelled meanwhile), then the approval gate,
+      // which the name-match confirmation is one kind of. A gated run is planned first (what a dry run shows,
+      // what the approver approves) and executes that plan once approved; nothing acts before.
+      const gates = run.gates();
+      if (meta.request.effectiveAt && !(await gates.schedule())) return await run.endNotRun("withdrawn");
       // A resolve step cached by version 0.1 says nothing about confirmation: the gate step asks the ledger.
       const confirm = who.needsConfirmation ?? (await run.unconfirmedNameMatch());
-      if (confirm) {
+      const gated = confirm || run.mayNeedApproval;
+      if (gated) {
         if (revokes) await run.plan({ cancel: false });
-        const confirmed = await run.waitForConfirmation(who);
-        if (!confirmed.ok) return await run.finish("unresolved", confirmed.detail);
+        const decided = await gates.approval(confirm ? { userId: who.userId, name: who.name } : undefined);
+        if (!decided.ok) return await run.endNotRun(decided.status, decided.detail);
+        if (confirm) run.confirmed(who.userId);
       }
       const waited = await run.claimLeaver();
       if (!waited.ok) return await run.finish("failed", waited.detail);
@@ -112,7 +110,7 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
         // shares cannot be listed any more, and what the earlier attempts verified stands.
         revoke = (await run.revokeAfterRemoval()) ?? undefined;
         if (!revoke) {
-          if (!confirm) await run.plan({ cancel: true });
+          if (!gated) await run.plan({ cancel: true });
           revoke = await run.executeAndVerify();
           await run.recordRevoke(revoke, hold);
         }
@@ -262,7 +260,8 @@ class Run {
    */
   private async claimNow(userId: string, needsConfirmation: boolean): Promise<{ claimed: boolean }> {
     const effectiveAt = this.request.effectiveAt ? Date.parse(this.request.effectiveAt) : 0;
-    if (this.request.dryRun || needsConfirmation || effectiveAt > Date.now()) return { claimed: false };
+    if (this.request.dryRun || needsConfirmation || this.mayNeedApproval || effectiveAt > Date.now())
+      return { claimed: false };
     const lock = this.env.LEAVERS.getByName(userId);
     const first = await lock.claim(this.runId, instanceId(this.runId, this.meta.attempt));
     if (!("granted" in first)) return { claimed: false };
@@ -271,6 +270,43 @@ class Run {
     return { claimed: true };
   }
   private claimed = false;
+
+  /**
+   * Whether the run's approval policy may hold it (issue 11): its source needs approval, the layoff guard
+   * held it, or its plan may be too large. Such a run is planned before the gate and claims the person after
+   * it. Not once a decision is recorded (a later attempt of an approved run goes on as usual).
+   */
+  get mayNeedApproval(): boolean {
+    const policy = this.request.approvalPolicy;
+    if (this.meta.decision) return false;
+    return Boolean(policy?.source || policy?.burst || (policy?.aboveShares ?? 0) > 0);
+  }
+
+  /** The waits before the run acts: its effectiveAt and the approval gate (gate-steps.ts). */
+  gates(): GateSteps {
+    return new GateSteps(this.step, this.ledger, this.audit);
+  }
+
+  /** A confirmed name match is the leaver from now on (filed under them in the audit trail). */
+  confirmed(userId: string): void {
+    this.subject = { ...this.request.subject, koodriveUserId: userId };
+  }
+
+  /**
+   * Ends a run that did nothing (issue 11: rejected, expired, cancelled): each of its actions is marked
+   * `not_run`, so no view shows them pending.
+   */
+  async endNotRun(status: RunStatus, detail?: string): Promise<Outcome> {
+    const why = await this.step.do(`not run (${status})`, STEP, async () => {
+      const m = await this.ledger.getMeta();
+      const text = detail ?? m?.detail ?? status;
+      for (const action of actionsOf(this.request))
+        if (!m?.actions?.[action] || m.actions[action]?.state === "pending")
+          await this.ledger.setAction(action, { state: "not_run", detail: `the run ended ${status}` });
+      return text;
+    });
+    return this.finish(status, why);
+  }
 
   /**
    * Whether the leaver in the ledger came from a name match nobody confirmed under a policy that does not
@@ -285,89 +321,6 @@ class Run {
         !!m && m.resolvedBy === "name_match" && !m.confirmedBy && (m.request.nameMatch ?? "off") !== "auto"
       );
     });
-  }
-
-  /**
-   * A leaver whose last day is still ahead keeps their links until then: the run sleeps (durably). The
-   * decision is a step, so a replay after waking takes the same path. A dry run plans at once.
-   */
-  async waitForEffectiveAt(): Promise<void> {
-    const effectiveAt = this.request.effectiveAt;
-    if (this.request.dryRun || !effectiveAt) return;
-    const until = await this.step.do("schedule", STEP, async () => {
-      const at = Date.parse(effectiveAt);
-      if (!(at > Date.now())) return null;
-      const iso = new Date(Math.min(at, Date.now() + MAX_WAIT_MS)).toISOString();
-      await this.ledger.update({ waitUntil: iso, detail: `waiting until ${iso}` });
-      return iso;
-    });
-    // A replay after the moment has passed does not sleep again (the engine refuses a time in the past).
-    if (until && Date.parse(until) > Date.now())
-      await this.step.sleepUntil("wait for effectiveAt", new Date(until));
-  }
-
-  /**
-   * A name match under `RESOLVE_BY_NAME=confirm`: the plan is made (so the operator sees what would be
-   * cancelled), then the run waits for `POST /runs/:id/confirm` with the same KooDrive id, at most
-   * CONFIRM_TIMEOUT_HOURS. The ledger is the truth: the event only wakes the run.
-   */
-  async waitForConfirmation(who: {
-    userId: string;
-    name?: string;
-    detail?: string;
-  }): Promise<{ ok: true } | { ok: false; detail: string }> {
-    const wait = await this.step.do("needs confirmation", STEP, async () => {
-      const current = await this.ledger.getMeta();
-      if (current?.confirmedBy) return null;
-      // A resumed attempt keeps the deadline the first one gave (an operator's window never restarts).
-      // (The start step has set the status to running again; the candidate and its deadline are still there.)
-      const kept = current?.candidate?.koodriveUserId === who.userId ? current.confirmDeadline : undefined;
-      const until = kept ?? new Date(Date.now() + CONFIRM_TIMEOUT_HOURS * 3_600_000).toISOString();
-      const detail =
-        who.detail ??
-        `resolved by a name match before 0.2 (KooDrive user ${who.userId}): waiting for an operator to confirm (POST /runs/:id/confirm)`;
-      const m = await this.ledger.update({
-        status: "needs_confirmation",
-        candidate: { koodriveUserId: who.userId, name: who.name ?? "" },
-        confirmDeadline: until,
-        // The sweeper leaves a run alone until this moment (it is waiting, not stuck).
-        waitUntil: until,
-        detail,
-      });
-      if (!kept) await auditState(this.audit, m, detail, await this.ledger.counts());
-      return { until, remainingMs: Math.max(1_000, Date.parse(until) - Date.now()) };
-    });
-    if (wait) {
-      try {
-        await this.step.waitForEvent("wait for confirmation", {
-          type: CONFIRM_EVENT,
-          timeout: wait.remainingMs,
-        });
-      } catch (err) {
-        if (isEngineAbort(err)) throw err; // paused or terminated: not an answer
-        // Timed out: the ledger below decides; nothing is cancelled without a "yes".
-      }
-    }
-    // Closed atomically against `confirm`: a confirmation either landed before this or is refused.
-    const decided = await this.step.do("confirmation", STEP, async () => {
-      const d = await this.ledger.closeConfirmation();
-      return "confirmedBy" in d
-        ? { confirmedBy: d.confirmedBy, sent: 0 }
-        : { confirmedBy: null, sent: d.sent };
-    });
-    if (!decided.confirmedBy) {
-      // The run's last word never denies what was done: version 0.1 may have cancelled some already.
-      const done =
-        decided.sent > 0
-          ? `${decided.sent} share(s) had been sent to KooDrive before this version asked for confirmation (see the run's shares); nothing more was cancelled`
-          : "nothing was cancelled";
-      return {
-        ok: false,
-        detail: `the name match (KooDrive user ${who.userId}) was not confirmed within ${CONFIRM_TIMEOUT_HOURS} h; ${done}`,
-      };
-    }
-    this.subject = { ...this.request.subject, koodriveUserId: who.userId };
-    return { ok: true };
   }
 
   /**

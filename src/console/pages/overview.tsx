@@ -15,7 +15,14 @@ const WINDOWS = [
 ] as const;
 
 /** Statuses someone should look at: the run ended short, or waits for a person. */
-export const ATTENTION: RunStatus[] = ["partial", "failed", "unresolved", "needs_confirmation"];
+export const ATTENTION: RunStatus[] = [
+  "partial",
+  "failed",
+  "unresolved",
+  "needs_confirmation",
+  "awaiting_approval",
+  "expired",
+];
 /** Runs listed under "needs attention" (the newest; the runs page filters for the rest). */
 const ATTENTION_SHOWN = 10;
 
