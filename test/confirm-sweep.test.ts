@@ -16,7 +16,7 @@ describe("a confirmed name match whose Workflow cannot be woken", () => {
     const body = JSON.stringify(offboardedEvent({ id: "E-9101", name: "Dana Leaver" }));
     const res = await postHr(body, { RESOLVE_BY_NAME: "confirm" }, id);
     const { runId } = (await res.json()) as { runId: string };
-    await waitForStatus(runId, "needs_confirmation");
+    await waitForStatus(runId, "awaiting_approval");
     // The run's Workflow is gone (terminated, or the wake-up event is lost).
     await (await env.OFFBOARDING.get(runId)).terminate();
 

@@ -377,7 +377,7 @@ describe("console run actions", () => {
     const body = JSON.stringify(offboardedEvent({ id: `E-${uniqueId()}`, name: "Dana Leaver" }));
     const res = await postHr(body, { RESOLVE_BY_NAME: "confirm" }, id);
     const { runId } = (await res.json()) as { runId: string };
-    await waitForStatus(runId, "needs_confirmation");
+    await waitForStatus(runId, "awaiting_approval");
     const detail = await page(`/console/runs/${runId}`);
     expect(detail.html).toContain(`action="/console/runs/${runId}/confirm"`);
     expect(detail.html).toContain(DEMO.leaver);
@@ -392,7 +392,7 @@ describe("console run actions", () => {
     expect(await wrong.res.text()).toContain("does not match the candidate");
     expect(await auditOf(wrong.requestId)).toEqual([]);
     expect((await (await admin(`/runs/${runId}`)).json()) as { status: string }).toMatchObject({
-      status: "needs_confirmation",
+      status: "awaiting_approval",
     });
 
     const { res: ok, requestId } = await post(`/console/runs/${runId}/confirm`, {
@@ -403,7 +403,7 @@ describe("console run actions", () => {
     expect(await sim.shares(DEMO.leaver, "active")).toHaveLength(0);
     expect(await auditOf(requestId)).toEqual([
       expect.objectContaining({
-        type: "admin.confirm",
+        type: "run.decision",
         actor: "break-glass",
         reason: expect.stringContaining(DEMO.leaver),
       }),

@@ -92,22 +92,22 @@ describe("a run waiting for an operator", () => {
 
   it("pausing a run that waits for confirmation does not end it (it still waits after resume)", async () => {
     const runId = await startConfirmRun();
-    await waitForStatus(runId, "needs_confirmation");
+    await waitForStatus(runId, "awaiting_approval");
     const instance = await env.OFFBOARDING.get(runId);
     await instance.pause();
     await sleepMs(1000);
     // Paused by an operator: still waiting for a "yes", not "not confirmed within 72 h".
-    expect(await statusOf(runId)).toMatchObject({ status: "needs_confirmation" });
+    expect(await statusOf(runId)).toMatchObject({ status: "awaiting_approval" });
     await instance.resume();
     await sleepMs(1000);
-    expect(await statusOf(runId)).toMatchObject({ status: "needs_confirmation" });
+    expect(await statusOf(runId)).toMatchObject({ status: "awaiting_approval" });
     expect((await confirmRun(runId)).status).toBe(202);
     expect((await waitForRun(runId)).status).toBe("completed");
   });
 
   it("a confirmed run whose Workflow is gone is picked up by the next sweep (as the confirm route says)", async () => {
     const runId = await startConfirmRun();
-    await waitForStatus(runId, "needs_confirmation");
+    await waitForStatus(runId, "awaiting_approval");
     await (await env.OFFBOARDING.get(runId)).terminate();
     await sleepMs(500);
     expect((await confirmRun(runId)).status).toBe(202);
@@ -121,7 +121,7 @@ describe("a run waiting for an operator", () => {
 
   it("an unconfirmed run whose Workflow is gone is not orphaned in needs_confirmation forever", async () => {
     const runId = await startConfirmRun();
-    await waitForStatus(runId, "needs_confirmation");
+    await waitForStatus(runId, "awaiting_approval");
     await (await env.OFFBOARDING.get(runId)).terminate();
     await sleepMs(500);
     const config = loadConfig(env);
@@ -130,7 +130,7 @@ describe("a run waiting for an operator", () => {
     expect(report.resumed).toContain(runId);
     // The new attempt waits again, with the deadline the first one gave (an operator's window never restarts).
     const before = (await env.RUNS.getByName(runId).getMeta())?.confirmDeadline;
-    await waitForStatus(runId, "needs_confirmation");
+    await waitForStatus(runId, "awaiting_approval");
     expect((await env.RUNS.getByName(runId).getMeta())?.confirmDeadline).toBe(before);
     await endRun(runId);
   });
@@ -157,7 +157,7 @@ describe("runs accepted by the previous version", () => {
     const res = await admin(`/runs/${runId}/retry`, { method: "POST" });
     expect(res.status).toBe(202);
     // It waits for an operator, as a `confirm` match does, and cancels nothing meanwhile.
-    await waitForStatus(runId, "needs_confirmation");
+    await waitForStatus(runId, "awaiting_approval");
     expect((await env.RUNS.getByName(runId).getMeta())?.candidate?.koodriveUserId).toBe(DEMO.leaver);
     const cancels = (await sim.calls(0)).calls.filter((c) => c.endpoint === "cancel");
     expect(cancels).toHaveLength(0);
@@ -182,11 +182,11 @@ describe("a name match from version 0.1, never confirmed", () => {
     // The operator never confirms the 0.1 match: the wait of attempt 2 times out.
     const second = await introspectWorkflowInstance(env.OFFBOARDING, `${runId}-r2`);
     await second.modify(async (m) => {
-      await m.forceEventTimeout({ name: "wait for confirmation" });
+      await m.forceEventTimeout({ name: "wait for approval" });
     });
     expect((await admin(`/runs/${runId}/retry`, { method: "POST" })).status).toBe(202);
     const expired = await waitForRun(runId, 30_000, 2);
-    expect(expired.status).toBe("unresolved");
+    expect(expired.status).toBe("expired");
     expect(expired.koodriveUserId).toBeNull(); // the unconfirmed match is no resolution any more
 
     const put = await admin("/identities", {

@@ -25,7 +25,7 @@ describe("a retried run never acts on a plan made for an unconfirmed name match"
     // The operator never confirms the (wrong) name match: the 72 h wait times out.
     const instance = await introspectWorkflowInstance(env.OFFBOARDING, runId);
     await instance.modify(async (m) => {
-      await m.forceEventTimeout({ name: "wait for confirmation" });
+      await m.forceEventTimeout({ name: "wait for approval" });
     });
     const body = JSON.stringify(
       offboardedEvent({ id: "C-9001", email: "cara@partner.example", name: "Dana Leaver" }),
@@ -33,7 +33,7 @@ describe("a retried run never acts on a plan made for an unconfirmed name match"
     const res = await postHr(body, { RESOLVE_BY_NAME: "confirm" }, id);
     expect(res.status).toBe(202);
     const first = await waitForRun(runId);
-    expect(first.status).toBe("unresolved");
+    expect(first.status).toBe("expired");
 
     // As the run's detail told them, the operator maps the e-mail to the right person and retries.
     const put = await admin("/identities", {

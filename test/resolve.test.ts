@@ -109,19 +109,21 @@ describe("never the wrong person: a name alone is not a match (RESOLVE_BY_NAME)"
   it("with confirm, the run plans, waits for an operator, refuses another id, then cancels once confirmed", async () => {
     const before = await sim.shares(DEMO.leaver, "active");
     const runId = await startHr({ id: "E-7002", name: "Dana Leaver" }, { RESOLVE_BY_NAME: "confirm" });
-    await waitForStatus(runId, "needs_confirmation");
+    await waitForStatus(runId, "awaiting_approval");
     const waiting = await runView(runId);
     expect(waiting.candidate).toEqual({ koodriveUserId: DEMO.leaver, name: "Dana Leaver" });
     expect(waiting.koodriveUserId).toBeNull();
     expect(waiting.counts.planned).toBe(before.length); // the plan is there for the operator to see
-    expect(waiting.detail).toContain("POST /runs/:id/confirm");
+    expect(waiting.detail).toContain(
+      `a name match (KooDrive user ${DEMO.leaver}) needs an operator to confirm it`,
+    );
     expect(await cancels()).toHaveLength(0);
-    expect((await runAudit(runId)).some((r) => r.status === "needs_confirmation")).toBe(true);
+    expect((await runAudit(runId)).some((r) => r.status === "awaiting_approval")).toBe(true);
 
     const wrong = await confirm(runId, DEMO.seller);
     expect(wrong.status).toBe(409);
     expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe("conflict");
-    expect((await runView(runId)).status).toBe("needs_confirmation");
+    expect((await runView(runId)).status).toBe("awaiting_approval");
     expect(await cancels()).toHaveLength(0);
 
     expect((await env.RUNS.getByName(runId).getMeta())?.waitUntil).toBeDefined(); // the sweeper waits too
@@ -136,9 +138,9 @@ describe("never the wrong person: a name alone is not a match (RESOLVE_BY_NAME)"
     expect((await runView(runId)).confirmedBy).toBe("break-glass");
 
     expect((await confirm(runId, DEMO.leaver)).status).toBe(409);
-    const decisions = (await runAudit(runId)).filter((r) => r.type === "admin.confirm");
-    expect(decisions.map((d) => d.status).sort()).toEqual(["confirmed", "refused", "refused"]);
-    expect(decisions.find((d) => d.status === "confirmed")?.actor).toBe("break-glass");
+    const decisions = (await runAudit(runId)).filter((r) => r.type === "run.decision");
+    expect(decisions.map((d) => d.status).sort()).toEqual(["approved", "refused", "refused"]);
+    expect(decisions.find((d) => d.status === "approved")?.actor).toBe("break-glass");
   });
 
   it("with confirm, a dry run plans without waiting and says a real run would", async () => {

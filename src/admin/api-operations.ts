@@ -4,6 +4,7 @@
  * test/openapi.test.ts fails when a route is added without an entry here, or an entry names no route.
  */
 import * as z from "zod";
+import { ApproveBody, CancelBody, RejectBody, RescheduleBody } from "./approvals";
 import { HoldParams, PostHoldsBody, PutHoldsBody } from "./holds";
 import { IdentitiesBody } from "./identities";
 import { OffboardingBody } from "./offboardings";
@@ -166,6 +167,71 @@ export const ADMIN_OPERATIONS: readonly Operation[] = [
     params: RunParams,
     json: ConfirmBody,
     responses: { 202: "The run goes on.", 404: "No such run.", 409: "Not its candidate, or not waiting." },
+  },
+  {
+    method: "post",
+    path: "/runs/:runId/approve",
+    tag: "Runs",
+    role: "operator",
+    summary: "Approve a run waiting for approval (four eyes: not the requester; once)",
+    description:
+      "The run executes the plan it showed (`approval.planShares`, `approval.planDigest`); the verify pass " +
+      "still catches shares created meanwhile. A name match needs `koodriveUserId`: the candidate's id.",
+    params: RunParams,
+    json: ApproveBody,
+    responses: {
+      202: "`{runId, status, decision}`",
+      403: "The requester cannot decide their own run (four eyes).",
+      404: "No such run.",
+      409: "Not awaiting approval, already decided, the window closed, or not the candidate's id.",
+      422: "A bad body.",
+    },
+  },
+  {
+    method: "post",
+    path: "/runs/:runId/reject",
+    tag: "Runs",
+    role: "operator",
+    summary: "Reject a run waiting for approval: it ends `rejected`, nothing done",
+    params: RunParams,
+    json: RejectBody,
+    responses: {
+      202: "`{runId, status, decision}`",
+      403: "The requester cannot decide their own run (four eyes).",
+      404: "No such run.",
+      409: "Not awaiting approval, already decided, or the window closed.",
+      422: "A reason is required.",
+    },
+  },
+  {
+    method: "post",
+    path: "/runs/:runId/cancel",
+    tag: "Runs",
+    role: "operator",
+    summary: "Withdraw a run waiting for its effectiveAt or for approval: it ends `withdrawn`, nothing done",
+    params: RunParams,
+    json: CancelBody,
+    responses: {
+      200: "`{runId, status, withdrawnBy}`",
+      404: "No such run.",
+      409: "The run already acts, or has ended.",
+      422: "A reason is required.",
+    },
+  },
+  {
+    method: "post",
+    path: "/runs/:runId/reschedule",
+    tag: "Runs",
+    role: "operator",
+    summary: "Move the effectiveAt of a run waiting for it",
+    params: RunParams,
+    json: RescheduleBody,
+    responses: {
+      200: "`{runId, status, effectiveAt}`",
+      404: "No such run.",
+      409: "The run does not wait for its effectiveAt (any more).",
+      422: "Not a future ISO 8601 date-time within 365 days.",
+    },
   },
   {
     method: "get",

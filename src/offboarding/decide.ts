@@ -80,7 +80,11 @@ export async function decideRun(
       type: "run.decision",
       ...base,
       status: d.verdict,
-      reason: d.reason ?? `${d.verdict} by ${d.by}`,
+      reason:
+        d.reason ??
+        (result.meta.approval?.candidate
+          ? `name match confirmed: KooDrive user ${result.meta.approval.candidate.koodriveUserId}`
+          : `${d.verdict} by ${d.by}`),
       details: { via: d.via, planShares: d.planShares, planDigest: d.planDigest },
     }),
   );

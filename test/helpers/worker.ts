@@ -101,7 +101,16 @@ export interface RunView {
   nextCursor?: string;
 }
 
-const TERMINAL = new Set(["completed", "partial", "failed", "unresolved", "dry_run"]);
+const TERMINAL = new Set([
+  "completed",
+  "partial",
+  "failed",
+  "unresolved",
+  "dry_run",
+  "rejected",
+  "expired",
+  "withdrawn",
+]);
 
 /**
  * Waits until the run's Workflow instance has ended too: a run is terminal once its finish step ran, but a

@@ -115,7 +115,9 @@ export function runPages() {
               <a href={`${base}/retry`}>Retry this run…</a>
             </p>
           ) : null}
-          {canOperate && run.status === "needs_confirmation" && run.candidate ? (
+          {canOperate &&
+          (run.status === "needs_confirmation" || run.status === "awaiting_approval") &&
+          run.candidate ? (
             <ConfirmForm runId={runId} candidate={run.candidate} />
           ) : null}
         </section>
