@@ -59,6 +59,11 @@ export async function runView(env: Bindings, runId: string, q: RunViewQuery) {
     resolvedBy: meta.resolvedBy ?? null,
     ...(meta.candidate ? { candidate: meta.candidate } : {}),
     ...(meta.confirmedBy ? { confirmedBy: meta.confirmedBy, confirmedAt: meta.confirmedAt } : {}),
+    // Issue 11: the gate the run waits (or waited) at, the decision, a withdrawal, its effectiveAt.
+    ...(meta.approval ? { approval: meta.approval } : {}),
+    ...(meta.decision ? { decision: meta.decision } : {}),
+    ...(meta.withdrawnBy ? { withdrawnBy: meta.withdrawnBy } : {}),
+    effectiveAt: request.effectiveAt ?? null,
     duplicates: meta.duplicates ?? 0,
     detail: meta.detail ?? null,
     reason: request.reason ?? null,
