@@ -45,6 +45,8 @@ export default defineConfig({
           // a test that wants more sets them per request (callWith).
           OFFBOARDING_ACTIONS: "revoke_shares",
           WATCH_AFTER: "1h,24h,7d",
+          // npm start's .dev.vars makes admin-API runs wait for approval (the demo of the gate).
+          APPROVAL_REQUIRED: "",
         },
         outboundService: "koodrive-simulator",
         workers: [

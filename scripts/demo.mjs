@@ -2,6 +2,8 @@
 // `npm run demo`: sends a correctly signed Standard Webhooks HR event for the demo leaver to the local
 // service (started with `npm start`), waits for the run and prints its result. `-- --dry-run` plans only;
 // `-- --actions revoke_shares,handover,block_login` asks for more than the shares (default: revoke_shares).
+// `-- --approval` starts the run through the admin API instead (`npm start` makes its runs wait for
+// approval: APPROVAL_REQUIRED=api), shows the plan waiting, then approves it as a second operator.
 import { createHmac, randomUUID } from "node:crypto";
 import { ensureDevVars, SERVICE_URL } from "./dev-vars.mjs";
 
@@ -13,6 +15,74 @@ const actions = (actionsAt > 0 ? (process.argv[actionsAt + 1] ?? "") : "revoke_s
   .filter(Boolean);
 const secret = vars.HR_WEBHOOK_SECRETS.split(/\s+/)[0];
 const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
+
+const approval = process.argv.includes("--approval");
+const admin = { authorization: `Bearer ${vars.ADMIN_TOKEN}` };
+
+/** Waits for the run to reach one of `statuses`; returns its view. */
+async function waitFor(runId, statuses) {
+  let view;
+  for (let i = 0; i < 240; i++) {
+    view = await (await fetch(`${SERVICE_URL}/runs/${runId}?limit=5000`, { headers: admin })).json();
+    if (statuses.has(view.status)) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return view;
+}
+
+/** The four-eyes path: the requester (break-glass) asks, an operator token (another person) approves. */
+async function requestAndApprove() {
+  const json = { ...admin, "content-type": "application/json" };
+  const body = { person: "dana.leaver@example.com", reason: "resigned (demo of approvals)", actions };
+  console.log(`POST ${SERVICE_URL}/offboardings  (as break-glass: the requester)`);
+  const res = await fetch(`${SERVICE_URL}/offboardings`, {
+    method: "POST",
+    headers: json,
+    body: JSON.stringify(body),
+  }).catch((err) => {
+    console.error(
+      `The service is not answering at ${SERVICE_URL}: start it with \`npm start\` first. (${err.cause?.code ?? err.message})`,
+    );
+    process.exit(1);
+  });
+  const started = await res.json();
+  console.log(`-> ${res.status} ${JSON.stringify(started)}`);
+  if (res.status !== 202) process.exit(1);
+  const waiting = await waitFor(
+    started.runId,
+    new Set(["awaiting_approval", "completed", "partial", "failed", "unresolved"]),
+  );
+  if (waiting.status !== "awaiting_approval") {
+    console.error(
+      `The run did not wait for approval (${waiting.status}): is APPROVAL_REQUIRED=api in .dev.vars?`,
+    );
+    process.exit(1);
+  }
+  console.log(`\nRun ${waiting.runId}: awaiting_approval  (${waiting.detail})`);
+  console.log(
+    `  plan: ${waiting.approval.planShares} share(s), digest ${waiting.approval.planDigest.slice(0, 16)}...`,
+  );
+  const own = await fetch(`${SERVICE_URL}/runs/${waiting.runId}/approve`, {
+    method: "POST",
+    headers: json,
+    body: "{}",
+  });
+  console.log(`The requester approves their own run -> ${own.status} (${(await own.json()).error?.message})`);
+  const token = await fetch(`${SERVICE_URL}/tokens`, {
+    method: "POST",
+    headers: json,
+    body: JSON.stringify({ name: `demo-approver-${Date.now()}`, role: "operator" }),
+  });
+  const approver = await token.json();
+  const ok = await fetch(`${SERVICE_URL}/runs/${waiting.runId}/approve`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${approver.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ reason: "checked with HR" }),
+  });
+  console.log(`Operator ${approver.name} approves -> ${ok.status}`);
+  await fetch(`${SERVICE_URL}/tokens/${approver.id}`, { method: "DELETE", headers: admin });
+  return { runId: waiting.runId };
+}
 
 const id = `msg_demo_${randomUUID()}`;
 const timestamp = Math.floor(Date.now() / 1000);
@@ -30,27 +100,31 @@ const body = JSON.stringify({
 });
 const signature = createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64");
 
-console.log(`POST ${SERVICE_URL}/webhooks/hr  webhook-id: ${id}${dryRun ? "  (dry run)" : ""}`);
-const res = await fetch(`${SERVICE_URL}/webhooks/hr`, {
-  method: "POST",
-  headers: {
-    "content-type": "application/json",
-    "webhook-id": id,
-    "webhook-timestamp": String(timestamp),
-    "webhook-signature": `v1,${signature}`,
-  },
-  body,
-}).catch((err) => {
-  console.error(
-    `The service is not answering at ${SERVICE_URL}: start it with \`npm start\` first. (${err.cause?.code ?? err.message})`,
-  );
-  process.exit(1);
-});
-const accepted = await res.json();
-console.log(`-> ${res.status} ${JSON.stringify(accepted)}`);
-if (res.status !== 202) process.exit(1);
+const accepted = approval ? await requestAndApprove() : await sendHrEvent();
 
-const admin = { authorization: `Bearer ${vars.ADMIN_TOKEN}` };
+async function sendHrEvent() {
+  console.log(`POST ${SERVICE_URL}/webhooks/hr  webhook-id: ${id}${dryRun ? "  (dry run)" : ""}`);
+  const res = await fetch(`${SERVICE_URL}/webhooks/hr`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "webhook-id": id,
+      "webhook-timestamp": String(timestamp),
+      "webhook-signature": `v1,${signature}`,
+    },
+    body,
+  }).catch((err) => {
+    console.error(
+      `The service is not answering at ${SERVICE_URL}: start it with \`npm start\` first. (${err.cause?.code ?? err.message})`,
+    );
+    process.exit(1);
+  });
+  const answer = await res.json();
+  console.log(`-> ${res.status} ${JSON.stringify(answer)}`);
+  if (res.status !== 202) process.exit(1);
+  return answer;
+}
+
 // A run that watches reports its main result as `watching` (the watch's checks come minutes later).
 const terminal = new Set(["completed", "partial", "failed", "unresolved", "dry_run", "watching"]);
 let run;

@@ -24,6 +24,9 @@ export const DEMO_VARS = {
   // revoke_shares alone. The watch checks again after 2 and 10 minutes (production: 1h,24h,7d).
   OFFBOARDING_ACTIONS: "revoke_shares,handover,block_login,watch",
   WATCH_AFTER: "2m,10m",
+  // Runs started through the admin API (source `api`) wait for a second operator's approval, so
+  // `npm run demo -- --approval` shows the gate; HR, chat and console runs go straight on.
+  APPROVAL_REQUIRED: "api",
 };
 export const SIM_ADMIN_TOKEN = "demo-sim-admin-token";
 
