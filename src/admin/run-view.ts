@@ -64,6 +64,7 @@ export async function runView(env: Bindings, runId: string, q: RunViewQuery) {
     ...(meta.decision ? { decision: meta.decision } : {}),
     ...(meta.withdrawnBy ? { withdrawnBy: meta.withdrawnBy } : {}),
     effectiveAt: request.effectiveAt ?? null,
+    scheduled: meta.scheduled === true,
     duplicates: meta.duplicates ?? 0,
     detail: meta.detail ?? null,
     reason: request.reason ?? null,

@@ -11,6 +11,7 @@ import { roleAllows } from "../../roles";
 import { formFields, parseFields, queryOf } from "../http";
 import { Badge, FilterSelect, Layout, Notice, Pager, withQuery } from "../layout";
 import { ActionsSection } from "./run-actions";
+import { DecideForms, decideRoutes, WithdrawForm } from "./run-decide";
 import { AuditTable, CountsTable, Facts, personOf, ShareTable, Timeline } from "./run-parts";
 import { isLive } from "./runs";
 
@@ -35,12 +36,15 @@ const RunQuery = z.object({
     .string()
     .regex(/^\d{1,30}$/, "must be a share id")
     .optional(),
-  notice: z.enum(["retried", "confirmed"]).optional(),
+  notice: z.enum(["retried", "confirmed", "approved", "rejected", "withdrawn"]).optional(),
 });
 
 const NOTICES = {
   retried: "Retry started: the failed and still-active shares are being cancelled again.",
   confirmed: "Name match confirmed: the run goes on for that KooDrive user.",
+  approved: "Approved: the run goes on with the plan it showed.",
+  rejected: "Rejected: the run ends with nothing done.",
+  withdrawn: "Withdrawn: the run ends with nothing done.",
 } as const;
 
 /** What the progress bar shows: shares handled out of those to cancel (skipped ones are not counted). */
@@ -55,6 +59,7 @@ export function runPages() {
   const app = new Hono<AppEnv>();
   app.use("/:runId/retry", requireRole("operator"));
   app.use("/:runId/confirm", requireRole("operator"));
+  decideRoutes(app);
 
   app.get("/:runId", async (c) => {
     const runId = c.req.param("runId");
@@ -119,6 +124,13 @@ export function runPages() {
           (run.status === "needs_confirmation" || run.status === "awaiting_approval") &&
           run.candidate ? (
             <ConfirmForm runId={runId} candidate={run.candidate} />
+          ) : null}
+          {canOperate && run.status === "awaiting_approval" && run.approval && !run.candidate ? (
+            <DecideForms runId={runId} gate={run.approval} />
+          ) : null}
+          {canOperate &&
+          (run.status === "awaiting_approval" || (run.status === "running" && run.scheduled)) ? (
+            <WithdrawForm runId={runId} />
           ) : null}
         </section>
         <h2>Shares</h2>
