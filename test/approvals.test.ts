@@ -168,6 +168,20 @@ describe("the approval gate", () => {
   });
 });
 
+describe("dry runs and approval", () => {
+  it("a dry run under an approval policy does not wait, and says a real run would", async () => {
+    const runId = await requestRun({ APPROVAL_REQUIRED: "api", APPROVAL_ABOVE_SHARES: "10" }, BIG, {
+      dryRun: true,
+    });
+    const done = await waitForRun(runId);
+    expect(done.status).toBe("dry_run");
+    expect(done.detail).toBe(
+      "dry run: 30 share(s) would be cancelled (a real run would wait for approval (runs from api need it) and approval (more than 10 shares))",
+    );
+    expect(await activeOf(BIG)).toBe(30);
+  });
+});
+
 describe("the layoff guard", () => {
   it("holds the 11th automated run of a burst of 11 with threshold 10", async () => {
     const vars = { BURST_APPROVAL_THRESHOLD: "10", OFFBOARDING_ACTIONS: "revoke_shares" };

@@ -703,9 +703,15 @@ class Run {
 
   async finishDryRun(who: { needsConfirmation?: boolean }): Promise<Outcome> {
     const counts = await this.step.do("dry run report", STEP, () => this.ledger.counts());
-    const note = who.needsConfirmation
-      ? " (a real run would wait for an operator to confirm the name match)"
-      : "";
+    const policy = this.request.approvalPolicy;
+    const approval = [
+      ...(who.needsConfirmation ? ["an operator to confirm the name match"] : []),
+      ...(policy?.source ? [`approval (runs from ${this.request.source} need it)`] : []),
+      ...(policy?.aboveShares && counts.planned > policy.aboveShares
+        ? [`approval (more than ${policy.aboveShares} shares)`]
+        : []),
+    ];
+    const note = approval.length ? ` (a real run would wait for ${approval.join(" and ")})` : "";
     return this.finish("dry_run", `dry run: ${counts.planned} share(s) would be cancelled${note}`);
   }
 
