@@ -47,10 +47,10 @@ describe("a 0.1 name match with a share left in flight, never confirmed", () => 
     // Attempt 2 waits for a confirmation of Dana that never comes.
     const second = await introspectWorkflowInstance(env.OFFBOARDING, `${runId}-r2`);
     await second.modify(async (m) => {
-      await m.forceEventTimeout({ name: "wait for confirmation" });
+      await m.forceEventTimeout({ name: "wait for approval" });
     });
     expect((await admin(`/runs/${runId}/retry`, { method: "POST" })).status).toBe(202);
-    expect((await waitForRun(runId, 30_000, 2)).status).toBe("unresolved");
+    expect((await waitForRun(runId, 30_000, 2)).status).toBe("expired");
 
     // The operator maps the leaver's e-mail to the right person and retries.
     const put = await admin("/identities", {
@@ -97,11 +97,11 @@ describe("a 0.1 name match that already cancelled shares, never confirmed", () =
 
     const second = await introspectWorkflowInstance(env.OFFBOARDING, `${runId}-r2`);
     await second.modify(async (m) => {
-      await m.forceEventTimeout({ name: "wait for confirmation" });
+      await m.forceEventTimeout({ name: "wait for approval" });
     });
     expect((await admin(`/runs/${runId}/retry`, { method: "POST" })).status).toBe(202);
     const run = await waitForRun(runId, 30_000, 2);
-    expect(run.status).toBe("unresolved");
+    expect(run.status).toBe("expired");
     expect(run.counts.cancelled).toBe(1);
     // The run's last word (GET /runs/:id, the audit record, a chat post) must not deny what was done.
     expect(run.detail).not.toMatch(/nothing was cancelled/);
