@@ -168,6 +168,25 @@ describe("the approval gate", () => {
   });
 });
 
+describe("bad requests", () => {
+  it("an unknown or malformed run is 404, a bad body 422: nothing is written", async () => {
+    const operator = await createToken("operator");
+    for (const runId of ["hr-00000000000000000000000000000000", "not-a-run", "..%2F..%2Ftokens"])
+      for (const action of ["approve", "reject", "cancel"]) {
+        const res = await withToken(operator.token, `/runs/${runId}/${action}`, json({ reason: "x" }));
+        expect(res.status).toBe(404);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_found");
+      }
+    const unknownField = await withToken(
+      operator.token,
+      "/runs/hr-00000000000000000000000000000000/approve",
+      json({ reason: "ok", koodriveUserId: "123" }),
+    );
+    expect(unknownField.status).toBe(422);
+    expect(await env.RUNS.getByName("hr-00000000000000000000000000000000").getMeta()).toBeNull();
+  });
+});
+
 describe("dry runs and approval", () => {
   it("a dry run under an approval policy does not wait, and says a real run would", async () => {
     const runId = await requestRun({ APPROVAL_REQUIRED: "api", APPROVAL_ABOVE_SHARES: "10" }, BIG, {

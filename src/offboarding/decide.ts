@@ -4,6 +4,7 @@ import { auditStore } from "../services";
 import { type ApprovalDecision, DECISION_EVENT, type Decider, type Verdict } from "./approval";
 import { instanceId, wakeInstance } from "./instances";
 import { RUN_INDEX_NAME } from "./run-index";
+import { isRunId } from "./start";
 import { CONFIRM_EVENT, type RunMeta } from "./types";
 
 /** Why a decision, a cancel or a reschedule was refused: the HTTP status the admin API answers with. */
@@ -12,6 +13,9 @@ export type RefusalCode = "not_found" | "conflict" | "forbidden";
 export type DecideResult =
   | { ok: true; meta: RunMeta; decision: ApprovalDecision }
   | { ok: false; code: RefusalCode; refused: string };
+
+/** A run id that cannot exist is answered like an unknown run, before any Durable Object is touched. */
+const NO_SUCH_RUN = { ok: false as const, code: "not_found" as const, refused: "run not found" };
 
 /** Waiting runs of one person are found among this many of their newest runs (the runs index). */
 const PERSON_RUNS_SCANNED = 200;
@@ -54,6 +58,7 @@ export async function decideRun(
   decider: Decider,
   opts: { reason?: string | undefined; koodriveUserId?: string | undefined; requestId?: string } = {},
 ): Promise<DecideResult> {
+  if (!isRunId(runId)) return NO_SUCH_RUN;
   const audit = auditStore(env.AUDIT, loadConfig(env));
   const ledger = env.RUNS.getByName(runId);
   const result = await ledger.decide(verdict, decider, {
@@ -107,6 +112,7 @@ export async function cancelRun(
   actor: string,
   requestId?: string,
 ): Promise<CancelResult> {
+  if (!isRunId(runId)) return NO_SUCH_RUN;
   const audit = auditStore(env.AUDIT, loadConfig(env));
   const ledger = env.RUNS.getByName(runId);
   const before = await ledger.getMeta();
@@ -132,6 +138,7 @@ export async function rescheduleRun(
   actor: string,
   requestId?: string,
 ): Promise<CancelResult> {
+  if (!isRunId(runId)) return NO_SUCH_RUN;
   const audit = auditStore(env.AUDIT, loadConfig(env));
   const ledger = env.RUNS.getByName(runId);
   const before = await ledger.getMeta();
