@@ -67,10 +67,13 @@ export class GateSteps {
    * already, waits in `awaiting_approval` for a decision until its deadline. Approved: it goes on with the
    * approved plan. Rejected, cancelled or expired: it ends so, with nothing done.
    */
-  async approval(nameMatch: { userId: string; name?: string | undefined } | undefined): Promise<GateOutcome> {
+  async approval(
+    nameMatch: { userId: string; name?: string | undefined } | undefined,
+    onOpened?: () => Promise<void>,
+  ): Promise<GateOutcome> {
     const wait = await this.step.do("approval gate", STEP, async () => {
       const m = await this.meta();
-      if (m.status === "withdrawn" || m.decision) return { remainingMs: 0 };
+      if (m.status === "withdrawn" || m.decision) return { remainingMs: 0, opened: false };
       const plan = await this.ledger.planDigest();
       const policy = m.request.approvalPolicy;
       const reasons: ApprovalReason[] = [];
@@ -101,10 +104,14 @@ export class GateSteps {
       const opened = await this.ledger.openApproval(gate);
       if (opened.opened) await auditState(this.audit, opened.meta, gate.detail, undefined, planDetails(gate));
       const deadline = opened.meta.approval?.deadline ?? gate.deadline;
-      return { remainingMs: Math.max(1_000, Date.parse(deadline) - Date.now()) };
+      return { remainingMs: Math.max(1_000, Date.parse(deadline) - Date.now()), opened: opened.opened };
     });
     if (!wait) return { ok: true };
-    if (wait.remainingMs > 0) await this.wake("wait for approval", wait.remainingMs);
+    if (wait.remainingMs > 0) {
+      // Told once, when the gate opens (a resumed attempt does not tell again).
+      if (onOpened && wait.opened) await onOpened();
+      await this.wake("wait for approval", wait.remainingMs);
+    }
     type Closed =
       | { decision: ApprovalDecision }
       | { cancelled: true }

@@ -23,6 +23,10 @@ export interface PostOptions {
   timeoutMs?: number;
   /** Whether the post would be traced (default: this invocation's sampling decision). */
   traced?: boolean;
+  /** Replace the message the response_url belongs to (a decision in place of its buttons). */
+  replaceOriginal?: boolean;
+  /** Block Kit blocks shown with the text (the text stays the notification's fallback). */
+  blocks?: unknown[];
 }
 
 /**
@@ -47,7 +51,12 @@ export async function postToChat(url: string, text: string, options: PostOptions
     const res = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ response_type: "ephemeral", replace_original: false, text }),
+      body: JSON.stringify({
+        response_type: "ephemeral",
+        replace_original: options.replaceOriginal ?? false,
+        text,
+        ...(options.blocks ? { blocks: options.blocks } : {}),
+      }),
       signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
     });
     await res.body?.cancel();

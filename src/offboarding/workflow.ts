@@ -16,6 +16,7 @@ import { postToChat } from "./notify";
 import { AuditFlusher, flushAudit } from "./outbox";
 import { listPages, planPage } from "./paging";
 import { type Resolution, resolveLeaver, userExists } from "./resolve";
+import { approvalBlocks } from "./slack-blocks";
 import { receivedRecord } from "./start";
 import { auditState, isEngineAbort, STEP } from "./steps";
 import { describeRun, personOf } from "./summary";
@@ -95,7 +96,10 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       const gated = confirm || run.mayNeedApproval;
       if (gated) {
         if (revokes) await run.plan({ cancel: false });
-        const decided = await gates.approval(confirm ? { userId: who.userId, name: who.name } : undefined);
+        const decided = await gates.approval(
+          confirm ? { userId: who.userId, name: who.name } : undefined,
+          () => run.announceApproval(),
+        );
         if (!decided.ok) return await run.endNotRun(decided.status, decided.detail);
         if (confirm) run.confirmed(who.userId);
       }
@@ -749,6 +753,22 @@ class Run {
     // A run that watched posted its result when the watch began (a chat response URL does not last days).
     if (notify) await this.notifyChat(status);
     return result;
+  }
+
+  /**
+   * A run waiting for approval tells the chat that started it (the plan and the Approve / Reject buttons).
+   * Best effort, once (a step); an operator decides through the buttons, the API or the console.
+   */
+  async announceApproval(): Promise<void> {
+    if (!this.request.notifyUrl) return;
+    await this.step.do("notify chat (awaiting approval)", NOTIFY_STEP, async () => {
+      const m = await this.ledger.getMeta();
+      const url = m?.request.notifyUrl;
+      if (!m?.approval || !url) return false;
+      const who = personOf(this.subject);
+      const blocks = approvalBlocks(this.runId, m.approval, who);
+      return postToChat(url, `Approval needed for ${this.runId} (${who}): ${m.approval.detail}`, { blocks });
+    });
   }
 
   /** Posts the run's state to the chat that started it: best effort, once per state. */

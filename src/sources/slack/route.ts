@@ -1,28 +1,14 @@
 import { Hono, type MiddlewareHandler } from "hono";
-import { type AuthSpec, authenticate } from "../../auth";
-import { type AppEnv, sourceSecrets } from "../../env";
-import { ApiError } from "../../errors";
+import { authenticate } from "../../auth";
+import type { AppEnv } from "../../env";
 import { limitBody } from "../../http";
 import { isSlackResponseUrl } from "../../offboarding/notify";
 import { commandKey, runCommand } from "../chat/commands";
-import { CLOCK_MARGIN_MS, firstTime } from "../replay";
-import { SLACK_TOLERANCE_S, verifySlackRequest } from "./verify";
+import { firstDelivery, parseForm, SLACK_AUTH, SOURCE } from "./common";
+import { interactions } from "./interactions";
 
 /** A slash command is a small form; anything over 64 KiB is refused before any work. */
 export const MAX_SLACK_BODY_BYTES = 64 * 1024;
-const SOURCE = "slack";
-
-/** Slack's request signature with `SLACK_SIGNING_SECRETS`; the source is off without one. */
-const SLACK_AUTH: AuthSpec<readonly string[], Record<never, never>> = {
-  source: SOURCE,
-  secrets: (config) =>
-    sourceSecrets(
-      config.SLACK_SIGNING_SECRETS,
-      new ApiError("not_found", "the Slack command is not enabled (set SLACK_SIGNING_SECRETS)"),
-    ),
-  verify: verifySlackRequest,
-  unauthorized: () => new ApiError("unauthorized", "invalid or missing Slack signature"),
-};
 
 /**
  * Slack's SSL check probe (`ssl_check=1`) is answered 200 without doing anything [webhook-sources.md]; it
@@ -37,32 +23,6 @@ const sslCheck: MiddlewareHandler<AppEnv> = async (c, next) => {
 /** The answer to a replayed command: Slack shows it like any reply; nothing was run again. */
 export const REPLAYED =
   "This command was already handled; nothing was done again. Type `/koodrive status <run id>` to see a run.";
-
-/**
- * Whether this is the first delivery of a signed command. Slack gives each invocation its own `trigger_id`
- * (inside the signed body); it is remembered while the signed timestamp could pass (300 s, plus a clock
- * margin), so a captured command replayed inside the window, even across a 10-minute command window, runs
- * nothing. A command without a `trigger_id` (Slack always sends one) is left to the command key.
- */
-async function firstDelivery(c: { env: AppEnv["Bindings"] }, form: URLSearchParams, timestamp: string) {
-  const trigger = form.get("trigger_id");
-  if (!trigger) return true;
-  const key = `${form.get("team_id") ?? ""}\n${trigger.slice(0, 200)}`;
-  return firstTime(
-    c.env,
-    "slack",
-    key,
-    Number(timestamp) * 1000 + SLACK_TOLERANCE_S * 1000 + CLOCK_MARGIN_MS,
-  );
-}
-
-function parseForm(body: Uint8Array): URLSearchParams {
-  try {
-    return new URLSearchParams(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(body));
-  } catch {
-    throw new ApiError("bad_request", "the body is not a UTF-8 form");
-  }
-}
 
 /**
  * `POST /chatops/slack`: the `/koodrive` slash command. Authenticated on the raw bytes (`SLACK_AUTH`), runs
@@ -102,6 +62,9 @@ export function slackRoutes() {
     });
     return c.json({ response_type: "ephemeral", text: reply });
   });
+
+  // Slack's Interactivity Request URL: the Approve / Reject buttons (issue 11).
+  app.post("/interactions", limitBody(MAX_SLACK_BODY_BYTES), authenticate(SLACK_AUTH), interactions);
 
   return app;
 }
