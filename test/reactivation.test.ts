@@ -6,8 +6,10 @@ import {
   admin,
   call,
   clearHolds,
+  HR_SECRET,
   offboardedEvent,
   sendHr,
+  signHr,
   uniqueId,
   waitForRun,
   waitForStatus,
@@ -56,8 +58,12 @@ async function seed(...people: Person[]): Promise<void> {
 }
 
 /** The HR event of a leaver whose last day is `inMs` ahead; resolves once the run waits for it. */
-async function scheduledRun(p: Person, inMs = AN_HOUR): Promise<string> {
-  const event = offboardedEvent({ id: p.hrId, email: p.email, koodriveUserId: p.kd });
+async function scheduledRun(
+  p: Person,
+  inMs = AN_HOUR,
+  employee: Record<string, unknown> = { id: p.hrId, email: p.email, koodriveUserId: p.kd },
+): Promise<string> {
+  const event = offboardedEvent(employee);
   event.data.effectiveAt = new Date(Date.now() + inMs).toISOString();
   const res = await sendHr(event);
   expect(res.status).toBe(202);
@@ -233,12 +239,17 @@ describe("Okta: a reactivated or unsuspended person's waiting run is withdrawn",
     });
   }
 
-  it("leaves another person's waiting run alone", async () => {
+  it("leaves another person's waiting run alone, even one with the same name (a name is never matched)", async () => {
     const dana = newPerson("dana");
     const other = newPerson("other");
     await seed(dana, other);
     const danas = await scheduledRun(dana);
-    const others = await scheduledRun(other);
+    const others = await scheduledRun(other, AN_HOUR, {
+      id: other.hrId,
+      email: other.email,
+      koodriveUserId: other.kd,
+      name: dana.name,
+    });
 
     const body = (await (
       await sendOkta(delivery([oktaEvent("user.lifecycle.reactivate", dana)]))
@@ -248,6 +259,61 @@ describe("Okta: a reactivated or unsuspended person's waiting run is withdrawn",
     expect(await isScheduled(others)).toBe(true);
     expect(reactivations(await recordsOf(other))).toHaveLength(0);
     await withdraw(others);
+  });
+
+  it("finds a run the HR event named by another identifier through the identity map's KooDrive user", async () => {
+    const dana = newPerson("dana");
+    await seed(dana);
+    const mapped = await admin("/identities", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ identities: [{ email: dana.email, koodriveUserId: dana.kd }] }),
+    });
+    expect(mapped.status).toBe(200);
+    // The HR event knows Dana by her HR id and KooDrive id only; Okta by her Okta id and login.
+    const runId = await scheduledRun(dana, AN_HOUR, { id: dana.hrId, koodriveUserId: dana.kd });
+    const body = (await (
+      await sendOkta(delivery([oktaEvent("user.lifecycle.reactivate", dana)]))
+    ).json()) as OktaAnswer;
+    expect(body.reactivated[0]?.withdrawn).toEqual([runId]);
+    await waitForStatus(runId, "withdrawn");
+    await expectSharesKept(dana);
+  });
+
+  it("withdraws a run waiting for approval", async () => {
+    const dana = newPerson("dana");
+    await seed(dana);
+    // HR runs need approval here (APPROVAL_REQUIRED=hr): the run plans, then waits for a decision.
+    const { buildApp } = await import("../src/app");
+    const raw = JSON.stringify(
+      offboardedEvent({ id: dana.hrId, email: dana.email, koodriveUserId: dana.kd }),
+    );
+    const id = uniqueId();
+    const ts = Math.floor(Date.now() / 1000);
+    const res = await buildApp().fetch(
+      new Request("https://offboard.example.com/webhooks/hr", {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "webhook-id": id,
+          "webhook-timestamp": String(ts),
+          "webhook-signature": signHr(HR_SECRET, id, ts, raw),
+        },
+        body: raw,
+      }),
+      { ...env, APPROVAL_REQUIRED: "hr" },
+    );
+    expect(res.status).toBe(202);
+    const { runId } = (await res.json()) as { runId: string };
+    await waitForStatus(runId, "awaiting_approval");
+
+    const body = (await (
+      await sendOkta(delivery([oktaEvent("user.lifecycle.unsuspend", dana)]))
+    ).json()) as OktaAnswer;
+    expect(body.reactivated[0]?.withdrawn).toEqual([runId]);
+    await waitForStatus(runId, "withdrawn");
+    expect(await cancelCalls()).toBe(0);
+    await expectSharesKept(dana);
   });
 
   it("does not stop a run that already acted, and the record says the reactivation came after the revocation began", async () => {
@@ -398,6 +464,25 @@ describe("SCIM: a user set active again withdraws the person's waiting run", () 
     await waitForStatus(lees, "withdrawn");
     expect(reactivations(await recordsOf(lee))[0]?.reason).toMatch(/^SCIM PUT active=true/);
     expect(await cancelCalls()).toBe(0);
+  });
+
+  it("a run that already acted is not stopped, and the record says the reactivation came after it began", async () => {
+    const dana = newPerson("dana");
+    await seed(dana);
+    const id = await createScimUser(dana, false);
+    const runId = await scheduledRun(dana, 0);
+    expect((await waitForRun(runId)).status).toBe("completed");
+    const cancels = await cancelCalls();
+    const res = await scim(`/Users/${id}`, "PATCH", {
+      Operations: [{ op: "replace", value: { active: true } }],
+    });
+    expect(res.status).toBe(200);
+    expect((await waitForRun(runId)).status).toBe("completed");
+    expect(await cancelCalls()).toBe(cancels);
+    const [received] = reactivations(await recordsOf(dana));
+    expect(received?.source).toBe("scim");
+    expect(received?.reason).toMatch(/reactivated after the revocation began/);
+    expect(received?.details).toMatchObject({ withdrawn: "", underWay: runId });
   });
 
   it("a write to a user who is already active (a routine profile sync) withdraws nothing", async () => {
