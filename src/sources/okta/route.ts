@@ -9,8 +9,9 @@ import { limitBody, parseJsonBody } from "../../http";
 import type { ActionName } from "../../offboarding/actions";
 import { newRunRequest, startRun } from "../../offboarding/start";
 import type { RunRequest } from "../../offboarding/types";
+import { type ReactivationOutcome, withdrawWaitingRuns } from "../reactivation";
 import { onceFor } from "../replay";
-import { isLeaverEvent, leaverTarget, OktaDelivery, OktaEvent } from "./schema";
+import { isLeaverEvent, isReactivationEvent, leaverTarget, OktaDelivery, OktaEvent } from "./schema";
 import { type OktaSecrets, verifyOktaSecret } from "./verify";
 
 /** Okta deliveries are small JSON batches; anything over 256 KiB is refused before any work. */
@@ -48,28 +49,38 @@ async function runRequest(
   event: OktaEvent,
   actions: readonly ActionName[],
 ): Promise<RunRequest> {
-  const target = leaverTarget(event);
-  if (!target?.id) throw new Error("leaver event without a User target"); // validated before
-  const login = target.alternateId?.trim();
-  const name = target.displayName?.trim();
   return newRunRequest({
     source: SOURCE,
     eventId: event.uuid,
-    subject: {
-      hrId: target.id,
-      ...(login && looksLikeEmail(login) ? { email: login.toLowerCase() } : {}),
-      ...(name ? { name } : {}),
-    },
+    subject: personOf(event),
     reason: `Okta ${event.eventType}`,
     actions: [...actions],
     requestId,
   });
 }
 
+/** The person an event names, as the deprovisioning takes them: the Okta id, and the login if an e-mail. */
+function personOf(event: OktaEvent): { hrId: string; email?: string; name?: string } {
+  const target = leaverTarget(event);
+  if (!target?.id) throw new Error("event without a User target"); // validated before
+  const login = target.alternateId?.trim();
+  const name = target.displayName?.trim();
+  return {
+    hrId: target.id,
+    ...(login && looksLikeEmail(login) ? { email: login.toLowerCase() } : {}),
+    ...(name ? { name } : {}),
+  };
+}
+
+type Reactivated =
+  | ({ uuid: string; eventType: string } & Pick<ReactivationOutcome, "withdrawn" | "underWay">)
+  | { uuid: string; eventType: string; duplicate: true };
+
 /**
  * `/webhooks/okta`: Okta Event Hooks. `GET` answers the one-time verification challenge; `POST` takes a
  * delivery of one or more events, starts one run per leaver event (deduplicated on the event's `uuid`, as
- * Okta may deliver twice) and answers 200 well inside Okta's 3-second deadline.
+ * Okta may deliver twice), withdraws the waiting runs of each reactivated person (once per event `uuid`)
+ * and answers 200 well inside Okta's 3-second deadline.
  */
 export function oktaRoutes() {
   const app = new Hono<AppEnv>();
@@ -98,7 +109,10 @@ export function oktaRoutes() {
     // Each event on its own: Okta does not redeliver after a 4xx, so one malformed event must not cost
     // the other leavers of the batch their runs. Invalid leaver events are answered and audited.
     const leavers: OktaEvent[] = [];
+    const reactivations: OktaEvent[] = [];
     const invalid: Array<{ index: number; uuid?: string; path: string; message: string }> = [];
+    /** Which kind of event each invalid entry was, for its record (the answer keeps its documented shape). */
+    const invalidKind: string[] = [];
     const ignoredTypes: string[] = [];
     // The users the delivery names, leavers or not: those without an identity-map entry may become
     // suggested matches (recorded after the answer).
@@ -115,19 +129,25 @@ export function oktaRoutes() {
           name: target.displayName,
         });
       }
-      if (typeof type === "string" && !isLeaverEvent(type)) {
+      if (typeof type === "string" && !isLeaverEvent(type) && !isReactivationEvent(type)) {
         ignoredTypes.push(type.slice(0, 100));
         continue;
       }
       const event = OktaEvent.safeParse(raw);
       const uuid = (raw as { uuid?: unknown } | null)?.uuid;
+      const reactivation = typeof type === "string" && isReactivationEvent(type);
+      const kind = reactivation ? "reactivation" : "leaver";
       const problem = !event.success
         ? fieldErrors(event.error.issues)[0]
         : !leaverTarget(event.data)
-          ? { path: "target", message: "a leaver event needs a target of type User with an id" }
-          : undefined;
-      if (event.success && !problem) leavers.push(event.data);
+          ? { path: "target", message: `a ${kind} event needs a target of type User with an id` }
+          : reactivation && !event.data.published
+            ? // Its time bounds what it withdraws (a replay must not withdraw later runs): Okta always sends it.
+              { path: "published", message: "a reactivation event needs its published time" }
+            : undefined;
+      if (event.success && !problem) (reactivation ? reactivations : leavers).push(event.data);
       else {
+        invalidKind.push(kind);
         invalid.push({
           index,
           ...(typeof uuid === "string" ? { uuid: uuid.slice(0, 200) } : {}),
@@ -149,18 +169,48 @@ export function oktaRoutes() {
         return { uuid: event.uuid, eventType: event.eventType, runId, ...(duplicate ? { duplicate } : {}) };
       }),
     );
+    // One after the other: two events of a batch may name the same person.
+    const reactivated: Reactivated[] = [];
+    for (const event of reactivations) {
+      let outcome: ReactivationOutcome | undefined;
+      // Once per event uuid (Okta delivers at least once; its credential is a fixed header, so a captured
+      // delivery can be replayed): a replay within RECORD_ONCE_MS withdraws and records nothing again.
+      await onceFor(
+        c.env,
+        SOURCE,
+        `reactivation\n${event.uuid}`.slice(0, 500),
+        Date.now() + RECORD_ONCE_MS,
+        async () => {
+          outcome = await withdrawWaitingRuns(c.env, c.var.audit, {
+            source: SOURCE,
+            eventId: event.uuid,
+            label: `okta ${event.eventType} ${event.uuid}`,
+            person: personOf(event),
+            // Validated above; a time ahead of ours (a skewed clock) counts as now.
+            at: Math.min(Date.parse(event.published ?? ""), Date.now()),
+            requestId: c.var.requestId,
+          });
+        },
+      );
+      const base = { uuid: event.uuid, eventType: event.eventType };
+      reactivated.push(
+        outcome
+          ? { ...base, withdrawn: outcome.withdrawn, underWay: outcome.underWay }
+          : { ...base, duplicate: true },
+      );
+    }
     // Records of what starts no run are written once per delivery (Okta's credential is a fixed header, so
     // a captured delivery can be replayed at any time): the guard remembers the delivery for a day.
     const records = async () => {
       await Promise.all(
-        invalid.map((bad) =>
+        invalid.map((bad, i) =>
           c.var.audit.write({
             type: "request.rejected",
             actor: `source:${SOURCE}`,
             source: SOURCE,
             ...(bad.uuid ? { eventId: bad.uuid } : {}),
             requestId: c.var.requestId,
-            reason: `invalid leaver event at ${bad.path}: ${bad.message}`.slice(0, 500),
+            reason: `invalid ${invalidKind[i]} event at ${bad.path}: ${bad.message}`.slice(0, 500),
             details: { verified: true },
           }),
         ),
@@ -187,7 +237,7 @@ export function oktaRoutes() {
         records,
       );
     }
-    return c.json({ runs, ignored: ignoredTypes.length, invalid }, 200);
+    return c.json({ runs, reactivated, ignored: ignoredTypes.length, invalid }, 200);
   });
 
   return app;

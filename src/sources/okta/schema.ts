@@ -13,6 +13,16 @@ export const LEAVER_EVENT_TYPES = [
 export const isLeaverEvent = (eventType: string) =>
   (LEAVER_EVENT_TYPES as readonly string[]).includes(eventType);
 
+/**
+ * Okta event types that mean "this person is back" (issue 11, "Scheduled runs can be changed"): a rehire or
+ * a mistaken deactivation/suspension. They withdraw the person's waiting runs; they never start one.
+ * @see https://developer.okta.com/docs/reference/api/event-types/ (user.lifecycle.reactivate, .unsuspend)
+ */
+export const REACTIVATION_EVENT_TYPES = ["user.lifecycle.reactivate", "user.lifecycle.unsuspend"] as const;
+
+export const isReactivationEvent = (eventType: string) =>
+  (REACTIVATION_EVENT_TYPES as readonly string[]).includes(eventType);
+
 /** Okta batches events; a delivery carrying more than this is refused rather than half-processed. */
 export const MAX_EVENTS_PER_DELIVERY = 100;
 
@@ -45,7 +55,7 @@ export const OktaDelivery = z.looseObject({
 });
 export type OktaDelivery = z.infer<typeof OktaDelivery>;
 
-/** The person a leaver event is about: its `target` entry of type `User` with an id. */
+/** The person a leaver (or reactivation) event is about: its `target` entry of type `User` with an id. */
 export function leaverTarget(event: OktaEvent) {
   return event.target?.find((t) => t.type === "User" && t.id);
 }

@@ -378,6 +378,7 @@ export class ScimDirectory extends DurableObject<Env> {
     const deprovision = !next.active && deactivations > 0 ? deactivations : null;
     // Committed with the write: if the request dies before the run starts, the alarm starts it.
     if (deprovision !== null && deprovision > r.runs_started) this.scheduleRecovery();
-    return { user, deprovision, audit };
+    const reactivated = method !== "DELETE" && !current.active && next.active;
+    return { user, deprovision, audit, ...(reactivated ? { reactivated } : {}) };
   }
 }

@@ -84,6 +84,12 @@ export interface ScimWrite {
   user: ScimUser;
   /** Set when the user is inactive after a deactivation: the run to start (idempotent) is keyed by it. */
   deprovision: number | null;
+  /**
+   * Set when this write set an inactive user active again (PUT/PATCH `active: true`): the person's waiting
+   * runs are withdrawn (issue 11). A write to a user already active is not one (Okta PUTs whole active users
+   * on every profile sync).
+   */
+  reactivated?: boolean;
   /** The records of what changed (none when nothing did), to write and then confirm with `audited`. */
   audit: PendingAudit[];
 }
