@@ -261,6 +261,24 @@ describe("scheduled runs can be changed", () => {
     );
   });
 
+  it("a run accepted with its effectiveAt ahead is withdrawn at once, wherever its Workflow is: it never acts", async () => {
+    const later = new Date(Date.now() + 86_400_000).toISOString();
+    const id = uniqueId();
+    const runId = await runIdFor("hr", id);
+    const event = offboardedEvent({ id: "E-7301", koodriveUserId: SMALL });
+    event.data.effectiveAt = later;
+    // Withdrawn right after the 202: the run may not even have reached its schedule step yet.
+    const accepted = await postHr(event, {}, id);
+    expect(accepted.status).toBe(202);
+    const operator = await createToken("operator");
+    const res = await withToken(operator.token, `/runs/${runId}/cancel`, json({ reason: "rehired" }));
+    expect(res.status).toBe(200);
+    const done = await waitForRun(runId);
+    expect(done.status).toBe("withdrawn");
+    expect(await activeOf(SMALL)).toBe(3);
+    expect((await sim.calls(0)).calls.filter((c) => c.endpoint === "cancel")).toHaveLength(0);
+  });
+
   it("a run that already acts cannot be withdrawn or moved (409), and is not changed", async () => {
     const runId = await requestRun({}, SMALL);
     const done = await waitForRun(runId);

@@ -2,6 +2,7 @@ import type { AuditInput } from "../audit/schema";
 import { type Bindings, loadConfig } from "../env";
 import { auditStore } from "../services";
 import { type ApprovalDecision, DECISION_EVENT, type Decider, type Verdict } from "./approval";
+import { waitsForTime } from "./gate";
 import { instanceId, wakeInstance } from "./instances";
 import { RUN_INDEX_NAME } from "./run-index";
 import { isRunId } from "./start";
@@ -188,7 +189,7 @@ export async function waitingRunsOf(
     const m = await env.RUNS.getByName(row.runId).getMeta();
     if (!m || m.request.dryRun) continue;
     const awaiting = (m.status === "awaiting_approval" || m.status === "needs_confirmation") && !m.decision;
-    if (m.scheduled || awaiting) waiting.push(row.runId);
+    if (waitsForTime(m, Date.now()) || awaiting) waiting.push(row.runId);
   }
   return waiting;
 }

@@ -80,6 +80,17 @@ export function decide(
 }
 
 /**
+ * Whether the run waits for its `effectiveAt`: sleeping on it (`scheduled`), or accepted with the moment
+ * still ahead and not yet at its schedule step. Such a run cannot act before the moment: its schedule step
+ * (the ledger's `scheduleStep`) lets it go only once the moment has come, and reads a withdrawal first.
+ */
+export function waitsForTime(meta: RunMeta, now: number): boolean {
+  if (meta.scheduled) return true;
+  const at = meta.request.effectiveAt ? Date.parse(meta.request.effectiveAt) : 0;
+  return (meta.status === "accepted" || meta.status === "running") && !meta.request.dryRun && at > now;
+}
+
+/**
  * Cancels a run that has not acted: waiting for its `effectiveAt` or for a decision. A run approved, acting
  * or finished is refused.
  */
@@ -92,7 +103,7 @@ export function cancel(
   if (meta.status === "withdrawn")
     return { code: "conflict", refused: `already cancelled by ${meta.withdrawnBy?.by ?? "someone"}` };
   const waitingForDecision = DECIDABLE.has(meta.status) && !meta.decision;
-  if (!meta.scheduled && !waitingForDecision)
+  if (!waitsForTime(meta, now) && !waitingForDecision)
     return {
       code: "conflict",
       refused: `run is ${meta.status}${meta.decision ? ` (${meta.decision.verdict})` : ""}; only a run waiting for its effectiveAt or for approval can be cancelled`,
@@ -119,7 +130,7 @@ export function reschedule(
   actor: string,
   now: number,
 ): { next: RunMeta } | Refusal {
-  if (!meta.scheduled || meta.status === "withdrawn")
+  if (!waitsForTime(meta, now) || meta.status === "withdrawn")
     return {
       code: "conflict",
       refused: `run is ${meta.status}; only a run waiting for its effectiveAt can be rescheduled`,

@@ -151,6 +151,8 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       // Fencing: an instance of an older attempt (the sweeper or an admin started a newer one) stops here.
       const current = await ledger.getMeta();
       if (!current || current.attempt !== attempt) return null;
+      // Withdrawn before its Workflow began (a reactivation, an operator): it ends as it is, nothing done.
+      if (current.status === "withdrawn") return null;
       const m = await ledger.update({ status: "running" });
       await Promise.all([
         attempt === 1 ? audit.write(receivedRecord(m.request, false, "accepted")) : undefined,
