@@ -2,6 +2,7 @@ import * as z from "zod";
 import type { AuditStore } from "./audit/store";
 import { base64ToBytes } from "./bytes";
 import { ConfigError } from "./errors";
+import { RUN_STATUSES, type RunStatus } from "./offboarding/types";
 import {
   ACTIONS,
   type ActionName,
@@ -44,6 +45,13 @@ export interface Bindings extends Env {
   APPROVAL_ABOVE_SHARES?: string;
   APPROVAL_TIMEOUT_HOURS?: string;
   BURST_APPROVAL_THRESHOLD?: string;
+  /** Notifications and outbound events (issue 11, docs/events.md): off unless set. */
+  OUTBOUND_WEBHOOK_URLS?: string;
+  OUTBOUND_WEBHOOK_SECRET?: string;
+  NOTIFY_SLACK_WEBHOOK_URLS?: string;
+  NOTIFY_TEAMS_WEBHOOK_URLS?: string;
+  NOTIFY_ON?: string;
+  PUBLIC_BASE_URL?: string;
 }
 
 /**
@@ -217,6 +225,41 @@ const accessTeamDomain = z
     }
   });
 
+/** `https:`, or `http:` on a loopback host (tests, `npm start`). */
+const isSecureUrl = (value: string) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname));
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Destination URLs of notifications and outbound events (docs/events.md), separated by commas or white
+ * space. They are credentials (a Slack or Teams webhook URL carries its token), so a problem names the
+ * entry by its position, never its value.
+ */
+const destinationUrls = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): string[] => {
+      const urls = (v ?? "").split(/[\s,]+/).filter(Boolean);
+      for (const [i, url] of urls.entries())
+        if (!isSecureUrl(url))
+          ctx.addIssue({
+            code: "custom",
+            message: `${name} entry ${i + 1} must be an https:// URL (http:// only for 127.0.0.1, ::1 or localhost)`,
+          });
+      return urls;
+    });
+
+/** Run statuses that have an event type (src/events/types.ts): the ones NOTIFY_ON may name. */
+export const NOTIFIABLE_STATUSES = RUN_STATUSES.filter(
+  (s) => !["running", "watching", "dry_run", "needs_confirmation"].includes(s),
+);
+
 const ConfigSchema = z
   .object({
     KOODRIVE_BASE_URL: koodriveBaseUrl,
@@ -353,6 +396,43 @@ const ConfigSchema = z
      */
     BURST_APPROVAL_THRESHOLD: intVar("BURST_APPROVAL_THRESHOLD", 0, 0, 100_000),
     STUCK_RUN_MINUTES: intVar("STUCK_RUN_MINUTES", 15, 0, 1440),
+    /** Where every run state change is POSTed, signed (docs/events.md). */
+    OUTBOUND_WEBHOOK_URLS: destinationUrls("OUTBOUND_WEBHOOK_URLS"),
+    /** The Standard Webhooks key outbound events are signed with (`whsec_<base64>`). */
+    OUTBOUND_WEBHOOK_SECRET: z
+      .string()
+      .optional()
+      .transform((v) => (v ?? "").trim())
+      .refine((v) => {
+        const key = v.startsWith("whsec_") ? decodeBase64(v.slice("whsec_".length)) : null;
+        return v === "" || (key !== null && key.length >= MIN_HR_KEY_BYTES);
+      }, `OUTBOUND_WEBHOOK_SECRET must be a whsec_<base64> secret of at least ${MIN_HR_KEY_BYTES} bytes`),
+    /** Slack incoming webhooks and Teams workflow webhooks told about the statuses in NOTIFY_ON. */
+    NOTIFY_SLACK_WEBHOOK_URLS: destinationUrls("NOTIFY_SLACK_WEBHOOK_URLS"),
+    NOTIFY_TEAMS_WEBHOOK_URLS: destinationUrls("NOTIFY_TEAMS_WEBHOOK_URLS"),
+    NOTIFY_ON: z
+      .string()
+      .optional()
+      .transform((v, ctx): RunStatus[] => {
+        const value = v?.trim() ? v : "awaiting_approval,partial,failed,unresolved";
+        const names = value.split(/[\s,]+/).filter(Boolean);
+        const bad = names.filter((n) => !(NOTIFIABLE_STATUSES as readonly string[]).includes(n));
+        if (bad.length === 0) return [...new Set(names)] as RunStatus[];
+        ctx.addIssue({
+          code: "custom",
+          message: `NOTIFY_ON lists run statuses from ${NOTIFIABLE_STATUSES.join(", ")} (not ${bad.join(", ").slice(0, 200)})`,
+        });
+        return z.NEVER;
+      }),
+    /** This service's public origin, for the links in notifications and events; unset: API paths only. */
+    PUBLIC_BASE_URL: z
+      .string()
+      .optional()
+      .transform((v) => (v ?? "").trim().replace(/\/+$/, ""))
+      .refine(
+        (v) => v === "" || isSecureUrl(v),
+        "PUBLIC_BASE_URL must be an https:// URL (http:// only for 127.0.0.1, ::1 or localhost)",
+      ),
   })
   .superRefine((c, ctx) => {
     // Task and user calls act as the directory user [koodrive-api.md: Handover, "X-User-Id: the
@@ -363,6 +443,12 @@ const ConfigSchema = z
         code: "custom",
         path: ["KOODRIVE_DIRECTORY_USER_ID"],
         message: `KOODRIVE_DIRECTORY_USER_ID must be set when OFFBOARDING_ACTIONS includes ${needs.join(" and ")} (task and user calls act as that user)`,
+      });
+    if (c.OUTBOUND_WEBHOOK_URLS.length > 0 && !c.OUTBOUND_WEBHOOK_SECRET)
+      ctx.addIssue({
+        code: "custom",
+        path: ["OUTBOUND_WEBHOOK_SECRET"],
+        message: "OUTBOUND_WEBHOOK_SECRET must be set when OUTBOUND_WEBHOOK_URLS is (events are signed)",
       });
   });
 

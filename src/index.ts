@@ -1,11 +1,13 @@
 import { buildApp } from "./app";
 import { type Bindings, loadConfig } from "./env";
+import { DEAD_LETTER_QUEUE, deadLetterBatch, deliverBatch } from "./events/deliver";
+import type { DeliveryMessage } from "./events/types";
 import { sweepRuns } from "./offboarding/sweep";
 import { auditStore } from "./services";
 
 export { PeopleSeen } from "./admin/suggestions/store";
-
 export { TokenStore } from "./admin/tokens/store";
+export { EventLog } from "./events/log";
 export { RateGovernor } from "./koodrive/governor/durable";
 export { HoldsStore } from "./offboarding/holds";
 export { LeaverLock } from "./offboarding/leavers";
@@ -30,5 +32,11 @@ export default {
         console.log(JSON.stringify({ level: "info", msg: "sweep", ...report })),
       ),
     );
+  },
+  /** The deliveries queue and its dead-letter queue (wrangler.toml; src/events/deliver.ts). */
+  async queue(batch, env) {
+    const deliveries = batch as MessageBatch<DeliveryMessage>;
+    if (batch.queue === DEAD_LETTER_QUEUE) await deadLetterBatch(deliveries, env);
+    else await deliverBatch(deliveries, env);
   },
 } satisfies ExportedHandler<Bindings>;

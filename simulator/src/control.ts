@@ -5,6 +5,7 @@
 import type { AccessCerts } from "./access";
 import { handleTaskControl } from "./control-tasks";
 import { ENDPOINTS, type FaultEngine, parseFaultConfig } from "./faults";
+import type { HookReceivers } from "./hooks";
 import { CONTROL_PREFIX, MAX_CALLS_PER_READ } from "./limits";
 import { DEFAULT_QUIRKS, type Quirks } from "./paging";
 import { parseLimit, type TenantLimit } from "./ratelimit";
@@ -23,6 +24,7 @@ export interface ControlDeps {
   faults: FaultEngine;
   adminToken: string;
   access: AccessCerts;
+  hooks: HookReceivers;
   limit: TenantLimit;
 }
 
@@ -49,12 +51,14 @@ export async function handleControl(request: Request, url: URL, deps: ControlDep
   const q = url.searchParams;
   if (route.startsWith("GET /access") || route.startsWith("PUT /access"))
     return deps.access.control(request, route, q.get("host"));
+  if (/^(GET|PUT|DELETE) \/hooks\//.test(route)) return deps.hooks.control(request, route);
   const taskAnswer = await handleTaskControl(request, route, q, store, readJson);
   if (taskAnswer) return taskAnswer;
   switch (route) {
     case "POST /reset":
       store.wipe();
       deps.access.wipe();
+      deps.hooks.wipe();
       return json(200, { ok: true });
     case "POST /seed": {
       const body = await readJson(request);

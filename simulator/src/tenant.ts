@@ -8,6 +8,7 @@ import { Api, matchRoute } from "./api";
 import { verifyAppAuth } from "./auth";
 import { handleControl, readQuirks } from "./control";
 import { FaultEngine } from "./faults";
+import { HookReceivers } from "./hooks";
 import { API_PREFIX, CONTROL_PREFIX, Code, GatewayCode, MAX_CALL_LOG_ROWS } from "./limits";
 import type { Quirks } from "./paging";
 import { TenantLimit } from "./ratelimit";
@@ -34,6 +35,7 @@ export class Tenant extends DurableObject<SimEnv> {
   private readonly store: Store;
   private readonly faults: FaultEngine;
   private readonly access: AccessCerts;
+  private readonly hooks: HookReceivers;
   private readonly limit: TenantLimit;
 
   constructor(ctx: DurableObjectState, env: SimEnv) {
@@ -41,6 +43,7 @@ export class Tenant extends DurableObject<SimEnv> {
     this.store = new Store(ctx.storage.sql, ctx.storage);
     this.faults = new FaultEngine(this.store);
     this.access = new AccessCerts(ctx.storage.sql);
+    this.hooks = new HookReceivers(ctx.storage.sql);
     this.limit = new TenantLimit(this.store);
   }
 
@@ -54,9 +57,13 @@ export class Tenant extends DurableObject<SimEnv> {
         faults: this.faults,
         adminToken: this.env.SIM_ADMIN_TOKEN,
         access: this.access,
+        hooks: this.hooks,
         limit: this.limit,
       });
     }
+    // The service's outbound events and notifications (not KooDrive): test receivers (hooks.ts).
+    const hook = HookReceivers.nameOf(url.pathname);
+    if (hook && request.method === "POST") return this.hooks.receive(hook, request);
     // Cloudflare Access's key set (not KooDrive): one per team domain, i.e. per Host.
     if (url.pathname === ACCESS_CERTS_PATH && request.method === "GET") return this.access.certs(url.host);
     if (url.pathname.startsWith(`${API_PREFIX}/`)) return this.api(request, url);

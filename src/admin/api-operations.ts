@@ -5,6 +5,7 @@
  */
 import * as z from "zod";
 import { ApproveBody, CancelBody, RejectBody, RescheduleBody } from "./approvals";
+import { EventsQuery, ResendParams } from "./events";
 import { HoldParams, PostHoldsBody, PutHoldsBody } from "./holds";
 import { IdentitiesBody } from "./identities";
 import { OffboardingBody } from "./offboardings";
@@ -231,6 +232,35 @@ export const ADMIN_OPERATIONS: readonly Operation[] = [
       404: "No such run.",
       409: "The run does not wait for its effectiveAt (any more).",
       422: "Not a future ISO 8601 date-time within 365 days.",
+    },
+  },
+  {
+    method: "get",
+    path: "/events",
+    tag: "Runs",
+    role: "viewer",
+    summary: "A run's outbound events and notifications, with each delivery's state and attempts",
+    description:
+      "Every event the run published (docs/events.md), oldest first, each with its deliveries: the " +
+      "destination's label (`outbound#1`, `slack#1`, `teams#1`: its position in the setting, never its URL), " +
+      "`state` (pending, delivered, dead), `attempts`, the last HTTP status or error class, and when.",
+    query: EventsQuery,
+    responses: { 200: "`{runId, events: [{id, type, createdAt, deliveries}]}`", 400: "Not a run id." },
+  },
+  {
+    method: "post",
+    path: "/runs/:runId/events/:eventId/resend",
+    tag: "Runs",
+    role: "operator",
+    summary: "Send an event again to every destination that has not taken it",
+    description:
+      "Deliveries not yet delivered (dead-lettered ones included) go back to `pending` and are queued again, " +
+      "with the same `webhook-id` (receivers dedupe). Delivered ones are left alone. Audited (`admin.events`).",
+    params: ResendParams,
+    responses: {
+      200: "`{runId, eventId, resent: [labels]}`",
+      400: "Not a run id or event id.",
+      404: "The run has no such event.",
     },
   },
   {

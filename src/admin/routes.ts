@@ -8,6 +8,7 @@ import { ApiError, fieldErrors } from "../errors";
 import { limitBody, validate } from "../http";
 import { actionViews, evidenceView } from "../offboarding/action-view";
 import { approvalRoutes } from "./approvals";
+import { eventRoutes } from "./events";
 import { EXPORT_PARTS, exportActions, exportRun } from "./export";
 import { governorView, resetGovernor } from "./governor";
 import { holdsRoutes } from "./holds";
@@ -173,6 +174,7 @@ export function adminRoutes() {
   });
 
   approvalRoutes(app);
+  eventRoutes(app);
 
   // An operator confirms the name match a run waits for (RESOLVE_BY_NAME=confirm), naming the KooDrive id
   // they checked: only that id, once. Since 0.5 it is `approve` with that id (run-actions.ts).

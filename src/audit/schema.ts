@@ -31,6 +31,8 @@ export const AuditType = z.enum([
   "run.cancel",
   /** A waiting run's effectiveAt moved (`POST /runs/:id/reschedule`), or the move refused. */
   "run.reschedule",
+  /** An outbound event's undelivered deliveries re-sent (`POST /runs/:id/events/:eventId/resend`). */
+  "admin.events",
 ]);
 export type AuditType = z.infer<typeof AuditType>;
 

@@ -161,6 +161,24 @@ export const sim = {
     control<{ limit: { rps: number; burst: number } | null }>("PUT", "/limit", body),
 };
 
+/** What a test receiver got (`GET /__sim/hooks/<name>`): headers (lower-case names) and body as sent. */
+export interface SimHookDelivery {
+  seq: number;
+  at: number;
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Test receivers of outbound events and notifications: `https://<any host>/__hooks/<name>`. */
+export const hooks = {
+  received: (name: string) =>
+    control<{ received: SimHookDelivery[]; fail: number }>("GET", `/hooks/${name}`).then((r) => r.received),
+  /** The next `n` deliveries to this receiver are answered 500. */
+  fail: (name: string, n: number) => control<{ fail: number }>("PUT", `/hooks/${name}`, { fail: n }),
+  clear: (name: string) => control<{ ok: true }>("DELETE", `/hooks/${name}`),
+};
+
 export interface SignedFetchInput {
   method?: string;
   /** Path below the API prefix, e.g. `/share`, or a full path starting with /koodrive. */
