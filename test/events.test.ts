@@ -6,6 +6,7 @@
  * is a step of the test.
  */
 
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { beforeEach, describe, expect, it } from "vitest";
 import { publishRunEvent } from "../src/events/publish";
@@ -258,7 +259,13 @@ describe("publishRunEvent and the delivery consumer", () => {
         },
       },
     } as never;
-    await expect(publishRunEvent(broken, runMeta("failed"))).resolves.toBeUndefined();
+    const lost = runMeta("failed");
+    await expect(publishRunEvent(broken, lost)).resolves.toBeUndefined();
+    // Nothing lost: the delivery the queue refused is enqueued by the run's EventLog alarm.
+    const log = env.EVENTS_LOG.getByName(lost.request.runId);
+    expect(await log.unqueuedCount()).toBe(1);
+    expect(await runDurableObjectAlarm(log)).toBe(true);
+    expect(await log.unqueuedCount()).toBe(0);
   });
 });
 

@@ -45,6 +45,11 @@ const viewOf = (r: DeliveryRow): DeliveryView => ({
  * per run id, strongly consistent, so a replayed Workflow step records an event once and the queue
  * consumer, the dead-letter consumer and a re-send agree on each delivery's state.
  */
+/** When the alarm checks for deliveries recorded but never enqueued (the publisher enqueues at once). */
+const REQUEUE_AFTER_MS = 60_000;
+/** When it tries again after the queue refused. */
+const REQUEUE_RETRY_MS = 5 * 60_000;
+
 export class EventLog extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 
@@ -56,6 +61,9 @@ export class EventLog extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS deliveries (
         event_id TEXT NOT NULL, dest TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
         last_status INTEGER, last_error TEXT, updated_at TEXT NOT NULL, PRIMARY KEY (event_id, dest)
+      );
+      CREATE TABLE IF NOT EXISTS unqueued (
+        event_id TEXT NOT NULL, dest TEXT NOT NULL, run_id TEXT NOT NULL, PRIMARY KEY (event_id, dest)
       );
     `);
   }
@@ -74,14 +82,55 @@ export class EventLog extends DurableObject<Env> {
       now,
     ).rowsWritten;
     if (inserted === 0) return [];
-    for (const dest of dests)
+    const runId = (JSON.parse(payload) as { data?: { runId?: string } }).data?.runId ?? "";
+    for (const dest of dests) {
       this.sql.exec(
         "INSERT OR IGNORE INTO deliveries (event_id, dest, state, updated_at) VALUES (?, ?, 'pending', ?)",
         id,
         dest,
         now,
       );
+      this.sql.exec(
+        "INSERT OR IGNORE INTO unqueued (event_id, dest, run_id) VALUES (?, ?, ?)",
+        id,
+        dest,
+        runId,
+      );
+    }
+    // Nothing lost: should the caller's enqueue fail (or the caller die first), the alarm enqueues them.
+    if (dests.length > 0) void this.ctx.storage.setAlarm(Date.now() + REQUEUE_AFTER_MS);
     return dests;
+  }
+
+  /** Deliveries recorded and not yet enqueued (what the alarm still has to do). */
+  unqueuedCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM unqueued").one().n;
+  }
+
+  /** The caller enqueued these deliveries: the alarm has nothing left to do for them. */
+  queued(id: string, dests: string[]): void {
+    for (const dest of dests) this.sql.exec("DELETE FROM unqueued WHERE event_id = ? AND dest = ?", id, dest);
+  }
+
+  /** Enqueues what was recorded and never enqueued; tries again later if the queue refuses. */
+  override async alarm(): Promise<void> {
+    const rows = this.sql
+      .exec<{ event_id: string; dest: string; run_id: string }>(
+        "SELECT event_id, dest, run_id FROM unqueued LIMIT 100",
+      )
+      .toArray();
+    if (rows.length === 0) return;
+    try {
+      await this.env.DELIVERIES.sendBatch(
+        rows.map((r) => ({ body: { runId: r.run_id, eventId: r.event_id, dest: r.dest } })),
+      );
+      for (const r of rows) this.queued(r.event_id, [r.dest]);
+    } catch {
+      await this.ctx.storage.setAlarm(Date.now() + REQUEUE_RETRY_MS);
+      return;
+    }
+    if (this.sql.exec("SELECT 1 FROM unqueued LIMIT 1").toArray().length > 0)
+      await this.ctx.storage.setAlarm(Date.now() + 1_000);
   }
 
   /** The event's body and this delivery's state; undefined when either is unknown. */

@@ -30,6 +30,7 @@ export async function publishRunEvent(env: Bindings, meta: RunMeta, counts?: Cou
     await env.DELIVERIES.sendBatch(
       fresh.map((dest) => ({ body: { runId, eventId: id, dest } satisfies DeliveryMessage })),
     );
+    await log.queued(id, fresh);
   } catch (err) {
     console.warn(
       JSON.stringify({
