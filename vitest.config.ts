@@ -47,6 +47,11 @@ export default defineConfig({
           WATCH_AFTER: "1h,24h,7d",
           // npm start's .dev.vars makes admin-API runs wait for approval (the demo of the gate).
           APPROVAL_REQUIRED: "",
+          // Every run's events go through the real queue to a test receiver in the simulator
+          // (test/run-events.test.ts checks them with the standardwebhooks library).
+          OUTBOUND_WEBHOOK_URLS: "https://hooks.example.test/__hooks/all-runs",
+          OUTBOUND_WEBHOOK_SECRET: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+          NOTIFY_SLACK_WEBHOOK_URLS: "https://hooks.example.test/__hooks/all-runs-slack",
         },
         outboundService: "koodrive-simulator",
         workers: [

@@ -10,16 +10,24 @@ import { type DeliveryMessage, eventTypeOf } from "./types";
  * in NOTIFY_ON). Idempotent: the event id is derived from run, attempt and type, and only a newly recorded
  * event is enqueued, so a replayed Workflow step sends nothing twice. Never throws: delivery is best effort
  * and must never fail a run (issue 11 "Delivery failures never fail a run"); the warning names no URL.
- * `counts` (the ledger's share counts) is optional: the event carries them when given.
+ * `counts` (the ledger's share counts) is optional: the event carries them when given. `channels: false`
+ * sends the outbound event only (the layoff guard tells the channels once per burst).
  */
-export async function publishRunEvent(env: Bindings, meta: RunMeta, counts?: Counts): Promise<void> {
+export async function publishRunEvent(
+  env: Bindings,
+  meta: RunMeta,
+  counts?: Counts,
+  { channels = true }: { channels?: boolean } = {},
+): Promise<void> {
   try {
     const type = eventTypeOf(meta.status);
     if (!type) return;
     const config = checkConfig(env);
     if (config instanceof ConfigError) throw config;
     if (!anyDestination(config)) return;
-    const dests = destinationsFor(config, meta.status).map((d) => d.label);
+    const dests = destinationsFor(config, meta.status)
+      .filter((d) => channels || d.label.startsWith("outbound#"))
+      .map((d) => d.label);
     if (dests.length === 0) return;
     const runId = meta.request.runId;
     const id = await eventIdOf(runId, meta.attempt, type);

@@ -1,5 +1,6 @@
 import type { AuditInput } from "../audit/schema";
 import { type Bindings, loadConfig } from "../env";
+import { publishRunEvent } from "../events/publish";
 import { auditStore } from "../services";
 import { type ApprovalDecision, DECISION_EVENT, type Decider, type Verdict } from "./approval";
 import { waitsForTime } from "./gate";
@@ -127,6 +128,8 @@ export async function cancelRun(
     return { ok: false, code: result.code, refused: result.refused };
   }
   await audit.write(record(result.meta, runId, { type: "run.cancel", ...base, status: "withdrawn", reason }));
+  // The event now, not when the Workflow wakes (its finish step publishes the same event id again: once).
+  await publishRunEvent(env, result.meta);
   await wake(env, result.meta, before?.status === "needs_confirmation");
   return { ok: true, meta: result.meta };
 }

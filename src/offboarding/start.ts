@@ -171,7 +171,7 @@ async function approvalPolicyFor(
     Date.now(),
     BURST_WINDOW_MS,
   );
-  return n > threshold ? { ...policy, burst: n } : policy;
+  return n > threshold ? { ...policy, burst: n, burstThreshold: threshold } : policy;
 }
 
 /** How long the accept path waits for the runs index before answering anyway. */

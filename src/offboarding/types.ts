@@ -63,10 +63,17 @@ export interface RunRequest {
   /**
    * The approval policy in force when the request was accepted (issue 11): whether its source needs
    * approval (APPROVAL_REQUIRED), the share count above which it does (APPROVAL_ABOVE_SHARES, 0 = off),
-   * how long a decision may take, and `burst`: the layoff guard held it (BURST_APPROVAL_THRESHOLD), the n-th
+   * how long a decision may take, and `burst`: the layoff guard held it (BURST_APPROVAL_THRESHOLD, kept as
+   * `burstThreshold`), the n-th
    * automated run within 10 minutes. Absent on runs accepted before 0.5: no approval.
    */
-  approvalPolicy?: { source: boolean; aboveShares: number; timeoutHours: number; burst?: number };
+  approvalPolicy?: {
+    source: boolean;
+    aboveShares: number;
+    timeoutHours: number;
+    burst?: number;
+    burstThreshold?: number;
+  };
 }
 
 /** Parameters of one Workflow instance. A retry is another instance on the same run (same ledger). */

@@ -2,6 +2,7 @@ import { WorkflowEntrypoint, type WorkflowEvent, type WorkflowStep } from "cloud
 import { NonRetryableError } from "cloudflare:workflows";
 import type { AuditStore } from "../audit/store";
 import { type Bindings, loadConfig } from "../env";
+import { publishRunEvent } from "../events/publish";
 import { auditStore, runClient } from "../services";
 import { AccountSteps, overallStatus } from "./account-steps";
 import { type ActionName, actionsOf } from "./actions";
@@ -157,6 +158,8 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       await Promise.all([
         attempt === 1 ? audit.write(receivedRecord(m.request, false, "accepted")) : undefined,
         auditState(audit, m, `attempt ${attempt} started`),
+        // Issue 11: `run.accepted` (once: its event id is the run's, attempt 1's).
+        attempt === 1 ? publishRunEvent(this.env, { ...m, status: "accepted" }) : undefined,
       ]);
       // Step results are stored by Workflows (and shown in the dashboard): a chat response URL, a
       // capability, stays in the ledger only.
@@ -740,6 +743,8 @@ class Run {
       const m = await this.ledger.update({ status, detail });
       const counts = await this.ledger.counts();
       await auditState(this.audit, m, detail, counts);
+      // Issue 11: the outbound event and the channels (NOTIFY_ON); never fails the run.
+      await publishRunEvent(this.env, m, counts);
       await unwatchRun(this.env.AUDIT, this.runId);
       if (m.koodriveUserId) {
         const waiters = await this.env.LEAVERS.getByName(m.koodriveUserId).release(this.runId);
@@ -762,6 +767,15 @@ class Run {
    * Best effort, once (a step); an operator decides through the buttons, the API or the console.
    */
   async announceApproval(): Promise<void> {
+    await this.step.do("announce awaiting approval", STEP, async () => {
+      const m = await this.ledger.getMeta();
+      if (!m?.approval) return;
+      // The layoff guard tells the channels once per burst: the first run it holds; the later ones are in
+      // the outbound events and the runs list (GET /runs?status=awaiting_approval).
+      const { burst, burstThreshold = 0 } = m.request.approvalPolicy ?? {};
+      const quiet = m.approval.reasons.length === 1 && burst !== undefined && burst > burstThreshold + 1;
+      await publishRunEvent(this.env, m, await this.ledger.counts(), { channels: !quiet });
+    });
     if (!this.request.notifyUrl) return;
     await this.step.do("notify chat (awaiting approval)", NOTIFY_STEP, async () => {
       const m = await this.ledger.getMeta();
