@@ -39,6 +39,21 @@ const Payload = z.looseObject({
 const NOT_OPERATOR =
   "You are not a KooDrive Offboard operator: nothing was decided. Ask an admin to add your Slack user id to the operators.";
 
+/** Slack user ids (`U…`, `W…`): anything else is shown as the actor string, never as markup. */
+const SLACK_USER_ID = /^[UW][A-Z0-9]{2,39}$/;
+
+/** `<@U…>`: Slack renders the user's current name [Slack: formatting text, mentioning users]. */
+const mention = (user: string, actor: string) => (SLACK_USER_ID.test(user) ? `<@${user}>` : actor);
+
+/**
+ * `<!date^epoch^{date_short_pretty} {time}|fallback>`: the moment in the reader's time zone, the ISO time
+ * where the client cannot format it [Slack: formatting text, dates].
+ */
+function slackDate(iso: string): string {
+  const epoch = Math.floor(Date.parse(iso) / 1000);
+  return Number.isFinite(epoch) ? `<!date^${epoch}^{date_short_pretty} {time}|${iso}>` : iso;
+}
+
 function parsePayload(form: URLSearchParams): z.infer<typeof Payload> {
   const raw = form.get("payload");
   if (!raw) throw new ApiError("bad_request", "no payload field: not a Slack interaction");
@@ -114,7 +129,12 @@ export async function interactions(c: Context<AuthenticatedEnv<Record<never, nev
       requestId: c.var.requestId,
     },
   );
-  if (decided.ok) reply(c, payload.response_url, decidedText(target.runId, decided.decision), true);
-  else reply(c, payload.response_url, `Not decided: ${decided.refused}`, false);
+  if (decided.ok) {
+    // Slack shows the decider by name and the time in each reader's zone; the trail keeps the actor string
+    // and the reason ("rejected in Slack by ..."), which would only repeat the decider here.
+    const { reason: _reason, ...shown } = decided.decision;
+    const text = decidedText(target.runId, { ...shown, by: mention(user, actor), at: slackDate(shown.at) });
+    reply(c, payload.response_url, text, true);
+  } else reply(c, payload.response_url, `Not decided: ${decided.refused}`, false);
   return c.body(null, 200);
 }
