@@ -237,14 +237,50 @@ describe("what a click tells Slack", () => {
       reason: `rejected in Slack by slack:${TEAM}:${OTHER_OPERATOR} (${OTHER_OPERATOR.toLowerCase()})`,
     });
     await noCancelRequested(DEMO.leaver);
-    // A later click on the stale buttons is refused and shown to the clicker alone.
-    await click(clickBody(OTHER_OPERATOR, APPROVE_ACTION_ID, runId));
-    expect(postsTo(CLICK_URL)[1]?.body).toMatchObject({
-      replace_original: false,
-      response_type: "ephemeral",
-    });
-    expect(postsTo(CLICK_URL)[1]?.body.text).toMatch(/^Not decided: already rejected by /);
+    // A later click on another copy of the buttons changes nothing: they are replaced by the decision.
+    await click(clickBody("U2CERLKJA", APPROVE_ACTION_ID, runId));
+    expect(postsTo(CLICK_URL)[1]?.body.replace_original).toBe(true);
+    expect(postsTo(CLICK_URL)[1]?.body.text.startsWith(prefix)).toBe(true);
     expect(await statusOf(runId)).toBe("rejected");
+    expect((await decisionsOf(runId)).map((r) => r.status).sort()).toEqual(["refused", "rejected"]);
+    await noCancelRequested(DEMO.leaver);
+  });
+
+  it("buttons of a run decided through the admin API are replaced by that decision when clicked", async () => {
+    const runId = await gatedSlackRun(DEMO.leaver);
+    const planned = (await sim.shares(DEMO.leaver, "active")).length;
+    const api = await admin(`/runs/${runId}/approve`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(api.status).toBe(202);
+    await click(clickBody(OTHER_OPERATOR, REJECT_ACTION_ID, runId));
+    const [apiDecision] = (await decisionsOf(runId)).filter((r) => r.status === "approved");
+    const prefix = `Approved: the run cancels ${planned} share(s). \`${runId}\`, approved by ${apiDecision?.actor} at `;
+    expect(postsTo(CLICK_URL)[0]?.body.replace_original).toBe(true);
+    expect(postsTo(CLICK_URL)[0]?.body.text.startsWith(prefix)).toBe(true);
+    expect((await waitForRun(runId)).status).toBe("completed"); // the click rejected nothing
+    expect((await decisionsOf(runId)).map((r) => r.status).sort()).toEqual(["approved", "refused"]);
+  });
+
+  it("buttons of a withdrawn run are replaced by where the run stands; nothing is decided", async () => {
+    const runId = await gatedSlackRun(DEMO.leaver);
+    const withdrawn = await admin(`/runs/${runId}/cancel`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ reason: "HR entered the wrong person" }),
+    });
+    expect(withdrawn.status).toBe(200);
+    expect((await waitForRun(runId)).status).toBe("withdrawn");
+    await click(clickBody(OTHER_OPERATOR, APPROVE_ACTION_ID, runId));
+    const told = postsTo(CLICK_URL)[0]?.body;
+    expect(told?.replace_original).toBe(true);
+    expect(told?.text).toMatch(
+      new RegExp(`^Nothing to decide: \`${runId}\` is withdrawn: .*HR entered the wrong person`),
+    );
+    expect(await statusOf(runId)).toBe("withdrawn");
+    expect((await decisionsOf(runId)).map((r) => r.status)).toEqual(["refused"]);
     await noCancelRequested(DEMO.leaver);
   });
 });
