@@ -1,3 +1,5 @@
+import { introspectWorkflowInstance } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from "../src/offboarding/approval";
 import { runIdFor } from "../src/offboarding/start";
@@ -280,6 +282,24 @@ describe("what a click tells Slack", () => {
       new RegExp(`^Nothing to decide: \`${runId}\` is withdrawn: .*HR entered the wrong person`),
     );
     expect(await statusOf(runId)).toBe("withdrawn");
+    expect((await decisionsOf(runId)).map((r) => r.status)).toEqual(["refused"]);
+    await noCancelRequested(DEMO.leaver);
+  });
+  it("buttons of a run that waited past its deadline are replaced by `expired`; nothing is decided or cancelled", async () => {
+    const id = uniqueId();
+    const runId = await runIdFor("hr", id);
+    const instance = await introspectWorkflowInstance(env.OFFBOARDING, runId);
+    await instance.modify(async (m) => {
+      await m.forceEventTimeout({ name: "wait for approval" });
+    });
+    const event = offboardedEvent({ id: "E-4343", koodriveUserId: DEMO.leaver });
+    expect((await postHr(event, { APPROVAL_REQUIRED: "hr" }, id)).status).toBe(202);
+    expect((await waitForRun(runId)).status).toBe("expired");
+    await click(clickBody(OTHER_OPERATOR, APPROVE_ACTION_ID, runId));
+    const told = postsTo(CLICK_URL)[0]?.body;
+    expect(told?.replace_original).toBe(true);
+    expect(told?.text).toMatch(new RegExp(`^Nothing to decide: \`${runId}\` is expired: `));
+    expect(await statusOf(runId)).toBe("expired");
     expect((await decisionsOf(runId)).map((r) => r.status)).toEqual(["refused"]);
     await noCancelRequested(DEMO.leaver);
   });
