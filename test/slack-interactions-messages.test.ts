@@ -266,12 +266,12 @@ describe("what a click tells Slack", () => {
     expect((await decisionsOf(runId)).map((r) => r.status).sort()).toEqual(["approved", "refused"]);
   });
 
-  it("buttons of a withdrawn run are replaced by where the run stands; nothing is decided", async () => {
+  it("buttons of a withdrawn run are replaced by where the run stands, its reason escaped; nothing is decided", async () => {
     const runId = await gatedSlackRun(DEMO.leaver);
     const withdrawn = await admin(`/runs/${runId}/cancel`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ reason: "HR entered the wrong person" }),
+      body: JSON.stringify({ reason: "HR entered the wrong person <!channel> & <https://x.example|here>" }),
     });
     expect(withdrawn.status).toBe(200);
     expect((await waitForRun(runId)).status).toBe("withdrawn");
@@ -281,6 +281,11 @@ describe("what a click tells Slack", () => {
     expect(told?.text).toMatch(
       new RegExp(`^Nothing to decide: \`${runId}\` is withdrawn: .*HR entered the wrong person`),
     );
+    // The reason someone typed is shown as text: no channel-wide ping, no link (Slack's escaping).
+    expect(told?.text).toContain(
+      "HR entered the wrong person &lt;!channel&gt; &amp; &lt;https://x.example|here&gt;",
+    );
+    expect(told?.text).not.toMatch(/<!channel>|<https:/);
     expect(await statusOf(runId)).toBe("withdrawn");
     expect((await decisionsOf(runId)).map((r) => r.status)).toEqual(["refused"]);
     await noCancelRequested(DEMO.leaver);

@@ -44,12 +44,21 @@ const NOT_OPERATOR =
 const SLACK_ACTOR = /^slack:[^: ]*:([UW][A-Z0-9]{2,39})(?: \(|$)/;
 
 /**
+ * Text from elsewhere (a refusal naming an actor, a run's detail with a reason someone typed or a name from
+ * HR) shown in a Slack message: `&`, `<` and `>` escaped, the three characters Slack's markup uses, so it
+ * cannot become a mention, a `<!channel>` or a link [Slack: formatting text, escaping text].
+ */
+export function escapeSlack(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+/**
  * `<@U…>` for a Slack actor: Slack renders the user's current name [Slack: formatting text, mentioning
- * users]. Any other actor (an admin token, a console user) is shown as its actor string.
+ * users]. Any other actor (an admin token, a console user) is shown as its actor string, escaped.
  */
 function shownActor(actor: string): string {
   const user = SLACK_ACTOR.exec(actor)?.[1];
-  return user ? `<@${user}>` : actor;
+  return user ? `<@${user}>` : escapeSlack(actor);
 }
 
 /**
@@ -142,7 +151,7 @@ export async function interactions(c: Context<AuthenticatedEnv<Record<never, nev
   }
   const settled = decided.code === "conflict" ? await settledText(c.env, target.runId) : null;
   if (settled) reply(c, payload.response_url, settled, true);
-  else reply(c, payload.response_url, `Not decided: ${decided.refused}`, false);
+  else reply(c, payload.response_url, `Not decided: ${escapeSlack(decided.refused)}`, false);
   return c.body(null, 200);
 }
 
@@ -169,6 +178,6 @@ async function settledText(env: Bindings, runId: string): Promise<string | null>
   if (!meta) return null;
   if (meta.decision) return decisionText(runId, meta.decision);
   if (meta.status === "awaiting_approval" || meta.status === "needs_confirmation") return null;
-  const detail = meta.detail ? `: ${meta.detail.slice(0, MAX_DETAIL)}` : "";
+  const detail = meta.detail ? `: ${escapeSlack(meta.detail.slice(0, MAX_DETAIL))}` : "";
   return `Nothing to decide: \`${runId}\` is ${meta.status}${detail}.`;
 }
