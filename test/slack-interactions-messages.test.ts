@@ -2,6 +2,7 @@ import { introspectWorkflowInstance } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from "../src/offboarding/approval";
+import { approvalBlocks } from "../src/offboarding/slack-blocks";
 import { runIdFor } from "../src/offboarding/start";
 import { callWith, postHr } from "./helpers/env";
 import { freeLeaver } from "./helpers/leaver";
@@ -190,6 +191,30 @@ describe("the approval message (Block Kit) posted to the command's response_url"
     await noCancelRequested(DEMO.leaver);
     await click(clickBody(OTHER_OPERATOR, REJECT_ACTION_ID, runId)); // leave nothing waiting
     await waitForRun(runId);
+  });
+});
+
+describe("the approval blocks' text", () => {
+  it("shows a name from HR and the gate's detail as text: no <!channel> ping, no mention, no link", () => {
+    const blocks = approvalBlocks(
+      "hr-0123456789abcdef0123456789abcdef",
+      {
+        reasons: ["name_match"],
+        detail: "a name match for <@U0ANYONE> & <https://evil.example|this link> needs an operator",
+        requester: "source:hr",
+        source: "hr",
+        deadline: "2026-12-04T00:00:00.000Z",
+        planShares: 3,
+        planDigest: "ab".repeat(32),
+        candidate: { koodriveUserId: DEMO.leaver, name: "Dana <!channel>" },
+        since: "2026-12-01T00:00:00.000Z",
+      },
+      "Dana <!channel>",
+    );
+    const text = JSON.stringify(blocks[0]);
+    expect(text).toContain("(Dana &lt;!channel&gt;)");
+    expect(text).toContain("for &lt;@U0ANYONE&gt; &amp; &lt;https://evil.example|this link&gt; needs");
+    expect(text).not.toMatch(/<!channel>|<@U0ANYONE>|<https:/);
   });
 });
 

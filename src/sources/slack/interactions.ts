@@ -7,7 +7,7 @@ import { ApiError } from "../../errors";
 import { APPROVE_ACTION_ID, type ApprovalDecision, REJECT_ACTION_ID } from "../../offboarding/approval";
 import { decideRun } from "../../offboarding/decide";
 import { isSlackResponseUrl, postToChat } from "../../offboarding/notify";
-import { decidedText, parseButtonValue } from "../../offboarding/slack-blocks";
+import { decidedText, escapeSlack, parseButtonValue } from "../../offboarding/slack-blocks";
 import { firstTrigger, parseForm, SOURCE } from "./common";
 
 /**
@@ -42,15 +42,6 @@ const NOT_OPERATOR =
 
 /** A Slack actor string's user id (`slack:<team>:<U… or W…> (<name>)`); other actors have none. */
 const SLACK_ACTOR = /^slack:[^: ]*:([UW][A-Z0-9]{2,39})(?: \(|$)/;
-
-/**
- * Text from elsewhere (a refusal naming an actor, a run's detail with a reason someone typed or a name from
- * HR) shown in a Slack message: `&`, `<` and `>` escaped, the three characters Slack's markup uses, so it
- * cannot become a mention, a `<!channel>` or a link [Slack: formatting text, escaping text].
- */
-export function escapeSlack(text: string): string {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
-}
 
 /**
  * `<@U…>` for a Slack actor: Slack renders the user's current name [Slack: formatting text, mentioning
