@@ -51,6 +51,9 @@ let OPERATORS: Record<string, string> = {};
 
 /** Every body the Worker (its routes and its Workflows, in this isolate) posts to hooks.slack.com. */
 let posts: SlackPost[] = [];
+/** Every other outbound URL, KooDrive's and the simulator's control plane's aside. */
+let elsewhere: string[] = [];
+const KOODRIVE_HOSTS = new Set(["intl.myhuaweicloud-koodrive.com", "sim.local"]);
 
 beforeEach(async () => {
   await sim.reset();
@@ -60,11 +63,14 @@ beforeEach(async () => {
   REQUESTER = `U${crypto.randomUUID().replaceAll("-", "").slice(0, 10).toUpperCase()}`;
   OPERATORS = { SLACK_OPERATORS: `U2CERLKJA, ${OTHER_OPERATOR}, ${REQUESTER}` };
   posts = [];
+  elsewhere = [];
   const real = globalThis.fetch;
   vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     const req = new Request(input, init);
-    if (new URL(req.url).hostname === "hooks.slack.com")
+    const host = new URL(req.url).hostname;
+    if (host === "hooks.slack.com")
       posts.push({ url: req.url, body: (await req.clone().json()) as SlackPost["body"] });
+    else if (!KOODRIVE_HOSTS.has(host)) elsewhere.push(req.url);
     return real(req);
   });
 });
@@ -389,6 +395,36 @@ describe("who may click", () => {
     await noCancelRequested(DEMO.leaver);
     await click(clickBody(OTHER_OPERATOR, REJECT_ACTION_ID, runId));
     await waitForRun(runId);
+  });
+});
+
+describe("where a click's answer goes", () => {
+  it("only to Slack's own response URLs: a payload naming another address is decided, and nothing is posted there", async () => {
+    const runId = await gatedSlackRun(DEMO.leaver);
+    const elsewhereUrls = [
+      "https://evil.example/actions/T1DC2JH3J/1/x",
+      "http://hooks.slack.com/actions/T1DC2JH3J/1/x",
+      "https://hooks.slack.com.evil.example/actions/T1DC2JH3J/1/x",
+      "https://hooks.slack.com:8443/actions/T1DC2JH3J/1/x",
+    ];
+    for (const url of elsewhereUrls) {
+      const payload = JSON.parse(
+        new URLSearchParams(clickBody(NOT_OPERATOR, APPROVE_ACTION_ID, runId)).get("payload") ?? "",
+      );
+      const body = new URLSearchParams({ payload: JSON.stringify({ ...payload, response_url: url }) });
+      expect((await click(body.toString())).status).toBe(200);
+    }
+    const payload = JSON.parse(
+      new URLSearchParams(clickBody(OTHER_OPERATOR, REJECT_ACTION_ID, runId)).get("payload") ?? "",
+    );
+    const body = new URLSearchParams({
+      payload: JSON.stringify({ ...payload, response_url: elsewhereUrls[0] }),
+    });
+    expect((await click(body.toString())).status).toBe(200);
+    expect((await waitForRun(runId)).status).toBe("rejected");
+    expect(elsewhere).toEqual([]);
+    expect(posts.filter((p) => p.url !== COMMAND_URL)).toEqual([]);
+    await noCancelRequested(DEMO.leaver);
   });
 });
 
