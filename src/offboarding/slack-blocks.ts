@@ -9,6 +9,15 @@ import { APPROVE_ACTION_ID, type ApprovalGate, REJECT_ACTION_ID } from "./approv
 /** Slack's limit for a section's text is 3,000 characters; ours stay far below. */
 const MAX_TEXT = 2_900;
 
+/**
+ * Text from elsewhere (a name or e-mail from HR, a reason someone typed, an actor) shown in a Slack message:
+ * `&`, `<` and `>` escaped, the three characters Slack's markup uses, so it cannot become a mention, a
+ * `<!channel>` or a link [Slack: formatting text, escaping text].
+ */
+export function escapeSlack(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
 /** The value of a decision button: the run id, and the candidate of a name match. */
 export const buttonValue = (runId: string, gate: Pick<ApprovalGate, "candidate">) =>
   gate.candidate ? `${runId}|${gate.candidate.koodriveUserId}` : runId;
@@ -24,7 +33,7 @@ export function parseButtonValue(value: string): { runId: string; koodriveUserId
 export function approvalBlocks(runId: string, gate: ApprovalGate, who: string): unknown[] {
   const value = buttonValue(runId, gate);
   const text =
-    `*Approval needed* for \`${runId}\` (${who}): ${gate.detail}.\n` +
+    `*Approval needed* for \`${runId}\` (${escapeSlack(who)}): ${escapeSlack(gate.detail)}.\n` +
     `Plan: ${gate.planShares} share(s), digest \`${gate.planDigest.slice(0, 16)}\`. ` +
     `Decide before ${gate.deadline}; the person who asked cannot approve.`;
   return [

@@ -2,11 +2,12 @@ import type { Context } from "hono";
 import * as z from "zod";
 import { recordChatRefusal } from "../../audit/security";
 import type { AuthenticatedEnv } from "../../auth";
+import type { Bindings } from "../../env";
 import { ApiError } from "../../errors";
-import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from "../../offboarding/approval";
+import { APPROVE_ACTION_ID, type ApprovalDecision, REJECT_ACTION_ID } from "../../offboarding/approval";
 import { decideRun } from "../../offboarding/decide";
 import { isSlackResponseUrl, postToChat } from "../../offboarding/notify";
-import { decidedText, parseButtonValue } from "../../offboarding/slack-blocks";
+import { decidedText, escapeSlack, parseButtonValue } from "../../offboarding/slack-blocks";
 import { firstTrigger, parseForm, SOURCE } from "./common";
 
 /**
@@ -38,6 +39,27 @@ const Payload = z.looseObject({
 
 const NOT_OPERATOR =
   "You are not a KooDrive Offboard operator: nothing was decided. Ask an admin to add your Slack user id to the operators.";
+
+/** A Slack actor string's user id (`slack:<team>:<U… or W…> (<name>)`); other actors have none. */
+const SLACK_ACTOR = /^slack:[^: ]*:([UW][A-Z0-9]{2,39})(?: \(|$)/;
+
+/**
+ * `<@U…>` for a Slack actor: Slack renders the user's current name [Slack: formatting text, mentioning
+ * users]. Any other actor (an admin token, a console user) is shown as its actor string, escaped.
+ */
+function shownActor(actor: string): string {
+  const user = SLACK_ACTOR.exec(actor)?.[1];
+  return user ? `<@${user}>` : escapeSlack(actor);
+}
+
+/**
+ * `<!date^epoch^{date_short_pretty} {time}|fallback>`: the moment in the reader's time zone, the ISO time
+ * where the client cannot format it [Slack: formatting text, dates].
+ */
+function slackDate(iso: string): string {
+  const epoch = Math.floor(Date.parse(iso) / 1000);
+  return Number.isFinite(epoch) ? `<!date^${epoch}^{date_short_pretty} {time}|${iso}>` : iso;
+}
 
 function parsePayload(form: URLSearchParams): z.infer<typeof Payload> {
   const raw = form.get("payload");
@@ -114,7 +136,39 @@ export async function interactions(c: Context<AuthenticatedEnv<Record<never, nev
       requestId: c.var.requestId,
     },
   );
-  if (decided.ok) reply(c, payload.response_url, decidedText(target.runId, decided.decision), true);
-  else reply(c, payload.response_url, `Not decided: ${decided.refused}`, false);
+  if (decided.ok) {
+    reply(c, payload.response_url, decisionText(target.runId, decided.decision), true);
+    return c.body(null, 200);
+  }
+  const settled = decided.code === "conflict" ? await settledText(c.env, target.runId) : null;
+  if (settled) reply(c, payload.response_url, settled, true);
+  else reply(c, payload.response_url, `Not decided: ${escapeSlack(decided.refused)}`, false);
   return c.body(null, 200);
+}
+
+/**
+ * A decision as Slack shows it: the decider by name and the time in each reader's zone. The trail keeps the
+ * actor string and the reason ("rejected in Slack by ..."), which would only repeat the decider here.
+ */
+function decisionText(runId: string, decision: ApprovalDecision): string {
+  const { reason: _reason, ...shown } = decision;
+  return decidedText(runId, { ...shown, by: shownActor(shown.by), at: slackDate(shown.at) });
+}
+
+/** How much of a run's detail a "nothing to decide" message shows. */
+const MAX_DETAIL = 300;
+
+/**
+ * A click on buttons whose run no longer waits (decided from another copy of the message, the API or the
+ * console; withdrawn; expired): the stale buttons are replaced, for everyone who sees that message, by where
+ * the run stands. Null while the run still waits: the refusal (e.g. the approval window just closed) is then
+ * the clicker's alone.
+ */
+async function settledText(env: Bindings, runId: string): Promise<string | null> {
+  const meta = await env.RUNS.getByName(runId).getMeta();
+  if (!meta) return null;
+  if (meta.decision) return decisionText(runId, meta.decision);
+  if (meta.status === "awaiting_approval" || meta.status === "needs_confirmation") return null;
+  const detail = meta.detail ? `: ${escapeSlack(meta.detail.slice(0, MAX_DETAIL))}` : "";
+  return `Nothing to decide: \`${runId}\` is ${meta.status}${detail}.`;
 }
