@@ -27,7 +27,8 @@ describe("review5: layoff guard and redeliveries", () => {
     const ids = [uniqueId("burstB"), uniqueId("burstC")];
     for (const [i, id] of ids.entries())
       expect(
-        (await postHr(offboardedEvent({ id: `E-R5${i}`, email: `r5-${i}-${id}@example.com` }), vars, id)).status,
+        (await postHr(offboardedEvent({ id: `E-R5${i}`, email: `r5-${i}-${id}@example.com` }), vars, id))
+          .status,
       ).toBe(202);
     const c = await runIdFor("hr", ids[1] as string);
     expect((await policyOf(c))?.burst).toBeUndefined();

@@ -26,10 +26,9 @@ describe("review5: reactivation of a person whose run is about to wait for appro
     await sim.seed({ users: [{ userId: kd, name: `Person ${id}`, shares: 200 }], seed: 78 });
 
     // HR offboards the person now; the policy holds HR runs for approval (nothing may act before one).
-    const res = await postHr(
-      offboardedEvent({ id: `E-${id}`, email, koodriveUserId: kd }),
-      { APPROVAL_REQUIRED: "hr" },
-    );
+    const res = await postHr(offboardedEvent({ id: `E-${id}`, email, koodriveUserId: kd }), {
+      APPROVAL_REQUIRED: "hr",
+    });
     expect(res.status).toBe(202);
     const { runId } = (await res.json()) as { runId: string };
 
@@ -53,7 +52,9 @@ describe("review5: reactivation of a person whose run is about to wait for appro
       },
     });
     expect(answer.status).toBe(200);
-    const body = (await answer.json()) as { reactivated: Array<{ withdrawn?: string[]; underWay?: string[] }> };
+    const body = (await answer.json()) as {
+      reactivated: Array<{ withdrawn?: string[]; underWay?: string[] }>;
+    };
 
     // Wherever its Workflow was, the run had not acted: it must be withdrawn, not left to wait for approval.
     let status = "";

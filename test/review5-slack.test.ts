@@ -65,7 +65,9 @@ describe("review5: Slack four eyes", () => {
       response_url: CLICK_URL,
       team: { id: OTHER_WORKSPACE },
       user: { id: REQUESTER, username: "roadrunner", team_id: TEAM },
-      actions: [{ action_id: APPROVE_ACTION_ID, block_id: "koodrive_decision", value: runId, type: "button" }],
+      actions: [
+        { action_id: APPROVE_ACTION_ID, block_id: "koodrive_decision", value: runId, type: "button" },
+      ],
     };
     const res = await signed(
       "/chatops/slack/interactions",
@@ -84,7 +86,9 @@ describe("review5: Slack four eyes", () => {
       response_url: CLICK_URL,
       team: null,
       user: { id: REQUESTER, username: "roadrunner", team_id: "E0ENTERPRISE" },
-      actions: [{ action_id: APPROVE_ACTION_ID, block_id: "koodrive_decision", value: runId, type: "button" }],
+      actions: [
+        { action_id: APPROVE_ACTION_ID, block_id: "koodrive_decision", value: runId, type: "button" },
+      ],
     };
     const res = await signed(
       "/chatops/slack/interactions",

@@ -33,7 +33,11 @@ describe("review5: a cancel between the start step's read and its write", () => 
       requestId: uniqueId("req"),
     } as Parameters<typeof newRunRequest>[0]);
     const ledger = env.RUNS.getByName(request.runId);
-    await ledger.accept({ ...request, nameMatch: "off", approvalPolicy: { source: false, aboveShares: 0, timeoutHours: 72 } } as never);
+    await ledger.accept({
+      ...request,
+      nameMatch: "off",
+      approvalPolicy: { source: false, aboveShares: 0, timeoutHours: 72 },
+    } as never);
 
     // The start step: its read sees the run accepted (not withdrawn)...
     const read = await ledger.getMeta();
