@@ -1,0 +1,100 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { APPROVE_ACTION_ID } from "../src/offboarding/approval";
+import { callWith } from "./helpers/env";
+import { freeLeaver } from "./helpers/leaver";
+import { signSlack } from "./helpers/signers";
+import { DEMO, sim } from "./helpers/sim";
+import { admin, clearHolds, uniqueId, waitForStatus } from "./helpers/worker";
+
+/** Review 5: four eyes on Slack buttons. */
+
+const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
+const TEAM = "T1DC2JH3J";
+const OTHER_WORKSPACE = "T0SECONDWS";
+const REQUESTER = "U2CERLKJA"; // an operator (vitest.config.ts SLACK_OPERATORS)
+const COMMAND_URL = "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN";
+const CLICK_URL = "https://hooks.slack.com/actions/T1DC2JH3J/555/clickClickClickSecret";
+const GATED = { APPROVAL_REQUIRED: "slack" };
+
+beforeEach(async () => {
+  await sim.reset();
+  await sim.seed({ demo: true });
+  await clearHolds();
+  await freeLeaver(DEMO.leaver);
+});
+
+async function signed(path: string, body: string, vars: Record<string, string> = {}) {
+  const ts = Math.floor(Date.now() / 1000);
+  const headers = {
+    "content-type": "application/x-www-form-urlencoded",
+    "x-slack-request-timestamp": String(ts),
+    "x-slack-signature": await signSlack(SECRET, ts, body),
+  };
+  return callWith(vars, path, { method: "POST", headers, body });
+}
+
+async function gatedSlackRun(who: string = DEMO.leaver): Promise<string> {
+  const body = new URLSearchParams({
+    team_id: TEAM,
+    user_id: REQUESTER,
+    user_name: "roadrunner",
+    command: "/koodrive",
+    text: `offboard ${who}`,
+    response_url: COMMAND_URL,
+    trigger_id: uniqueId("trigger"),
+  }).toString();
+  const res = await signed("/chatops/slack", body, GATED);
+  const text = ((await res.json()) as { text: string }).text;
+  const runId = /`(slack-[0-9a-f]{32})`/.exec(text)?.[1] ?? "";
+  expect(runId).not.toBe("");
+  await waitForStatus(runId, "awaiting_approval");
+  return runId;
+}
+
+const statusOf = async (runId: string) =>
+  ((await (await admin(`/runs/${runId}`)).json()) as { status: string }).status;
+
+describe("review5: Slack four eyes", () => {
+  it("review5: the requester clicking Approve from another workspace (Enterprise Grid / Slack Connect) is refused", async () => {
+    const runId = await gatedSlackRun();
+    // The same Slack user (user ids are global in Slack; SLACK_OPERATORS lists the user id alone) clicks
+    // the button in a channel of another workspace of the org: Slack names that workspace in `team`.
+    const payload = {
+      type: "block_actions",
+      trigger_id: uniqueId("click"),
+      response_url: CLICK_URL,
+      team: { id: OTHER_WORKSPACE },
+      user: { id: REQUESTER, username: "roadrunner", team_id: TEAM },
+      actions: [
+        { action_id: APPROVE_ACTION_ID, block_id: "koodrive_decision", value: runId, type: "button" },
+      ],
+    };
+    const res = await signed(
+      "/chatops/slack/interactions",
+      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+    );
+    expect(res.status).toBe(200);
+    expect(await statusOf(runId)).toBe("awaiting_approval");
+  });
+
+  it("review5: the requester clicking Approve where Slack sends no team (org-wide app) is refused", async () => {
+    await freeLeaver(DEMO.seller);
+    const runId = await gatedSlackRun(DEMO.seller);
+    const payload = {
+      type: "block_actions",
+      trigger_id: uniqueId("click"),
+      response_url: CLICK_URL,
+      team: null,
+      user: { id: REQUESTER, username: "roadrunner", team_id: "E0ENTERPRISE" },
+      actions: [
+        { action_id: APPROVE_ACTION_ID, block_id: "koodrive_decision", value: runId, type: "button" },
+      ],
+    };
+    const res = await signed(
+      "/chatops/slack/interactions",
+      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+    );
+    expect(res.status).toBe(200);
+    expect(await statusOf(runId)).toBe("awaiting_approval");
+  });
+});
