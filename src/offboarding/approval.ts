@@ -58,9 +58,13 @@ export interface Decider {
 
 /**
  * The identity behind an actor string, for four eyes: chat actors carry a display name that may change
- * (`slack:T1:U2 (Ann)` -> `slack:T1:U2`); every other actor string is an identity already.
+ * (`slack:T1:U2 (Ann)` -> `slack:u2`, the team dropped: see below); every other actor string is an identity.
  */
 export function identityOf(actor: string): string {
-  const chat = /^((?:slack|teams):[^ ]+) \(.*\)$/.exec(actor);
-  return (chat?.[1] ?? actor).toLowerCase();
+  const chat = /^((?:slack|teams):[^ ]+)(?: \(.*\))?$/.exec(actor);
+  const id = (chat?.[1] ?? actor).toLowerCase();
+  // A Slack user id is the person across workspaces (Enterprise Grid, Slack Connect): a click may carry
+  // another team id than the command did, or none. `slack:<team>:<user>` -> `slack:<user>`.
+  const slack = /^slack:[^:]*:([^:]+)$/.exec(id);
+  return slack ? `slack:${slack[1]}` : id;
 }

@@ -3,7 +3,7 @@ import { type Bindings, loadConfig } from "../env";
 import { publishRunEvent } from "../events/publish";
 import { auditStore } from "../services";
 import { type ApprovalDecision, DECISION_EVENT, type Decider, type Verdict } from "./approval";
-import { waitsForTime } from "./gate";
+import { waitsForDecision, waitsForTime } from "./gate";
 import { instanceId, wakeInstance } from "./instances";
 import { RUN_INDEX_NAME } from "./run-index";
 import { isRunId } from "./start";
@@ -191,8 +191,7 @@ export async function waitingRunsOf(
   for (const row of runs) {
     const m = await env.RUNS.getByName(row.runId).getMeta();
     if (!m || m.request.dryRun) continue;
-    const awaiting = (m.status === "awaiting_approval" || m.status === "needs_confirmation") && !m.decision;
-    if (waitsForTime(m, Date.now()) || awaiting) waiting.push(row.runId);
+    if (waitsForTime(m, Date.now()) || waitsForDecision(m)) waiting.push(row.runId);
   }
   return waiting;
 }

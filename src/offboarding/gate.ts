@@ -91,6 +91,19 @@ export function waitsForTime(meta: RunMeta, now: number): boolean {
 }
 
 /**
+ * Whether the run waits for a decision: at its gate, or held by its policy (its source needs approval, or
+ * the layoff guard held it) and still planning, before the gate opens. Neither can act before an approval:
+ * the gate step reads a withdrawal first.
+ */
+export function waitsForDecision(meta: RunMeta): boolean {
+  if (meta.decision) return false;
+  if (DECIDABLE.has(meta.status)) return true;
+  const policy = meta.request.approvalPolicy;
+  const held = Boolean(policy?.source || policy?.burst);
+  return held && !meta.request.dryRun && (meta.status === "accepted" || meta.status === "running");
+}
+
+/**
  * Cancels a run that has not acted: waiting for its `effectiveAt` or for a decision. A run approved, acting
  * or finished is refused.
  */
@@ -102,7 +115,7 @@ export function cancel(
 ): { next: RunMeta } | Refusal {
   if (meta.status === "withdrawn")
     return { code: "conflict", refused: `already cancelled by ${meta.withdrawnBy?.by ?? "someone"}` };
-  const waitingForDecision = DECIDABLE.has(meta.status) && !meta.decision;
+  const waitingForDecision = waitsForDecision(meta);
   if (!waitsForTime(meta, now) && !waitingForDecision)
     return {
       code: "conflict",

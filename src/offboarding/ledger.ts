@@ -240,6 +240,8 @@ export class RunLedger extends DurableObject<Env> {
   ): RunMeta {
     const meta = this.readMeta();
     if (!meta) throw new Error("run not found");
+    // A withdrawn run never reopens (issue 11): a step racing the withdrawal cannot set it running again.
+    if (meta.status === "withdrawn" && patch.status && patch.status !== "withdrawn") return meta;
     const now = new Date().toISOString();
     const next: RunMeta = { ...meta, ...patch, updatedAt: now };
     if (patch.status && TERMINAL.has(patch.status)) next.finishedAt = now;

@@ -119,7 +119,8 @@ export async function startRun(
     ...request,
     nameMatch: policy,
     actions,
-    approvalPolicy: await approvalPolicyFor(env, config, request),
+    // A redelivery keeps the run it names (its policy included): only a new run counts in a burst.
+    ...((await ledger.getMeta()) ? {} : { approvalPolicy: await approvalPolicyFor(env, config, request) }),
     ...(actions.includes("watch") ? { watchAfterMs: request.watchAfterMs ?? config.WATCH_AFTER } : {}),
   });
   // Listed before the answer (GET /runs is strongly consistent with the 202). A duplicate writes its row

@@ -17,7 +17,7 @@ import { postToChat } from "./notify";
 import { AuditFlusher, flushAudit } from "./outbox";
 import { listPages, planPage } from "./paging";
 import { type Resolution, resolveLeaver, userExists } from "./resolve";
-import { approvalBlocks } from "./slack-blocks";
+import { approvalBlocks, escapeSlack } from "./slack-blocks";
 import { receivedRecord } from "./start";
 import { auditState, isEngineAbort, STEP } from "./steps";
 import { describeRun, personOf } from "./summary";
@@ -155,6 +155,8 @@ export class OffboardingWorkflow extends WorkflowEntrypoint<Bindings, RunParams>
       // Withdrawn before its Workflow began (a reactivation, an operator): it ends as it is, nothing done.
       if (current.status === "withdrawn") return null;
       const m = await ledger.update({ status: "running" });
+      // Withdrawn between the read above and this write: the ledger kept `withdrawn` (it never reopens).
+      if (m.status === "withdrawn") return null;
       await Promise.all([
         attempt === 1 ? audit.write(receivedRecord(m.request, false, "accepted")) : undefined,
         auditState(audit, m, `attempt ${attempt} started`),
@@ -287,7 +289,8 @@ class Run {
    */
   get mayNeedApproval(): boolean {
     const policy = this.request.approvalPolicy;
-    if (this.meta.decision) return false;
+    // Only an approval lets a later attempt skip the gate; a rejection is read at the gate and ends the run.
+    if (this.meta.decision?.verdict === "approved") return false;
     return Boolean(policy?.source || policy?.burst || (policy?.aboveShares ?? 0) > 0);
   }
 
@@ -783,7 +786,8 @@ class Run {
       if (!m?.approval || !url) return false;
       const who = personOf(this.subject);
       const blocks = approvalBlocks(this.runId, m.approval, who);
-      return postToChat(url, `Approval needed for ${this.runId} (${who}): ${m.approval.detail}`, { blocks });
+      const text = `Approval needed for ${this.runId} (${escapeSlack(who)}): ${escapeSlack(m.approval.detail)}`;
+      return postToChat(url, text, { blocks });
     });
   }
 
