@@ -3,8 +3,9 @@ import { type Bindings, loadConfig } from "../env";
 import { publishRunEvent } from "../events/publish";
 import { auditStore } from "../services";
 import { type ApprovalDecision, DECISION_EVENT, type Decider, type Verdict } from "./approval";
-import { waitsForDecision, waitsForTime } from "./gate";
+import { type Refusal, waitsForDecision, waitsForTime } from "./gate";
 import { instanceId, wakeInstance } from "./instances";
+import type { RunLedger } from "./ledger";
 import { RUN_INDEX_NAME } from "./run-index";
 import { isRunId } from "./start";
 import { CONFIRM_EVENT, type RunMeta } from "./types";
@@ -102,10 +103,44 @@ export async function decideRun(
 export type CancelResult = { ok: true; meta: RunMeta } | { ok: false; code: RefusalCode; refused: string };
 
 /**
+ * A change to a waiting run (withdraw, reschedule): applied by the ledger in one call, audited (the
+ * refusal too, for a run that exists), then the run is woken to read it.
+ */
+async function changeWaitingRun(
+  env: Bindings,
+  runId: string,
+  change: {
+    type: "run.cancel" | "run.reschedule";
+    actor: string;
+    requestId?: string | undefined;
+    apply: (ledger: DurableObjectStub<RunLedger>) => Promise<{ meta: RunMeta } | Refusal>;
+    done: (before: RunMeta | null) => { status: string; reason: string };
+  },
+): Promise<CancelResult & { before?: RunMeta | null }> {
+  if (!isRunId(runId)) return NO_SUCH_RUN;
+  const audit = auditStore(env.AUDIT, loadConfig(env));
+  const ledger = env.RUNS.getByName(runId);
+  const before = await ledger.getMeta();
+  const result = await change.apply(ledger);
+  const base = {
+    type: change.type,
+    actor: change.actor,
+    ...(change.requestId ? { requestId: change.requestId } : {}),
+  };
+  if ("refused" in result) {
+    if (result.code !== "not_found")
+      await audit.write(record(before, runId, { ...base, status: "refused", reason: result.refused }));
+    return { ok: false, code: result.code, refused: result.refused };
+  }
+  await audit.write(record(result.meta, runId, { ...base, ...change.done(before) }));
+  return { ok: true, meta: result.meta, before };
+}
+
+/**
  * Cancels a run that has not started acting: waiting for its `effectiveAt` or for approval (issue 11).
- * The run ends `cancelled` with nothing cancelled in KooDrive; audited with the reason. A run already
- * acting, or finished, is refused (conflict). Used by `POST /runs/:id/cancel` and by a reactivation
- * (Okta `user.lifecycle.reactivate` / `unsuspend`, SCIM `active: true`) of the same person.
+ * The run ends `withdrawn` with nothing done in KooDrive; audited with the reason. A run already acting, or
+ * finished, is refused (conflict). Used by `POST /runs/:id/cancel`, the console, and a reactivation (Okta
+ * `user.lifecycle.reactivate` / `unsuspend`, SCIM `active: true`) of the same person.
  */
 export async function cancelRun(
   env: Bindings,
@@ -114,24 +149,18 @@ export async function cancelRun(
   actor: string,
   requestId?: string,
 ): Promise<CancelResult> {
-  if (!isRunId(runId)) return NO_SUCH_RUN;
-  const audit = auditStore(env.AUDIT, loadConfig(env));
-  const ledger = env.RUNS.getByName(runId);
-  const before = await ledger.getMeta();
-  const result = await ledger.cancel(reason, actor);
-  const base = { actor, ...(requestId ? { requestId } : {}) };
-  if ("refused" in result) {
-    if (result.code !== "not_found")
-      await audit.write(
-        record(before, runId, { type: "run.cancel", ...base, status: "refused", reason: result.refused }),
-      );
-    return { ok: false, code: result.code, refused: result.refused };
-  }
-  await audit.write(record(result.meta, runId, { type: "run.cancel", ...base, status: "withdrawn", reason }));
+  const r = await changeWaitingRun(env, runId, {
+    type: "run.cancel",
+    actor,
+    requestId,
+    apply: (ledger) => ledger.cancel(reason, actor),
+    done: () => ({ status: "withdrawn", reason }),
+  });
+  if (!r.ok) return r;
   // The event now, not when the Workflow wakes (its finish step publishes the same event id again: once).
-  await publishRunEvent(env, result.meta);
-  await wake(env, result.meta, before?.status === "needs_confirmation");
-  return { ok: true, meta: result.meta };
+  await publishRunEvent(env, r.meta);
+  await wake(env, r.meta, r.before?.status === "needs_confirmation");
+  return { ok: true, meta: r.meta };
 }
 
 /** Moves a run waiting for its `effectiveAt` to another moment; audited; the run is woken to wait anew. */
@@ -142,29 +171,19 @@ export async function rescheduleRun(
   actor: string,
   requestId?: string,
 ): Promise<CancelResult> {
-  if (!isRunId(runId)) return NO_SUCH_RUN;
-  const audit = auditStore(env.AUDIT, loadConfig(env));
-  const ledger = env.RUNS.getByName(runId);
-  const before = await ledger.getMeta();
-  const result = await ledger.reschedule(effectiveAt, actor);
-  const base = { actor, ...(requestId ? { requestId } : {}) };
-  if ("refused" in result) {
-    if (result.code !== "not_found")
-      await audit.write(
-        record(before, runId, { type: "run.reschedule", ...base, status: "refused", reason: result.refused }),
-      );
-    return { ok: false, code: result.code, refused: result.refused };
-  }
-  await audit.write(
-    record(result.meta, runId, {
-      type: "run.reschedule",
-      ...base,
+  const r = await changeWaitingRun(env, runId, {
+    type: "run.reschedule",
+    actor,
+    requestId,
+    apply: (ledger) => ledger.reschedule(effectiveAt, actor),
+    done: (before) => ({
       status: "rescheduled",
       reason: `effectiveAt moved from ${before?.request.effectiveAt ?? "(none)"} to ${effectiveAt}`,
     }),
-  );
-  await wake(env, result.meta, false);
-  return { ok: true, meta: result.meta };
+  });
+  if (!r.ok) return r;
+  await wake(env, r.meta, false);
+  return { ok: true, meta: r.meta };
 }
 
 /**

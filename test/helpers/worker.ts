@@ -3,6 +3,7 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
+import { type RunStatus, TERMINAL } from "../../src/offboarding/types";
 
 /** The two secrets configured in vitest.config.ts (HR_WEBHOOK_SECRETS); the first is the published vector's. */
 export const HR_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -101,16 +102,7 @@ export interface RunView {
   nextCursor?: string;
 }
 
-const TERMINAL = new Set([
-  "completed",
-  "partial",
-  "failed",
-  "unresolved",
-  "dry_run",
-  "rejected",
-  "expired",
-  "withdrawn",
-]);
+// The run statuses that end a run, as the service defines them.
 
 /**
  * Waits until the run's Workflow instance has ended too: a run is terminal once its finish step ran, but a
@@ -136,7 +128,7 @@ export async function waitForRun(runId: string, timeoutMs = 60_000, minAttempt =
     const res = await admin(`/runs/${runId}?limit=5000`);
     if (res.status === 200) {
       last = (await res.json()) as RunView;
-      if (TERMINAL.has(last.status) && last.attempt >= minAttempt) {
+      if (TERMINAL.has(last.status as RunStatus) && last.attempt >= minAttempt) {
         await instanceDone(last.attempt === 1 ? runId : `${runId}-r${last.attempt}`, deadline);
         return last;
       }
