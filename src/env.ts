@@ -2,13 +2,14 @@ import * as z from "zod";
 import type { AuditStore } from "./audit/store";
 import { base64ToBytes } from "./bytes";
 import { ConfigError } from "./errors";
-import { RUN_STATUSES, type RunStatus } from "./offboarding/types";
 import {
   ACTIONS,
   type ActionName,
   DEFAULT_ACTIONS,
   parseActions,
   parseWatchAfter,
+  RUN_STATUSES,
+  type RunStatus,
   SOURCE_NAMES,
   type SourceName,
 } from "./policy";

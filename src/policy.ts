@@ -61,3 +61,21 @@ export type SourceName = (typeof SOURCE_NAMES)[number];
 
 /** The sources that run unattended (the layoff guard counts their runs, issue 11). */
 export const AUTOMATED_SOURCES: readonly SourceName[] = ["hr", "okta", "scim"];
+
+/** Where a run stands (src/offboarding/types.ts TERMINAL says which end it; docs/operations.md "Run statuses"). */
+export const RUN_STATUSES = [
+  "accepted",
+  "running",
+  "needs_confirmation",
+  "awaiting_approval",
+  "watching",
+  "completed",
+  "partial",
+  "failed",
+  "unresolved",
+  "dry_run",
+  "rejected",
+  "expired",
+  "withdrawn",
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];

@@ -1,10 +1,13 @@
-import type { SourceName } from "./types";
+import type { SourceName } from "../policy";
 
 /**
  * Approvals (issue 11): a run that needs a second person resolves and plans (what a dry run shows), then
  * waits in `awaiting_approval` for a decision. The name-match confirmation (RESOLVE_BY_NAME=confirm) is one
  * kind of approval: same state, same API, same buttons.
  */
+
+/** Why a decision, a cancel or a reschedule was refused: the HTTP status the admin API answers with. */
+export type RefusalCode = "not_found" | "conflict" | "forbidden";
 
 /** Why a run waits for approval. */
 export const APPROVAL_REASONS = ["source", "above_shares", "burst", "name_match"] as const;

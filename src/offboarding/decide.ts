@@ -2,7 +2,13 @@ import type { AuditInput } from "../audit/schema";
 import { type Bindings, loadConfig } from "../env";
 import { publishRunEvent } from "../events/publish";
 import { auditStore } from "../services";
-import { type ApprovalDecision, DECISION_EVENT, type Decider, type Verdict } from "./approval";
+import {
+  type ApprovalDecision,
+  DECISION_EVENT,
+  type Decider,
+  type RefusalCode,
+  type Verdict,
+} from "./approval";
 import { type Refusal, waitsForDecision, waitsForTime } from "./gate";
 import { instanceId, wakeInstance } from "./instances";
 import type { RunLedger } from "./ledger";
@@ -10,8 +16,7 @@ import { RUN_INDEX_NAME } from "./run-index";
 import { isRunId } from "./start";
 import { CONFIRM_EVENT, type RunMeta } from "./types";
 
-/** Why a decision, a cancel or a reschedule was refused: the HTTP status the admin API answers with. */
-export type RefusalCode = "not_found" | "conflict" | "forbidden";
+export type { RefusalCode } from "./approval";
 
 export type DecideResult =
   | { ok: true; meta: RunMeta; decision: ApprovalDecision }

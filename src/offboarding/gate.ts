@@ -1,5 +1,4 @@
-import { type ApprovalDecision, type Decider, identityOf, type Verdict } from "./approval";
-import type { RefusalCode } from "./decide";
+import { type ApprovalDecision, type Decider, identityOf, type RefusalCode, type Verdict } from "./approval";
 import type { RunMeta } from "./types";
 
 /**

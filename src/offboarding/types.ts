@@ -82,22 +82,9 @@ export interface RunParams {
   attempt: number;
 }
 
-export const RUN_STATUSES = [
-  "accepted",
-  "running",
-  "needs_confirmation",
-  "awaiting_approval",
-  "watching",
-  "completed",
-  "partial",
-  "failed",
-  "unresolved",
-  "dry_run",
-  "rejected",
-  "expired",
-  "withdrawn",
-] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
+export { RUN_STATUSES, type RunStatus } from "../policy";
+
+import type { RunStatus } from "../policy";
 export const TERMINAL: ReadonlySet<RunStatus> = new Set([
   "completed",
   "partial",
