@@ -17,6 +17,7 @@ import {
   eventEnv,
   eventsOf,
   hookUrl,
+  NO_DESTINATIONS,
   OUTBOUND_SECRET,
   runMeta,
 } from "./helpers/events";
@@ -154,7 +155,10 @@ describe("notifications", () => {
       expect(v.evidence).toBeTruthy();
       return v;
     });
-    const meta = (await env.RUNS.getByName(runId).getMeta()) as RunMeta;
+    // The run already published its own `run.completed` (to the receiver every test has): this one is
+    // published as if by a later attempt, so it is a new event for the channels below.
+    const stored = (await env.RUNS.getByName(runId).getMeta()) as RunMeta;
+    const meta: RunMeta = { ...stored, attempt: stored.attempt + 1 };
 
     await hooks.fail(SLACK, 5);
     const { env: e, queue } = eventEnv(channels({ NOTIFY_ON: "completed" }));
@@ -162,7 +166,7 @@ describe("notifications", () => {
     const result = await consume(e, queue.sent);
     expect(result.retried.map((r) => r.delaySeconds)).toEqual([10]); // slack#1
     expect(result.acked).toHaveLength(1); // teams#1
-    const [event] = await eventsOf(e, runId);
+    const event = (await eventsOf(e, runId)).find((x) => x.deliveries.some((d) => d.dest === "slack#1"));
     expect(event?.deliveries).toMatchObject([
       { dest: "slack#1", state: "pending", attempts: 1, lastStatus: 500 },
       { dest: "teams#1", state: "delivered", attempts: 1, lastStatus: 200 },
@@ -233,7 +237,11 @@ describe("destination settings", () => {
     };
     expect((await callWith(ok, "/healthz")).status).toBe(200);
 
-    const noSecret = await callWith({ OUTBOUND_WEBHOOK_URLS: hookUrl("x") }, "/healthz", withAdmin);
+    const noSecret = await callWith(
+      { ...NO_DESTINATIONS, OUTBOUND_WEBHOOK_URLS: hookUrl("x") },
+      "/healthz",
+      withAdmin,
+    );
     expect(noSecret.status).toBe(503);
     expect(await noSecret.text()).toContain("OUTBOUND_WEBHOOK_SECRET must be set");
 

@@ -27,7 +27,18 @@ export interface RecordingQueue {
   raw: string[];
 }
 
-/** The test env with `vars` over it and DELIVERIES replaced by a recorder. */
+/**
+ * The destinations vitest.config.ts gives every test (each run's events go to a receiver), switched off so
+ * a test sees only the destinations it sets.
+ */
+export const NO_DESTINATIONS = {
+  OUTBOUND_WEBHOOK_URLS: "",
+  OUTBOUND_WEBHOOK_SECRET: "",
+  NOTIFY_SLACK_WEBHOOK_URLS: "",
+  NOTIFY_TEAMS_WEBHOOK_URLS: "",
+};
+
+/** The test env with `vars` over it (and no destination they do not set); DELIVERIES is a recorder. */
 export function eventEnv(vars: Record<string, string>): { env: Bindings; queue: RecordingQueue } {
   const queue: RecordingQueue = { sent: [], raw: [] };
   const keep = (body: unknown) => {
@@ -40,7 +51,7 @@ export function eventEnv(vars: Record<string, string>): { env: Bindings; queue: 
       for (const m of messages) keep(m.body);
     },
   };
-  return { env: { ...env, ...vars, DELIVERIES } as unknown as Bindings, queue };
+  return { env: { ...env, ...NO_DESTINATIONS, ...vars, DELIVERIES } as unknown as Bindings, queue };
 }
 
 let seq = 0;
