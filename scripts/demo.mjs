@@ -5,7 +5,7 @@
 // `-- --approval` starts the run through the admin API instead (`npm start` makes its runs wait for
 // approval: APPROVAL_REQUIRED=api), shows the plan waiting, then approves it as a second operator.
 import { createHmac, randomUUID } from "node:crypto";
-import { ensureDevVars, SERVICE_URL } from "./dev-vars.mjs";
+import { ensureDevVars, SERVICE_URL, SIM_ADMIN_TOKEN, SIMULATOR_URL } from "./dev-vars.mjs";
 
 const vars = ensureDevVars();
 const dryRun = process.argv.includes("--dry-run");
@@ -32,6 +32,15 @@ async function waitFor(runId, statuses) {
 
 /** The four-eyes path: the requester (break-glass) asks, an operator token (another person) approves. */
 async function requestAndApprove() {
+  // The simulator's demo tenant afresh, so the plan waiting for approval holds Dana's shares (an earlier
+  // demo may have cancelled them).
+  const sim = { authorization: `Bearer ${SIM_ADMIN_TOKEN}` };
+  await fetch(`${SIMULATOR_URL}/__sim/reset`, { method: "POST", headers: sim });
+  await fetch(`${SIMULATOR_URL}/__sim/seed`, {
+    method: "POST",
+    headers: sim,
+    body: JSON.stringify({ demo: true }),
+  });
   const json = { ...admin, "content-type": "application/json" };
   const body = { person: "dana.leaver@example.com", reason: "resigned (demo of approvals)", actions };
   console.log(`POST ${SERVICE_URL}/offboardings  (as break-glass: the requester)`);
