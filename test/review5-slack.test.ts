@@ -1,20 +1,17 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { APPROVE_ACTION_ID } from "../src/offboarding/approval";
-import { callWith } from "./helpers/env";
 import { freeLeaver } from "./helpers/leaver";
-import { signSlack } from "./helpers/signers";
 import { DEMO, sim } from "./helpers/sim";
-import { admin, clearHolds, uniqueId, waitForStatus } from "./helpers/worker";
+import { gatedSlackRun, SLACK_TEAM, signedSlack } from "./helpers/slack";
+import { admin, clearHolds, uniqueId } from "./helpers/worker";
 
 /** Review 5: four eyes on Slack buttons. */
 
-const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
-const TEAM = "T1DC2JH3J";
+const TEAM = SLACK_TEAM;
 const OTHER_WORKSPACE = "T0SECONDWS";
 const REQUESTER = "U2CERLKJA"; // an operator (vitest.config.ts SLACK_OPERATORS)
 const COMMAND_URL = "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN";
 const CLICK_URL = "https://hooks.slack.com/actions/T1DC2JH3J/555/clickClickClickSecret";
-const GATED = { APPROVAL_REQUIRED: "slack" };
 
 beforeEach(async () => {
   await sim.reset();
@@ -23,40 +20,18 @@ beforeEach(async () => {
   await freeLeaver(DEMO.leaver);
 });
 
-async function signed(path: string, body: string, vars: Record<string, string> = {}) {
-  const ts = Math.floor(Date.now() / 1000);
-  const headers = {
-    "content-type": "application/x-www-form-urlencoded",
-    "x-slack-request-timestamp": String(ts),
-    "x-slack-signature": await signSlack(SECRET, ts, body),
-  };
-  return callWith(vars, path, { method: "POST", headers, body });
-}
+const signed = (path: string, body: string, vars: Record<string, string> = {}) =>
+  signedSlack(path, body, vars);
 
-async function gatedSlackRun(who: string = DEMO.leaver): Promise<string> {
-  const body = new URLSearchParams({
-    team_id: TEAM,
-    user_id: REQUESTER,
-    user_name: "roadrunner",
-    command: "/koodrive",
-    text: `offboard ${who}`,
-    response_url: COMMAND_URL,
-    trigger_id: uniqueId("trigger"),
-  }).toString();
-  const res = await signed("/chatops/slack", body, GATED);
-  const text = ((await res.json()) as { text: string }).text;
-  const runId = /`(slack-[0-9a-f]{32})`/.exec(text)?.[1] ?? "";
-  expect(runId).not.toBe("");
-  await waitForStatus(runId, "awaiting_approval");
-  return runId;
-}
+const gatedRun = (who: string = DEMO.leaver) =>
+  gatedSlackRun({ who, requester: REQUESTER, responseUrl: COMMAND_URL });
 
 const statusOf = async (runId: string) =>
   ((await (await admin(`/runs/${runId}`)).json()) as { status: string }).status;
 
 describe("review5: Slack four eyes", () => {
   it("review5: the requester clicking Approve from another workspace (Enterprise Grid / Slack Connect) is refused", async () => {
-    const runId = await gatedSlackRun();
+    const runId = await gatedRun();
     // The same Slack user (user ids are global in Slack; SLACK_OPERATORS lists the user id alone) clicks
     // the button in a channel of another workspace of the org: Slack names that workspace in `team`.
     const payload = {
@@ -79,7 +54,7 @@ describe("review5: Slack four eyes", () => {
 
   it("review5: the requester clicking Approve where Slack sends no team (org-wide app) is refused", async () => {
     await freeLeaver(DEMO.seller);
-    const runId = await gatedSlackRun(DEMO.seller);
+    const runId = await gatedRun(DEMO.seller);
     const payload = {
       type: "block_actions",
       trigger_id: uniqueId("click"),

@@ -8,6 +8,7 @@ import { callWith, postHr } from "./helpers/env";
 import { freeLeaver } from "./helpers/leaver";
 import { signSlack } from "./helpers/signers";
 import { DEMO, sim } from "./helpers/sim";
+import { GATED, gatedSlackRun, SLACK_SECRET, SLACK_TEAM, signedSlack } from "./helpers/slack";
 import { admin, clearHolds, offboardedEvent, uniqueId, waitForRun, waitForStatus } from "./helpers/worker";
 
 /**
@@ -17,13 +18,12 @@ import { admin, clearHolds, offboardedEvent, uniqueId, waitForRun, waitForStatus
  * Slack's response URLs are read off the Worker's outbound `fetch` (the simulator's call log keeps no bodies).
  */
 
-const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
-const TEAM = "T1DC2JH3J";
+const SECRET = SLACK_SECRET;
+const TEAM = SLACK_TEAM;
 const OTHER_OPERATOR = "W0OPERATOR2"; // an operator (vitest.config.ts SLACK_OPERATORS)
 const NOT_OPERATOR = "U0NOTANOP";
 const COMMAND_URL = "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/msgsCommandSecret0001";
 const CLICK_URL = "https://hooks.slack.com/actions/T1DC2JH3J/777/msgsClickSecret0002";
-const GATED = { APPROVAL_REQUIRED: "slack" };
 
 interface SlackPost {
   url: string;
@@ -81,40 +81,11 @@ afterEach(() => {
 
 const postsTo = (url: string) => posts.filter((p) => p.url === url);
 
-async function signed(
-  path: string,
-  body: string,
-  vars: Record<string, string> = {},
-  opts: { ts?: number; signature?: string } = {},
-) {
-  const ts = opts.ts ?? Math.floor(Date.now() / 1000);
-  const headers = {
-    "content-type": "application/x-www-form-urlencoded",
-    "x-slack-request-timestamp": String(ts),
-    "x-slack-signature": opts.signature ?? (await signSlack(SECRET, ts, body)),
-  };
-  // callWith waits for the request's waitUntil work: the posts to the click's response_url are done.
-  return callWith(vars, path, { method: "POST", headers, body });
-}
+const signed = signedSlack;
 
 /** `/koodrive offboard <who>` typed by `requester` with approval required for Slack; waits for the gate. */
-async function gatedSlackRun(who: string, requester = REQUESTER): Promise<string> {
-  const body = new URLSearchParams({
-    team_id: TEAM,
-    user_id: requester,
-    user_name: "roadrunner",
-    command: "/koodrive",
-    text: `offboard ${who}`,
-    response_url: COMMAND_URL,
-    trigger_id: uniqueId("trigger"),
-  }).toString();
-  const res = await signed("/chatops/slack", body, { ...GATED, ...OPERATORS });
-  const text = ((await res.json()) as { text: string }).text;
-  const runId = /`(slack-[0-9a-f]{32})`/.exec(text)?.[1] ?? "";
-  expect(runId).not.toBe("");
-  await waitForStatus(runId, "awaiting_approval");
-  return runId;
-}
+const gatedRun = (who: string, requester = REQUESTER) =>
+  gatedSlackRun({ who, requester, responseUrl: COMMAND_URL, vars: { ...GATED, ...OPERATORS } });
 
 function clickBody(user: string, actionId: string, value: string, trigger = uniqueId("click")): string {
   const payload = {
@@ -178,7 +149,7 @@ async function waitForPost(url: string): Promise<SlackPost> {
 
 describe("the approval message (Block Kit) posted to the command's response_url", () => {
   it("shows the plan and carries Approve (primary, behind a confirm dialog) and Reject (danger) for this run", async () => {
-    const runId = await gatedSlackRun(DEMO.leaver);
+    const runId = await gatedRun(DEMO.leaver);
     const planned = (await sim.shares(DEMO.leaver, "active")).length;
     const { body } = await waitForPost(COMMAND_URL);
     expect(body.response_type).toBe("ephemeral");
@@ -226,7 +197,7 @@ describe("the approval blocks' text", () => {
 
 describe("what a click tells Slack", () => {
   it("an operator's Approve replaces the message with who approved (a mention), when, and the share count", async () => {
-    const runId = await gatedSlackRun(DEMO.leaver);
+    const runId = await gatedRun(DEMO.leaver);
     const planned = (await sim.shares(DEMO.leaver, "active")).length;
 
     // The requester's own click: refused (four eyes), shown only to them, the buttons stay.
@@ -254,7 +225,7 @@ describe("what a click tells Slack", () => {
   });
 
   it("Reject ends the run rejected with the reason 'rejected in Slack by …'; KooDrive is asked to cancel nothing", async () => {
-    const runId = await gatedSlackRun(DEMO.leaver);
+    const runId = await gatedRun(DEMO.leaver);
     expect((await click(clickBody(OTHER_OPERATOR, REJECT_ACTION_ID, runId))).status).toBe(200);
     const decided = postsTo(CLICK_URL)[0]?.body;
     expect(decided?.replace_original).toBe(true);
@@ -280,7 +251,7 @@ describe("what a click tells Slack", () => {
   });
 
   it("buttons of a run decided through the admin API are replaced by that decision when clicked", async () => {
-    const runId = await gatedSlackRun(DEMO.leaver);
+    const runId = await gatedRun(DEMO.leaver);
     const planned = (await sim.shares(DEMO.leaver, "active")).length;
     const api = await admin(`/runs/${runId}/approve`, {
       method: "POST",
@@ -298,7 +269,7 @@ describe("what a click tells Slack", () => {
   });
 
   it("buttons of a withdrawn run are replaced by where the run stands, its reason escaped; nothing is decided", async () => {
-    const runId = await gatedSlackRun(DEMO.leaver);
+    const runId = await gatedRun(DEMO.leaver);
     const withdrawn = await admin(`/runs/${runId}/cancel`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -343,7 +314,7 @@ describe("what a click tells Slack", () => {
 
 describe("who may click", () => {
   it("a non-operator is refused privately, nothing is decided, and a replay of that click is not recorded twice", async () => {
-    const runId = await gatedSlackRun(DEMO.leaver);
+    const runId = await gatedRun(DEMO.leaver);
     const body = clickBody(NOT_OPERATOR, APPROVE_ACTION_ID, runId);
     expect((await click(body)).status).toBe(200);
     expect((await click(body)).status).toBe(200); // the same signed click, replayed
@@ -365,7 +336,7 @@ describe("who may click", () => {
   });
 
   it("forged and stale clicks are 401 in our envelope, recorded as security rejections, and tell Slack nothing", async () => {
-    const runId = await gatedSlackRun(DEMO.leaver);
+    const runId = await gatedRun(DEMO.leaver);
     const body = clickBody(OTHER_OPERATOR, APPROVE_ACTION_ID, runId);
     const ts = Math.floor(Date.now() / 1000);
     const attempts = [
@@ -400,7 +371,7 @@ describe("who may click", () => {
 
 describe("where a click's answer goes", () => {
   it("only to Slack's own response URLs: a payload naming another address is decided, and nothing is posted there", async () => {
-    const runId = await gatedSlackRun(DEMO.leaver);
+    const runId = await gatedRun(DEMO.leaver);
     const elsewhereUrls = [
       "https://evil.example/actions/T1DC2JH3J/1/x",
       "http://hooks.slack.com/actions/T1DC2JH3J/1/x",
@@ -468,7 +439,7 @@ describe("a name match decided in Slack", () => {
 
 describe("malformed clicks", () => {
   it("are 400 in our envelope (413 when oversized), post nothing and decide nothing", async () => {
-    const runId = await gatedSlackRun(DEMO.leaver);
+    const runId = await gatedRun(DEMO.leaver);
     const payload = (p: unknown) => new URLSearchParams({ payload: JSON.stringify(p) }).toString();
     const good = JSON.parse(
       new URLSearchParams(clickBody(OTHER_OPERATOR, APPROVE_ACTION_ID, runId)).get("payload") ?? "",

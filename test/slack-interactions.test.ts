@@ -1,24 +1,21 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { APPROVE_ACTION_ID, REJECT_ACTION_ID } from "../src/offboarding/approval";
-import { callWith } from "./helpers/env";
 import { freeLeaver } from "./helpers/leaver";
-import { signSlack } from "./helpers/signers";
 import { DEMO, sim } from "./helpers/sim";
-import { admin, call, clearHolds, uniqueId, waitForRun, waitForStatus } from "./helpers/worker";
+import { gatedSlackRun, SLACK_TEAM, signedSlack } from "./helpers/slack";
+import { admin, call, clearHolds, uniqueId, waitForRun } from "./helpers/worker";
 
 /**
  * Issue 11: Slack's Approve / Reject buttons (POST /chatops/slack/interactions). Requests are signed with the
  * independent test signer (Slack's published scheme), never with the code under test.
  */
 
-const SECRET = "8f742231b10e8888abcd99yyyzzz85a5";
-const TEAM = "T1DC2JH3J";
+const TEAM = SLACK_TEAM;
 const REQUESTER = "U2CERLKJA"; // an operator (vitest.config.ts SLACK_OPERATORS)
 const OTHER_OPERATOR = "W0OPERATOR2";
 const NOT_OPERATOR = "U0NOTANOP";
 const COMMAND_URL = "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/96rGlfmibIGlgcZRskXaIFfN";
 const CLICK_URL = "https://hooks.slack.com/actions/T1DC2JH3J/555/clickClickClickSecret";
-const GATED = { APPROVAL_REQUIRED: "slack" };
 
 beforeEach(async () => {
   await sim.reset();
@@ -27,42 +24,11 @@ beforeEach(async () => {
   await freeLeaver(DEMO.leaver);
 });
 
-async function signed(
-  path: string,
-  body: string,
-  vars: Record<string, string> = {},
-  opts: { ts?: number; signature?: string } = {},
-) {
-  const ts = opts.ts ?? Math.floor(Date.now() / 1000);
-  const headers = {
-    "content-type": "application/x-www-form-urlencoded",
-    "x-slack-request-timestamp": String(ts),
-    "x-slack-signature": opts.signature ?? (await signSlack(SECRET, ts, body)),
-  };
-  return callWith(vars, path, { method: "POST", headers, body });
-}
+const signed = signedSlack;
 
-/**
- * `/koodrive offboard <who>` typed by `requester`, with approval required for Slack. Each test types a
- * different command: the same command within 10 minutes is the same run (commands.ts `commandKey`).
- */
-async function gatedSlackRun(who: string = DEMO.leaver, requester = REQUESTER): Promise<string> {
-  const body = new URLSearchParams({
-    team_id: TEAM,
-    user_id: requester,
-    user_name: "roadrunner",
-    command: "/koodrive",
-    text: `offboard ${who}`,
-    response_url: COMMAND_URL,
-    trigger_id: uniqueId("trigger"),
-  }).toString();
-  const res = await signed("/chatops/slack", body, GATED);
-  const text = ((await res.json()) as { text: string }).text;
-  const runId = /`(slack-[0-9a-f]{32})`/.exec(text)?.[1] ?? "";
-  expect(runId).not.toBe("");
-  await waitForStatus(runId, "awaiting_approval");
-  return runId;
-}
+/** Typed by the requester (default) or another operator; each test a different command. */
+const gatedRun = (who: string = DEMO.leaver, requester = REQUESTER) =>
+  gatedSlackRun({ who, requester, responseUrl: COMMAND_URL });
 
 function clickBody(user: string, actionId: string, value: string, trigger = uniqueId("click")): string {
   const payload = {
@@ -94,7 +60,7 @@ const posted = async (path: string) => (await sim.calls(0)).calls.filter((c) => 
 describe("Slack buttons", () => {
   it("a Slack-started run waits; the requester's click is refused; another operator's click runs it", async () => {
     const before = (await sim.shares(DEMO.leaver, "active")).length;
-    const runId = await gatedSlackRun();
+    const runId = await gatedRun();
     // The plan and the buttons went to the command's response_url.
     for (
       let i = 0;
@@ -129,7 +95,7 @@ describe("Slack buttons", () => {
 
   it("Reject ends the run rejected with nothing cancelled; a replayed click decides nothing twice", async () => {
     const before = (await sim.shares(DEMO.leaver, "active")).length;
-    const runId = await gatedSlackRun(DEMO.leaver, OTHER_OPERATOR);
+    const runId = await gatedRun(DEMO.leaver, OTHER_OPERATOR);
     const body = clickBody(REQUESTER, REJECT_ACTION_ID, runId, uniqueId("trigger-replayed"));
     expect((await click(body)).status).toBe(200);
     expect((await waitForRun(runId)).status).toBe("rejected");
@@ -139,7 +105,7 @@ describe("Slack buttons", () => {
   });
 
   it("refuses forged and stale clicks (401) and non-operators; nothing is decided", async () => {
-    const runId = await gatedSlackRun(DEMO.seller);
+    const runId = await gatedRun(DEMO.seller);
     const body = clickBody(OTHER_OPERATOR, APPROVE_ACTION_ID, runId);
     const forged = await click(body, { signature: `v0=${"0".repeat(64)}` });
     expect(forged.status).toBe(401);
