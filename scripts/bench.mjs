@@ -7,7 +7,16 @@
 // Bounded: every phase has a deadline and the script stops both servers when it ends.
 import { execFileSync, spawn } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { gzipSync } from "node:zlib";
 import autocannon from "autocannon";
@@ -62,9 +71,20 @@ const VARS = {
 const HR_KEY = Buffer.from(VARS.HR_WEBHOOK_SECRETS.slice("whsec_".length), "base64");
 const ADMIN = { authorization: `Bearer ${VARS.ADMIN_TOKEN}` };
 const SIMAUTH = { authorization: `Bearer ${SIM_TOKEN}` };
-const TERMINAL = new Set(["completed", "partial", "failed", "unresolved", "dry_run"]);
+const TERMINAL = new Set([
+  "completed",
+  "partial",
+  "failed",
+  "unresolved",
+  "dry_run",
+  "rejected",
+  "expired",
+  "withdrawn",
+]);
 
 const children = [];
+/** Where both Workers keep their local state (wiped at the start) and their logs. */
+const PERSIST = arg("persist", ".wrangler/bench");
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function start(name, argv) {
@@ -73,8 +93,16 @@ function start(name, argv) {
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
   });
   let log = "";
-  child.stdout.on("data", (d) => (log = (log + d).slice(-4000)));
-  child.stderr.on("data", (d) => (log = (log + d).slice(-4000)));
+  // The whole output is kept beside the persisted state (`.wrangler/bench/<name>.log`) for a look afterwards.
+  const file = createWriteStream(`${PERSIST}/${name}.log`, { flags: "a" });
+  child.stdout.on("data", (d) => {
+    log = (log + d).slice(-4000);
+    file.write(d);
+  });
+  child.stderr.on("data", (d) => {
+    log = (log + d).slice(-4000);
+    file.write(d);
+  });
   child.on("exit", (code) => {
     if (!stopping && !child.killedOnPurpose) console.error(`[${name}] exited (${code}):\n${log}`);
   });
@@ -712,9 +740,14 @@ function report() {
 }
 
 try {
-  const persist = arg("persist", ".wrangler/bench");
+  const persist = PERSIST;
   rmSync(persist, { recursive: true, force: true });
-  const base = ["--ip", "127.0.0.1", "--show-interactive-dev-session=false"];
+  mkdirSync(persist, { recursive: true });
+  // Only wrangler.toml and the --var flags below configure the Workers: an empty --env-file stops wrangler
+  // from reading the checkout's .dev.vars (which `npm start` writes with every action on, for the demo).
+  const envFile = `${persist}/bench.env`;
+  writeFileSync(envFile, "");
+  const base = ["--ip", "127.0.0.1", "--show-interactive-dev-session=false", "--env-file", envFile];
   const simulator = start("simulator", [
     "dev",
     "-c",

@@ -15,8 +15,10 @@ import {
   RateGovernor,
 } from "../src/koodrive/governor/durable";
 import { runIdFor } from "../src/offboarding/start";
+import { callWith } from "./helpers/env";
 import { KOODRIVE_BASE, SIM, sim } from "./helpers/sim";
 import {
+  ADMIN_TOKEN,
   admin,
   call,
   clearHolds,
@@ -271,5 +273,71 @@ describe("the learned limit", () => {
     const reset = audit.records.find((r) => r.type === "admin.governor");
     expect(reset?.details).toMatchObject({ learnedLimit: 20, rateBefore: 15, rateAfter: 20 });
     expect((await call("/governor/reset", { method: "POST" })).status).toBe(401);
+  });
+});
+
+describe("the console overview's pace panel", () => {
+  /** The panel's facts, by name, as text (tags stripped). */
+  async function pace(vars?: Record<string, string>): Promise<{ html: string; fact: (f: string) => string }> {
+    const res = vars
+      ? await callWith(vars, "/console", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+      : await admin("/console");
+    expect(res.status).toBe(200);
+    const html = /data-testid="pace"[\s\S]*?(?:<\/div>|<\/p>)/.exec(await res.text())?.[0] ?? "";
+    const fact = (f: string) =>
+      (new RegExp(`data-fact="${f}">([\\s\\S]*?)</dd>`).exec(html)?.[1] ?? "").replace(/<[^>]+>/g, "");
+    return { html, fact };
+  }
+
+  it("shows the rate, the learned limit, the pause, the 429s and who waits, from the governor itself", async () => {
+    const fresh = await pace();
+    expect(fresh.fact("rate")).toMatch(/^20 requests\/s .*ceiling KOODRIVE_MAX_RPS 20/);
+    expect(fresh.fact("learned")).toMatch(/^none learned/);
+    expect(fresh.fact("paused")).toBe("no");
+    expect(fresh.fact("429s")).toMatch(/^0 since the governor started \(0 permits granted/);
+    expect(fresh.fact("waiting")).toBe("nobody");
+
+    // A 429 with a 3-second Retry-After: everyone pauses; a second run's lease is held meanwhile.
+    const stub = env.GOVERNOR.getByName(SIM.appId);
+    const lease = await stub.lease({ runId: "hr-pace-1", want: 1, ceiling: 20, successes: 0 });
+    await stub.report429({
+      runId: "hr-pace-1",
+      ceiling: 20,
+      retryAfterMs: 3_000,
+      generation: lease.generation,
+    });
+    const held = stub.lease({ runId: "hr-pace-2/evidence", want: 3, ceiling: 20, successes: 0 });
+    await vi.waitFor(async () => expect((await governor()).waiting).toHaveLength(1));
+
+    const busy = await pace();
+    expect(busy.fact("rate")).toMatch(/^15 requests\/s/);
+    expect(busy.fact("learned")).toMatch(/^20 requests\/s \(the rate at the latest 429/);
+    const state = await governor();
+    expect(busy.fact("paused")).toContain(
+      `every call waits until ${state.pausedUntil?.slice(0, 19).replace("T", " ")} UTC`,
+    );
+    expect(busy.fact("429s")).toMatch(/^1 since the governor started, the latest at \d{4}-\d\d-\d\d /);
+    expect(busy.fact("waiting")).toMatch(/^1 caller\s*hr-pace-2\/evidence \(3 permits\)/);
+    // The waiting caller links to its run's page (an evidence read is keyed `<runId>/evidence`).
+    expect(busy.html).toContain('href="/console/runs/hr-pace-2"');
+
+    // The pause over, the held lease is granted (at the cut rate's burst) and nobody waits any more.
+    expect((await held).granted).toBeGreaterThan(0);
+    expect((await pace()).fact("waiting")).toBe("nobody");
+  });
+
+  it("says so when the governor is off or does not answer, and the rest of the page still renders", async () => {
+    const off = await pace({ KOODRIVE_MAX_RPS: "0" });
+    expect(off.html).toMatch(/The rate governor is off/);
+
+    vi.spyOn(RateGovernor.prototype, "state").mockImplementation(() => {
+      throw new Error("governor broken");
+    });
+    const res = await admin("/console");
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toMatch(/data-testid="pace"[^>]*>\s*The rate governor did not answer/);
+    expect(html).toContain('data-testid="sources"');
+    expect(html).not.toContain("governor broken");
   });
 });

@@ -102,6 +102,21 @@ describe("choosing the handover's recipient", () => {
       none: expect.stringMatching(/HANDOVER_DEFAULT_USER_ID is not set; retry the run with handoverTo/),
     });
   });
+
+  it("KooDrive refusing the configured-recipient lookup (an unknown acting user) falls through at once, and says so", async () => {
+    await seed(CONFIGURED);
+    const stranger = { ...deps, acting: "1505084218764549799" } as AccountDeps;
+    const before = await sim.stats();
+    const r = await chooseRecipient(stranger, meta(), DEFAULT);
+    expect(r).toMatchObject({ recipient: { koodriveUserId: DEFAULT, foundBy: "default" } });
+    expect("note" in r && r.note).toMatch(
+      /configured recipient could not be read \(KooDrive refused, code 13000309: .*KOODRIVE_DIRECTORY_USER_ID 1505084218764549799\)/,
+    );
+    // One lookup, not retried: a refusal of KooDrive's own does not change on a second asking.
+    expect(((await sim.stats()).endpoints.dstUserInfo ?? 0) - (before.endpoints.dstUserInfo ?? 0)).toBe(1);
+    const none = await chooseRecipient(stranger, meta(), "");
+    expect(none).toMatchObject({ none: expect.stringMatching(/could not be read.*; no recipient/) });
+  });
 });
 
 describe("polling a task", () => {

@@ -101,7 +101,7 @@ export async function chooseRecipient(
     if (asked.from === "request") return { none: `the recipient named by an operator, ${who}, ${why}` };
     notes.push(`the recipient ${WHERE[asked.from]}, ${who}, ${why}`);
   }
-  const configured = await deps.client.handoverRecipient(deps.acting, deps.userId);
+  const configured = await configuredRecipient(deps, notes);
   if (configured && configured.userId !== deps.userId)
     return {
       recipient: { koodriveUserId: configured.userId, name: configured.name, foundBy: "koodrive" },
@@ -116,6 +116,27 @@ export async function chooseRecipient(
     "no recipient: the request named none that resolves, KooDrive has no configured recipient for this user, and HANDOVER_DEFAULT_USER_ID is not set; retry the run with handoverTo",
   );
   return { none: notes.join("; ") };
+}
+
+/**
+ * KooDrive's configured recipient for the leaver, or null. A refusal of KooDrive's own (a 4xx with a code:
+ * the leaver or the acting directory user unknown, no permission) will not change on a retry: it is noted
+ * and the next fallback is tried, at once, rather than the step retried for minutes. Anything else (a 5xx,
+ * a timeout) throws, and the step retries it.
+ */
+async function configuredRecipient(
+  deps: AccountDeps,
+  notes: string[],
+): Promise<{ userId: string; name: string } | null> {
+  try {
+    return await deps.client.handoverRecipient(deps.acting, deps.userId);
+  } catch (err) {
+    if (!isDefiniteRefusal(err)) throw err;
+    notes.push(
+      `KooDrive's configured recipient could not be read (KooDrive refused, code ${err.code}: ${err.msg}; the acting user is KOODRIVE_DIRECTORY_USER_ID ${deps.acting})`,
+    );
+    return null;
+  }
 }
 
 export type EnsureResult =

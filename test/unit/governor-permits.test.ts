@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { LEASE_MAX } from "../../src/koodrive/governor/bucket";
-import type { LeaseRequest, Report429 } from "../../src/koodrive/governor/durable";
-import { GovernedPermits, type GovernorLike } from "../../src/koodrive/governor/permits";
+import { type LeaseRequest, MAX_HOLD_MS, type Report429 } from "../../src/koodrive/governor/durable";
+import {
+  FALLBACK_MS,
+  GovernedPermits,
+  type GovernorLike,
+  LEASE_TIMEOUT_MS,
+} from "../../src/koodrive/governor/permits";
 
 /** The run's side of the governor against a fake governor that grants what is asked. */
 function fakeGovernor(opts: { fail?: boolean; generations?: number[] } = {}) {
@@ -109,5 +114,39 @@ describe("GovernedPermits (a run's permit hook)", () => {
     expect(g.reports).toHaveLength(0);
     expect(failures).toHaveLength(1);
     expect(String(failures[0])).toMatch(/unreachable governor/);
+  });
+});
+
+describe("a governor that never answers", () => {
+  it("fails over after the lease timeout (not at the step's timeout): the call goes on, reported once", async () => {
+    const leases: LeaseRequest[] = [];
+    const hung: GovernorLike = {
+      lease: (req) => {
+        leases.push(req);
+        return new Promise(() => {}); // never answers
+      },
+      report429: () => new Promise(() => {}),
+    };
+    const failures: unknown[] = [];
+    const permits = new GovernedPermits(
+      () => hung,
+      "run-e",
+      20,
+      (err) => failures.push(err),
+      { leaseMs: 30, reportMs: 30 },
+    );
+    const t0 = Date.now();
+    expect(await permits.acquire("share.list")).toBeUndefined(); // no permit: the client's own backoff
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    await permits.report({ call: "share.list", status: "rate_limited", retryAfterMs: 10 });
+    for (let i = 0; i < 3; i++) expect(await permits.acquire("share.cancel")).toBeUndefined();
+    expect(leases).toHaveLength(1); // not asked again within FALLBACK_MS
+    expect(failures).toHaveLength(1);
+    expect(String(failures[0])).toMatch(/no answer to a lease within 30 ms/);
+  });
+
+  it("the production timeouts: a lease may be held MAX_HOLD_MS by design, so it times out only after that", () => {
+    expect(LEASE_TIMEOUT_MS).toBeGreaterThan(MAX_HOLD_MS);
+    expect(LEASE_TIMEOUT_MS).toBeLessThan(FALLBACK_MS);
   });
 });

@@ -1,10 +1,11 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from "hono";
 import type { FC } from "hono/jsx";
+import { type GovernorView, governorView } from "../../admin/governor";
 import { listRuns, type RunsPage } from "../../admin/runs-list";
-import type { AppEnv, Config, SourceSecrets } from "../../env";
+import type { AppEnv, Bindings, Config, SourceSecrets } from "../../env";
 import { RUN_STATUSES, type RunStatus } from "../../offboarding/types";
-import { Badge, Layout } from "../layout";
+import { Badge, Layout, Time } from "../layout";
 import { RunsTable } from "./runs";
 
 /** The windows the overview counts runs over (issue 9 section 3 "Overview"). */
@@ -115,16 +116,120 @@ const CountsByWindow: FC<{ pages: RunsPage[] }> = ({ pages }) => (
   </div>
 );
 
+/** Waiting runs the pace panel names (the rest are counted). */
+const WAITING_SHOWN = 10;
+
+/**
+ * The rate governor's state (issue 12: "in the console's overview"): the pace every run shares, what it has
+ * learned of KooDrive's limit, who waits for a permit and the latest 429s. `null`: the governor did not
+ * answer; the page says so rather than failing (runs go on without it, on the client's own backoff).
+ */
+const Pace: FC<{ view: GovernorView | null }> = ({ view }) => {
+  if (!view)
+    return (
+      <p data-testid="pace" class="notice warn" role="status">
+        The rate governor did not answer. Runs go on without it, each backing off on KooDrive's 429s by itself
+        (each such run's audit trail says "rate governor unavailable").
+      </p>
+    );
+  if (!view.enabled)
+    return (
+      <p data-testid="pace">
+        The rate governor is off (<code>KOODRIVE_MAX_RPS</code> is 0): each run backs off on KooDrive's 429s
+        by itself.
+      </p>
+    );
+  const shown = view.waiting.slice(0, WAITING_SHOWN);
+  const latest = view.recent429s.at(-1);
+  return (
+    <div data-testid="pace">
+      <dl class="facts">
+        <dt>Rate now</dt>
+        <dd data-fact="rate">
+          {view.rate} requests/s for every run together (ceiling <code>KOODRIVE_MAX_RPS</code> {view.ceiling})
+        </dd>
+        <dt>KooDrive's limit, as learned</dt>
+        <dd data-fact="learned">
+          {view.learnedLimit === null
+            ? "none learned: no 429 has cut the rate (or the limit was forgotten)"
+            : `${view.learnedLimit} requests/s (the rate at the latest 429 that cut it; kept 7 days)`}
+        </dd>
+        <dt>Paused</dt>
+        <dd data-fact="paused">
+          {view.pausedUntil ? (
+            <>
+              every call waits until <Time iso={view.pausedUntil} /> (KooDrive's Retry-After)
+            </>
+          ) : (
+            "no"
+          )}
+        </dd>
+        <dt>429s</dt>
+        <dd data-fact="429s">
+          {view.total429s} since the governor started
+          {latest ? (
+            <>
+              , the latest at <Time iso={latest} />
+            </>
+          ) : null}{" "}
+          ({view.granted} permits granted, {view.successes} calls succeeded)
+        </dd>
+        <dt>Waiting for a permit</dt>
+        <dd data-fact="waiting">
+          {view.waiting.length === 0 ? (
+            "nobody"
+          ) : (
+            <>
+              {view.waiting.length} {view.waiting.length === 1 ? "caller" : "callers"}
+              <ul>
+                {shown.map((w) => {
+                  const runId = w.runId.split("/")[0] as string;
+                  return (
+                    <li>
+                      <a href={`/console/runs/${encodeURIComponent(runId)}`}>
+                        <code>{w.runId}</code>
+                      </a>{" "}
+                      ({w.permits} {w.permits === 1 ? "permit" : "permits"})
+                    </li>
+                  );
+                })}
+              </ul>
+              {view.waiting.length > shown.length ? (
+                <p class="muted">and {view.waiting.length - shown.length} more</p>
+              ) : null}
+            </>
+          )}
+        </dd>
+      </dl>
+      <p class="muted">
+        Short runs go first. An admin can make the governor forget the learned limit with{" "}
+        <code>POST /governor/reset</code> (docs/operations.md, "The rate governor").
+      </p>
+    </div>
+  );
+};
+
+/** The governor's view, or null when it does not answer (the overview still renders). */
+async function paceOf(env: Bindings, config: Config): Promise<GovernorView | null> {
+  try {
+    return await governorView(env, config);
+  } catch (err) {
+    console.warn(JSON.stringify({ msg: "governor state unavailable", error: String(err) }));
+    return null;
+  }
+}
+
 /** The overview: counts by status, runs needing attention, sources and their URLs, open a run by id. */
 export function overviewPage() {
   const app = new Hono<AppEnv>();
   app.get("/", async (c) => {
     const now = Date.now();
-    const [windows, attention] = await Promise.all([
+    const [windows, attention, pace] = await Promise.all([
       Promise.all(
         WINDOWS.map((w) => listRuns(c.env, { since: new Date(now - w.ms).toISOString(), limit: 1 })),
       ),
       listRuns(c.env, { status: ATTENTION, limit: ATTENTION_SHOWN }),
+      paceOf(c.env, c.var.config),
     ]);
     const origin = new URL(c.req.url).origin;
     const config = c.var.config;
@@ -155,6 +260,8 @@ export function overviewPage() {
             </p>
           </>
         )}
+        <h2>KooDrive pace</h2>
+        <Pace view={pace} />
         <h2>Sources</h2>
         <p class="muted">
           What to paste into each sender. A source is on when its secret is set (the secret itself is never

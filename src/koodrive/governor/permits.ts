@@ -1,17 +1,37 @@
 import type { CallName, PermitHook, PermitOutcome } from "../client";
 import { LEASE_MAX } from "./bucket";
-import type { Lease, LeaseRequest, Report429 } from "./durable";
+import { type Lease, type LeaseRequest, MAX_HOLD_MS, type Report429 } from "./durable";
 
 /**
  * The run's side of the rate governor: a KooDrive client's permit hook (client.ts `PermitHook`). Permits are
  * leased in small batches (one governor round trip per up to LEASE_MAX calls), successes are reported in
  * aggregate with the next lease, 429s at once. A governor that errors or cannot be reached never stops the
  * run: the client goes on with its own backoff for FALLBACK_MS, then asks the governor again; the first such
- * failure of a run is reported once through `onFallback` (logged and audited by the caller).
+ * failure of a run is reported once through `onFallback` (logged and audited by the caller). A governor that
+ * does not answer in time (LEASE_TIMEOUT_MS, REPORT_TIMEOUT_MS) has failed.
  */
 
 /** How long a run goes without the governor after it failed, before asking it again. */
 export const FALLBACK_MS = 30_000;
+/**
+ * How long a lease may take before the governor counts as unreachable: it holds a lease at most MAX_HOLD_MS
+ * (then answers 0), so an answer later than that plus a margin is not coming. A call that hangs (an
+ * overloaded or unreachable Durable Object) would otherwise hold the run's call until the step's timeout.
+ */
+export const LEASE_TIMEOUT_MS = MAX_HOLD_MS + 5_000;
+/** How long reporting a 429 may take (the governor answers it at once). */
+export const REPORT_TIMEOUT_MS = 5_000;
+
+/** `p`, or a rejection once `ms` have passed without an answer. */
+function within<T>(p: Promise<T> | T, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`rate governor: no answer to ${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([Promise.resolve(p), late]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
+}
 
 /** What the hook needs of the governor (its Durable Object stub). */
 export interface GovernorLike {
@@ -34,6 +54,9 @@ export class GovernedPermits implements PermitHook {
   private expiresAt = 0;
   private leasing: Promise<void> | undefined;
   private successes = 0;
+  /** 429s reported so far, and the newest generation one of them was granted in (Infinity: not known). */
+  private refusals = 0;
+  private refusedGeneration = Number.NEGATIVE_INFINITY;
   private downUntil = 0;
   private reported = false;
 
@@ -42,6 +65,7 @@ export class GovernedPermits implements PermitHook {
     private readonly runId: string,
     private readonly ceiling: number,
     private readonly onFallback: (err: unknown) => void,
+    private readonly timeouts = { leaseMs: LEASE_TIMEOUT_MS, reportMs: REPORT_TIMEOUT_MS },
   ) {}
 
   /** Permits in hand (and not expired). */
@@ -78,6 +102,7 @@ export class GovernedPermits implements PermitHook {
   }
 
   private async lease(): Promise<void> {
+    const refusals = this.refusals;
     const successes = this.successes;
     this.successes = 0;
     if (this.leased > 0) {
@@ -86,15 +111,23 @@ export class GovernedPermits implements PermitHook {
       this.want = unused === 0 ? Math.min(LEASE_MAX, this.want * 2) : Math.max(1, this.leased - unused);
     }
     try {
-      const lease = await this.governor().lease({
-        runId: this.runId,
-        want: Math.min(LEASE_MAX, Math.max(this.want, this.waiting)),
-        ceiling: this.ceiling,
-        successes,
-      });
+      const lease = await within(
+        this.governor().lease({
+          runId: this.runId,
+          want: Math.min(LEASE_MAX, Math.max(this.want, this.waiting)),
+          ceiling: this.ceiling,
+          successes,
+        }),
+        this.timeouts.leaseMs,
+        "a lease",
+      );
       // Permits still good from the last lease stay usable (first) alongside the new ones.
       if (Date.now() >= this.expiresAt) this.batches = [];
-      if (lease.granted > 0) this.batches.push({ generation: lease.generation, left: lease.granted });
+      // A lease granted before a 429 this run reported while it was on its way is dropped like the permits in
+      // hand were; one granted after the governor's cut (a newer generation) is good.
+      const stale = this.refusals !== refusals && lease.generation <= this.refusedGeneration;
+      if (lease.granted > 0 && !stale)
+        this.batches.push({ generation: lease.generation, left: lease.granted });
       this.leased = lease.granted;
       this.expiresAt = Date.now() + lease.ttlMs;
     } catch (err) {
@@ -110,13 +143,19 @@ export class GovernedPermits implements PermitHook {
     if (outcome.status !== "rate_limited" || Date.now() < this.downUntil) return;
     // Permits leased before the 429 are not used: the governor pauses everyone now.
     this.batches = [];
+    this.refusals++;
+    this.refusedGeneration = Math.max(this.refusedGeneration, outcome.permit ?? Number.POSITIVE_INFINITY);
     try {
-      await this.governor().report429({
-        runId: this.runId,
-        ceiling: this.ceiling,
-        retryAfterMs: outcome.retryAfterMs,
-        generation: outcome.permit,
-      });
+      await within(
+        this.governor().report429({
+          runId: this.runId,
+          ceiling: this.ceiling,
+          retryAfterMs: outcome.retryAfterMs,
+          generation: outcome.permit,
+        }),
+        this.timeouts.reportMs,
+        "a 429 report",
+      );
     } catch (err) {
       this.fallBack(err);
     }
