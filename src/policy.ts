@@ -62,7 +62,7 @@ export type SourceName = (typeof SOURCE_NAMES)[number];
 /** The sources that run unattended (the layoff guard counts their runs, issue 11). */
 export const AUTOMATED_SOURCES: readonly SourceName[] = ["hr", "okta", "scim"];
 
-/** Where a run stands (src/offboarding/types.ts TERMINAL says which end it; docs/operations.md "Run statuses"). */
+/** Where a run stands (RUN_STATUS_ENDS_RUN says which end it; docs/operations.md "Run statuses"). */
 export const RUN_STATUSES = [
   "accepted",
   "running",
@@ -79,3 +79,23 @@ export const RUN_STATUSES = [
   "withdrawn",
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/**
+ * Whether each status ends the run (terminal: the Workflow is done with it; a retry starts a new attempt).
+ * Every status must be named here: a new one without an answer is a type error, not a silent "not terminal".
+ */
+export const RUN_STATUS_ENDS_RUN = {
+  accepted: false,
+  running: false,
+  needs_confirmation: false,
+  awaiting_approval: false,
+  watching: false,
+  completed: true,
+  partial: true,
+  failed: true,
+  unresolved: true,
+  dry_run: true,
+  rejected: true,
+  expired: true,
+  withdrawn: true,
+} as const satisfies Record<RunStatus, boolean>;

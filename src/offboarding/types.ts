@@ -84,17 +84,9 @@ export interface RunParams {
 
 export { RUN_STATUSES, type RunStatus } from "../policy";
 
-import type { RunStatus } from "../policy";
-export const TERMINAL: ReadonlySet<RunStatus> = new Set([
-  "completed",
-  "partial",
-  "failed",
-  "unresolved",
-  "dry_run",
-  "rejected",
-  "expired",
-  "withdrawn",
-]);
+import { RUN_STATUS_ENDS_RUN, RUN_STATUSES, type RunStatus } from "../policy";
+/** The statuses that end a run (policy.ts RUN_STATUS_ENDS_RUN). */
+export const TERMINAL: ReadonlySet<RunStatus> = new Set(RUN_STATUSES.filter((s) => RUN_STATUS_ENDS_RUN[s]));
 
 /**
  * Where one share stands in a run.

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { LEASE_MAX } from "../../src/koodrive/governor/bucket";
 import { type LeaseRequest, MAX_HOLD_MS, type Report429 } from "../../src/koodrive/governor/durable";
 import {
@@ -6,6 +6,7 @@ import {
   GovernedPermits,
   type GovernorLike,
   LEASE_TIMEOUT_MS,
+  REPORT_TIMEOUT_MS,
 } from "../../src/koodrive/governor/permits";
 
 /** The run's side of the governor against a fake governor that grants what is asked. */
@@ -147,6 +148,52 @@ describe("a governor that never answers", () => {
 
   it("the production timeouts: a lease may be held MAX_HOLD_MS by design, so it times out only after that", () => {
     expect(LEASE_TIMEOUT_MS).toBeGreaterThan(MAX_HOLD_MS);
-    expect(LEASE_TIMEOUT_MS).toBeLessThan(FALLBACK_MS);
+    // docs/operations.md "The rate governor" names these numbers.
+    expect([MAX_HOLD_MS, LEASE_TIMEOUT_MS, REPORT_TIMEOUT_MS, FALLBACK_MS]).toEqual([
+      20_000, 60_000, 5_000, 30_000,
+    ]);
   });
+});
+
+describe("a lease on its way when the run reports a 429", () => {
+  /** A governor whose leases answer only when the test says, with the generation the test names. */
+  function slowGovernor() {
+    const pending: Array<(generation: number) => void> = [];
+    const governor: GovernorLike = {
+      lease: (req) =>
+        new Promise((resolve) =>
+          pending.push((generation) => resolve({ granted: req.want, ttlMs: 60_000, generation })),
+        ),
+      report429: async () => {},
+    };
+    return { governor, pending };
+  }
+
+  for (const [granted, kept] of [
+    [3, false], // granted before the cut the 429 caused (same generation as the refused permit)
+    [4, true], // granted after it
+  ] as const)
+    it(`is ${kept ? "kept when granted after the cut (a newer generation)" : "dropped when granted before the cut"}`, async () => {
+      const g = slowGovernor();
+      const permits = new GovernedPermits(
+        () => g.governor,
+        "run-f",
+        20,
+        () => {},
+      );
+      const first = permits.acquire("share.list");
+      g.pending.shift()?.(3);
+      const permit = await first; // generation 3
+      const second = permits.acquire("share.list"); // a second lease goes out
+      await permits.report({ call: "share.list", status: "rate_limited", retryAfterMs: 0, permit });
+      g.pending.shift()?.(granted);
+      if (kept) {
+        expect(await second).toBe(4);
+        return;
+      }
+      // The stale lease's permits are not used: the call asks again and gets the next lease's.
+      await vi.waitFor(() => expect(g.pending).toHaveLength(1));
+      g.pending.shift()?.(4);
+      expect(await second).toBe(4);
+    });
 });
