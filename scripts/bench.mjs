@@ -129,6 +129,37 @@ async function waitUp(url, headers = {}) {
   throw new Error(`${url} did not come up`);
 }
 
+/**
+ * Waits until the service has stopped calling KooDrive (no call for SETTLE_QUIET_MS, at most SETTLE_MAX_MS):
+ * work a phase leaves behind after its runs ended (each run's evidence read of KooDrive's audit log comes
+ * after its result) must not spend the next phase's quota or CPU.
+ */
+const SETTLE_QUIET_MS = 3_000;
+const SETTLE_MAX_MS = 10 * 60_000;
+async function settle(phase) {
+  const t0 = Date.now();
+  let last = (await simCall("GET", "/stats")).calls;
+  let quietSince = Date.now();
+  while (Date.now() - quietSince < SETTLE_QUIET_MS && Date.now() - t0 < SETTLE_MAX_MS) {
+    await sleep(500);
+    const now = (await simCall("GET", "/stats")).calls;
+    if (now !== last) [last, quietSince] = [now, Date.now()];
+  }
+  console.log(`${phase}: settled after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+/**
+ * Seeds the directory user the service acts as for its user, task and audit-log calls (VARS
+ * KOODRIVE_DIRECTORY_USER_ID) after a phase's reset, so each run's evidence read (KooDrive's audit log, read
+ * as that user) is answered as on a real tenant instead of refused as "user does not exist".
+ */
+async function seedDirectoryUser() {
+  await simCall("POST", "/seed", {
+    users: [{ userId: VARS.KOODRIVE_DIRECTORY_USER_ID, name: "Bench Directory Admin", shares: 0 }],
+    seed: 1,
+  });
+}
+
 async function simCall(method, path, body) {
   const res = await fetch(`${SIM}/__sim${path}`, {
     method,
@@ -328,6 +359,7 @@ async function scale(serviceWrangler, simWrangler) {
     await simCall("PUT", "/quirks", { shortPages: false, emptyPages: false, codeAsString: "alternate" });
     const userId = String(1505084218764600000n + BigInt(n));
     await simCall("POST", "/seed", { users: [{ userId, name: `Scale ${n}`, shares: n }], seed: n });
+    await seedDirectoryUser();
     await simCall("PUT", "/faults", { latencyMs: LATENCY_MS, rules: [] });
     const t0 = Date.now();
     const cpu0 = [cpuSeconds(serviceWrangler.pid), cpuSeconds(simWrangler.pid)];
@@ -390,6 +422,7 @@ async function burst() {
   await simCall("POST", "/reset");
   await simCall("PUT", "/quirks", { shortPages: false, emptyPages: false });
   const gen = await simCall("POST", "/seed", { generate: { users: BURST, sharesPerUser: 3, seed: 7 } });
+  await seedDirectoryUser();
   const users = gen.users.map((u) => u.userId);
   const ids = users.map((u) => `msg_burst_${u}`);
   const t0 = Date.now();
@@ -443,6 +476,7 @@ async function restart(startService) {
   await simCall("PUT", "/quirks", { shortPages: false, emptyPages: false });
   const userId = "1505084218764699999";
   await simCall("POST", "/seed", { users: [{ userId, name: "Rita Restart", shares: n }], seed: 9 });
+  await seedDirectoryUser();
   await simCall("PUT", "/faults", { latencyMs: LATENCY_MS, rules: [] });
   const { body } = await sendEvent(offboarded({ id: "E-restart", koodriveUserId: userId }));
   let before;
@@ -527,6 +561,7 @@ async function layoff() {
     users: users.map(({ userId, name, shares }) => ({ userId, name, shares })),
     seed: 12,
   });
+  await seedDirectoryUser();
   const shares = users.reduce((n, u) => n + u.shares, 0);
   await simCall("PUT", "/faults", { latencyMs: LATENCY_MS, rules: [] });
   // The bucket starts full (burst = one second's worth), as a gateway's would after an idle spell.
@@ -730,7 +765,7 @@ function report() {
       "wall <= 1.15x the quota bound, 429s <= 2% of calls, every run completed, small leavers' p95 <= a quarter of the wall.",
       `Least possible small p95: ${fmt(Math.ceil(0.95 * l.small))} small leavers (95%) x ${SMALL_CALLS} calls each (user check, list,`,
       `cancel, verify) / ${LAYOFF_RPS} calls/s, the time the limit needs to let them through even if they went first; over the`,
-      "wall, it is the smallest \"small p95 / wall\" any order of calls could reach on this run.",
+      'wall, it is the smallest "small p95 / wall" any order of calls could reach on this run.',
       "",
     );
   }
@@ -787,10 +822,19 @@ try {
   await waitUp(`${SVC}/healthz`);
   await simCall("POST", "/seed", { demo: true });
   if (ONLY.has("bundle")) bundle();
-  if (ONLY.has("ingress")) await ingress();
+  if (ONLY.has("ingress")) {
+    await ingress();
+    await settle("ingress"); // its dry runs list shares after their 202s
+  }
   if (ONLY.has("scale")) await scale(state.service, simulator);
-  if (ONLY.has("burst")) await burst();
-  if (ONLY.has("restart")) await restart(startService);
+  if (ONLY.has("burst")) {
+    await burst();
+    await settle("burst");
+  }
+  if (ONLY.has("restart")) {
+    await restart(startService);
+    await settle("restart");
+  }
   if (ONLY.has("layoff")) await layoff();
   if (args.includes("--hold")) await sleep(20000);
   const md = report();
