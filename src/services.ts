@@ -36,16 +36,25 @@ export function governorOf(ns: DurableObjectNamespace<RateGovernor>, config: Con
  * The KooDrive client of one run: every call takes a permit from the rate governor, keyed by the run id
  * for fairness (unless KOODRIVE_MAX_RPS is 0), and 429s are waited out instead of counted as attempts.
  * `onGovernorDown` hears, once per client, that the governor failed and the run went on without it.
+ * `background`: work that can wait (the run's evidence read), served only when no run waits.
  */
 export function runClient(
   ns: DurableObjectNamespace<RateGovernor>,
   config: Config,
   runId: string,
   onGovernorDown: (err: unknown) => void,
+  { background = false }: { background?: boolean } = {},
 ): KooDriveClient {
   const permits =
     config.KOODRIVE_MAX_RPS > 0
-      ? new GovernedPermits(() => governorOf(ns, config), runId, config.KOODRIVE_MAX_RPS, onGovernorDown)
+      ? new GovernedPermits(
+          () => governorOf(ns, config),
+          runId,
+          config.KOODRIVE_MAX_RPS,
+          onGovernorDown,
+          undefined,
+          background,
+        )
       : undefined;
   return koodriveClient(config, runId, { permits, rateLimitWaitMs: RUN_RATE_LIMIT_WAIT_MS });
 }

@@ -317,7 +317,7 @@ describe("the console overview's pace panel", () => {
       `every call waits until ${state.pausedUntil?.slice(0, 19).replace("T", " ")} UTC`,
     );
     expect(busy.fact("429s")).toMatch(/^1 since the governor started, the latest at \d{4}-\d\d-\d\d /);
-    expect(busy.fact("waiting")).toMatch(/^1 caller\s*hr-pace-2\/evidence \(3 permits\)/);
+    expect(busy.fact("waiting")).toMatch(/^1 caller\s*hr-pace-2\/evidence \(3 permits\s*\)/);
     // The waiting caller links to its run's page (an evidence read is keyed `<runId>/evidence`).
     expect(busy.html).toContain('href="/console/runs/hr-pace-2"');
 

@@ -492,7 +492,9 @@ class Run {
       client: this.client,
       kv: this.env.AUDIT,
       userId: this.userId,
-      evidenceClient: runClient(this.env.GOVERNOR, this.config, `${this.runId}/evidence`, () => {}),
+      evidenceClient: runClient(this.env.GOVERNOR, this.config, `${this.runId}/evidence`, () => {}, {
+        background: true,
+      }),
     });
   }
 

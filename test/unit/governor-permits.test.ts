@@ -197,3 +197,29 @@ describe("a lease on its way when the run reports a 429", () => {
       expect(await second).toBe(4);
     });
 });
+
+describe("a background caller's leases", () => {
+  it("say so to the governor (a run's evidence read); a run's own do not", async () => {
+    const g = fakeGovernor();
+    const evidence = new GovernedPermits(
+      () => g.governor,
+      "run-g/evidence",
+      20,
+      () => {},
+      undefined,
+      true,
+    );
+    const run = new GovernedPermits(
+      () => g.governor,
+      "run-g",
+      20,
+      () => {},
+    );
+    await evidence.acquire("auditlog");
+    await run.acquire("share.list");
+    expect(g.leases.map((l) => [l.runId, l.background])).toEqual([
+      ["run-g/evidence", true],
+      ["run-g", undefined],
+    ]);
+  });
+});

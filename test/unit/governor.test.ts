@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   ADDITIVE_STEP,
+  BACKGROUND_MAX_WAIT_MS,
   CUT_COOLDOWN_MS,
   DECREASE_FACTOR,
   DEFAULT_PAUSE_MS,
@@ -396,5 +397,38 @@ describe("rate governor: a 100,000-share run and a 3-share run started after it 
     expect(smallDoneAt - smallArrival).toBeLessThan(1_000);
     // And the large run was not held up: all 2,005 permits went out at the rate (20/s), within 10%.
     expect(t - T0).toBeLessThan((((BIG_CALLS + 4) / 20) * 1000 * 1.1) | 0);
+  });
+});
+
+describe("rate governor: background callers (a run's evidence read)", () => {
+  it("wait while any run waits, first come first served among themselves, and go when no run does", () => {
+    const core = new GovernorCore(2, T0); // a bucket of 1: one permit per 500 ms
+    core.enqueue({ id: 1, runId: "a/evidence", want: 1, background: true }, T0);
+    core.enqueue({ id: 2, runId: "b/evidence", want: 1, background: true }, T0);
+    core.enqueue({ id: 3, runId: "c", want: 1 }, T0);
+    core.enqueue({ id: 4, runId: "d", want: 1 }, T0);
+    expect(core.snapshot(T0).waiting).toContainEqual({ runId: "a/evidence", permits: 1, background: true });
+    const order: string[] = [];
+    for (let t = T0; order.length < 4; t += 500) for (const g of core.dispatch(t).grants) order.push(g.runId);
+    expect(order).toEqual(["c", "d", "a/evidence", "b/evidence"]);
+  });
+
+  it("a background caller that has waited BACKGROUND_MAX_WAIT_MS goes next, however many runs keep coming", () => {
+    const core = new GovernorCore(10, T0);
+    // The bucket's burst goes to a run first, so from now on permits are scarcer than the runs' calls.
+    for (let i = 100_000; i < 100_010; i++) core.enqueue({ id: i, runId: "warm", want: 1 }, T0);
+    core.dispatch(T0);
+    core.enqueue({ id: 0, runId: "x/evidence", want: 1, background: true }, T0);
+    let id = 1;
+    let servedAt: number | undefined;
+    // A new run every 100 ms with two calls: more than the 10/s there are, so some run always waits.
+    for (let t = T0; servedAt === undefined && t < T0 + 2 * BACKGROUND_MAX_WAIT_MS; t += 100) {
+      core.enqueue({ id: id++, runId: `r${t}`, want: 1 }, t);
+      core.enqueue({ id: id++, runId: `r${t}`, want: 1 }, t);
+      if (core.dispatch(t).grants.some((g) => g.runId === "x/evidence")) servedAt = t;
+    }
+    expect(servedAt).toBeDefined();
+    expect((servedAt as number) - T0).toBeGreaterThanOrEqual(BACKGROUND_MAX_WAIT_MS);
+    expect((servedAt as number) - T0).toBeLessThanOrEqual(BACKGROUND_MAX_WAIT_MS + 200);
   });
 });

@@ -189,7 +189,8 @@ const Pace: FC<{ view: GovernorView | null }> = ({ view }) => {
                       <a href={`/console/runs/${encodeURIComponent(runId)}`}>
                         <code>{w.runId}</code>
                       </a>{" "}
-                      ({w.permits} {w.permits === 1 ? "permit" : "permits"})
+                      ({w.permits} {w.permits === 1 ? "permit" : "permits"}
+                      {w.background ? ", evidence read: waits while runs revoke" : ""})
                     </li>
                   );
                 })}
@@ -202,8 +203,8 @@ const Pace: FC<{ view: GovernorView | null }> = ({ view }) => {
         </dd>
       </dl>
       <p class="muted">
-        Short runs go first. An admin can make the governor forget the learned limit with{" "}
-        <code>POST /governor/reset</code> (docs/operations.md, "The rate governor").
+        Short runs go first; evidence reads wait until no run does. An admin can make the governor forget the
+        learned limit with <code>POST /governor/reset</code> (docs/operations.md, "The rate governor").
       </p>
     </div>
   );

@@ -18,9 +18,10 @@
  *
  * Which waiting run gets the next permit: a short run (fewer than SHORT_RUN_PERMITS so far) before a long
  * one, short runs first come first served (so small leavers finish one after another, not all together
- * at the end as under an even split), long runs the one served least. The bounds: a run that has waited
- * LONG_RUN_MAX_WAIT_MS (long) or SHORT_RUN_MAX_WAIT_MS (short) for a permit goes before any run that has
- * waited less.
+ * at the end as under an even split), long runs the one served least. Background callers (a run's
+ * evidence read of KooDrive's audit log, after its result) only when no run waits. The bounds: a caller
+ * that has waited LONG_RUN_MAX_WAIT_MS (long), SHORT_RUN_MAX_WAIT_MS (short) or BACKGROUND_MAX_WAIT_MS
+ * (background) for a permit goes before any that has waited less.
  */
 
 /** The default ceiling, requests per second per KooDrive app (`KOODRIVE_MAX_RPS`; issue 12). */
@@ -89,6 +90,11 @@ export const LONG_RUN_MAX_WAIT_MS = 10_000;
  * `concurrency.limit`) must not keep a run's call waiting near a step's 10-minute timeout (workflow.ts).
  */
 export const SHORT_RUN_MAX_WAIT_MS = 120_000;
+/**
+ * The same bound for background callers: a run's evidence read waits while runs revoke, but not past its
+ * step's 5-minute timeout (account-steps.ts EVIDENCE_STEP), even in a layoff that keeps the tenant busy.
+ */
+export const BACKGROUND_MAX_WAIT_MS = 60_000;
 /** Records of runs not waiting are pruned once there are more than this many. */
 const RUNS_KEPT = 1_000;
 /** How many 429 moments the state keeps for display. */
@@ -100,6 +106,8 @@ export interface Ticket {
   /** Permits asked for (1 to LEASE_MAX). */
   want: number;
   got: number;
+  /** Served only when no run waits (within BACKGROUND_MAX_WAIT_MS): work that can wait, like evidence. */
+  background?: boolean | undefined;
 }
 
 export interface Grant {
@@ -118,8 +126,8 @@ export interface GovernorSnapshot {
   learnedLimit: number | null;
   /** Epoch ms until which every caller waits (a Retry-After); 0 when not paused. */
   pausedUntil: number;
-  /** Runs with a request waiting for permits, and how many permits each waits for. */
-  waiting: Array<{ runId: string; permits: number }>;
+  /** Runs with a request waiting for permits, how many permits each waits for, and whether in background. */
+  waiting: Array<{ runId: string; permits: number; background: boolean }>;
   /** Epoch ms of the latest 429s reported (newest last), at most RECENT_429_KEPT. */
   recent429s: number[];
   /** 429s reported since the governor (this Durable Object instance) started. */
@@ -136,6 +144,8 @@ interface RunRecord {
   served: number;
   /** Since when the run has waited without a permit (while it has tickets queued). */
   waitingSince: number;
+  /** A background caller (its first ticket said so). */
+  background: boolean;
 }
 
 export class GovernorCore {
@@ -264,7 +274,13 @@ export class GovernorCore {
     this.queues.set(t.runId, [t]);
     const run = this.runs.get(t.runId);
     if (run) run.waitingSince = now;
-    else this.runs.set(t.runId, { arrival: this.arrivals++, served: 0, waitingSince: now });
+    else
+      this.runs.set(t.runId, {
+        arrival: this.arrivals++,
+        served: 0,
+        waitingSince: now,
+        background: t.background === true,
+      });
   }
 
   /** Drops a waiting ticket (its caller gave up); returns whether it was waiting. */
@@ -280,9 +296,10 @@ export class GovernorCore {
   }
 
   /**
-   * The waiting run that gets the next permit: a run that has waited its bound (LONG_RUN_MAX_WAIT_MS, or
-   * SHORT_RUN_MAX_WAIT_MS for a short run; the longest waiting first), else the short run that came first,
-   * else the long run served least (then the earliest).
+   * The waiting run that gets the next permit: a run that has waited its bound (LONG_RUN_MAX_WAIT_MS,
+   * SHORT_RUN_MAX_WAIT_MS for a short run, BACKGROUND_MAX_WAIT_MS for a background caller; the longest
+   * waiting first), else the short run that came first, else the long run served least (then the earliest),
+   * else the background caller that came first.
    */
   private nextRun(now: number): string {
     let aged: string | undefined;
@@ -291,12 +308,22 @@ export class GovernorCore {
     let shortArrival = Number.POSITIVE_INFINITY;
     let long: string | undefined;
     let longKey: [number, number] = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+    let background: string | undefined;
+    let backgroundArrival = Number.POSITIVE_INFINITY;
     for (const runId of this.queues.keys()) {
       const r = this.runs.get(runId) as RunRecord;
       const isShort = r.served < SHORT_RUN_PERMITS;
-      const bound = isShort ? SHORT_RUN_MAX_WAIT_MS : LONG_RUN_MAX_WAIT_MS;
+      const bound = r.background
+        ? BACKGROUND_MAX_WAIT_MS
+        : isShort
+          ? SHORT_RUN_MAX_WAIT_MS
+          : LONG_RUN_MAX_WAIT_MS;
       if (now - r.waitingSince >= bound && r.waitingSince < agedSince)
         [aged, agedSince] = [runId, r.waitingSince];
+      if (r.background) {
+        if (r.arrival < backgroundArrival) [background, backgroundArrival] = [runId, r.arrival];
+        continue;
+      }
       if (isShort) {
         if (r.arrival < shortArrival) [short, shortArrival] = [runId, r.arrival];
         continue;
@@ -304,7 +331,7 @@ export class GovernorCore {
       if (r.served < longKey[0] || (r.served === longKey[0] && r.arrival < longKey[1]))
         [long, longKey] = [runId, [r.served, r.arrival]];
     }
-    return (aged ?? short ?? long) as string;
+    return (aged ?? short ?? long ?? background) as string;
   }
 
   /** Forgets the oldest records of runs not waiting once there are too many (a returning run is new). */
@@ -367,6 +394,7 @@ export class GovernorCore {
       waiting: [...this.queues].map(([runId, queue]) => ({
         runId,
         permits: queue.reduce((n, t) => n + t.want - t.got, 0),
+        background: this.runs.get(runId)?.background === true,
       })),
       recent429s: [...this.recent],
       total429s: this.total429,

@@ -43,6 +43,8 @@ export interface LeaseRequest {
   ceiling: number;
   /** Calls that succeeded since this caller's previous lease (reported in aggregate). */
   successes: number;
+  /** Work that can wait (a run's evidence read): served only when no run waits (bucket.ts). */
+  background?: boolean | undefined;
 }
 
 export interface Lease {
@@ -92,7 +94,7 @@ export class RateGovernor extends DurableObject<Env> {
     const granted = new Promise<{ granted: number; generation: number }>((resolve) =>
       this.waiting.set(id, resolve),
     );
-    core.enqueue({ id, runId: req.runId, want: req.want }, Date.now());
+    core.enqueue({ id, runId: req.runId, want: req.want, background: req.background }, Date.now());
     this.pump(core);
     const held = setTimeout(() => {
       if (core.cancel(id)) this.answer(id, 0, core.generation);

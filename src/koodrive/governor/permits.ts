@@ -69,6 +69,8 @@ export class GovernedPermits implements PermitHook {
     private readonly ceiling: number,
     private readonly onFallback: (err: unknown) => void,
     private readonly timeouts = { leaseMs: LEASE_TIMEOUT_MS, reportMs: REPORT_TIMEOUT_MS },
+    /** Work that can wait (a run's evidence read): the governor serves it only when no run waits. */
+    private readonly background = false,
   ) {}
 
   /** Permits in hand (and not expired). */
@@ -120,6 +122,7 @@ export class GovernedPermits implements PermitHook {
           want: Math.min(LEASE_MAX, Math.max(this.want, this.waiting)),
           ceiling: this.ceiling,
           successes,
+          ...(this.background ? { background: true } : {}),
         }),
         this.timeouts.leaseMs,
         "a lease",
