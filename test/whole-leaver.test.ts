@@ -415,4 +415,29 @@ describe("evidence from KooDrive's audit log", () => {
       Date.parse(finishedAt),
     );
   });
+
+  it("in a layoff's crowded window, reads only the leaver's own entries (narrowed to them as operator): all found, one page", async () => {
+    // Another leaver's 1,200 cancels in the same minutes: the whole window is more than EVIDENCE_MAX_PAGES
+    // (10) pages of 100, and the leaver's own entries come after them.
+    const OTHER = "1505084218764549609";
+    await sim.seed({ users: [{ userId: OTHER, name: "Otto Other", shares: 1_200 }], seed: 62 });
+    await seed({ shares: 3 });
+    const first = await postHr(offboardedEvent({ id: "E-1007", koodriveUserId: OTHER }), {}, uniqueId());
+    const otherRun = ((await first.json()) as { runId: string }).runId;
+    expect((await waitForRun(otherRun, 60_000)).status).toBe("completed");
+    const res = await postHr(offboardedEvent({ id: "E-1008", koodriveUserId: LEAVER }), {}, uniqueId());
+    const runId = ((await res.json()) as { runId: string }).runId;
+    await waitForRun(runId);
+    const view = await run(runId);
+    expect(view.status).toBe("completed");
+    expect(view.evidence).toMatchObject({
+      found: 3,
+      of: 3,
+      complete: true,
+      entriesRead: 3,
+      operatorName: "Lea Leaver",
+    });
+    const reads = (await sim.calls(0)).calls.filter((c) => c.endpoint === "auditlog");
+    expect(reads.length).toBeGreaterThanOrEqual(2); // the other run's and this one's
+  });
 });

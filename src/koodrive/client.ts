@@ -359,7 +359,7 @@ export class KooDriveClient {
    */
   async auditLogPage(
     actingUserId: string,
-    q: { from: string; to: string; pageNum: number; pageSize: number },
+    q: { from: string; to: string; pageNum: number; pageSize: number; operatorName?: string | undefined },
   ): Promise<{ total: number; entries: AuditLogEntry[] }> {
     if (!Number.isInteger(q.pageSize) || q.pageSize < 1 || q.pageSize > AUDIT_PAGE_SIZE_MAX) {
       throw new RangeError(`auditlog pageSize must be within 1..${AUDIT_PAGE_SIZE_MAX}, got ${q.pageSize}`);
@@ -375,6 +375,7 @@ export class KooDriveClient {
       body: {
         operTimeFrom: q.from,
         operTimeTo: q.to,
+        ...(q.operatorName ? { operatorName: q.operatorName } : {}),
         pageInfo: { pageSize: q.pageSize, pageNum: q.pageNum },
         // sortType 1 = time, sortDirection 1 = ascending [doc].
         sortInfo: { sortType: 1, sortDirection: 1 },

@@ -264,7 +264,12 @@ export class AccountSteps {
             last: new Date().toISOString(),
           };
           const reader = { ...this.account, client: this.deps.evidenceClient ?? this.deps.client };
-          e = await readEvidence(reader, { ...span, cancelled }, this.config.EVIDENCE_MAX_PAGES);
+          e = await readEvidence(
+            reader,
+            { ...span, cancelled },
+            this.config.EVIDENCE_MAX_PAGES,
+            m.koodriveUserId === this.deps.userId ? m.koodriveName : undefined,
+          );
         } catch (err) {
           // KooDrive refused the read (no permission on the log, the acting user gone): asking again will not
           // help. The report goes without evidence; the log says why. Anything else is retried.

@@ -103,6 +103,8 @@ export interface Evidence {
   /** Log entries read; `complete` is false when EVIDENCE_MAX_PAGES stopped the read early. */
   entriesRead: number;
   complete: boolean;
+  /** Set when the read narrowed to this operator (the leaver's KooDrive name) found every cancel. */
+  operatorName?: string;
   checkedAt: string;
 }
 

@@ -5,6 +5,9 @@ import type { AccountDeps } from "./handover";
  * Evidence from KooDrive's own audit log (issue 10): the entries in the run's time window whose `resource`
  * is one of the shares this run cancelled. The log's operation names are undocumented, so entries are
  * matched by resource only [koodrive-api.md: audit log]; 0 found is reported as it is, never as an error.
+ * The read is first narrowed to the leaver as operator (`operatorName`, the log's documented filter); only
+ * when that does not find every cancel is the whole window read. The narrowing never decides a match: an
+ * entry counts only by its resource.
  */
 
 /** Entries per page of `POST /auditlog` (pageSize 1-100 [doc]). */
@@ -16,35 +19,60 @@ export async function readEvidence(
   deps: Pick<AccountDeps, "ledger" | "client" | "acting">,
   window: { first: string; last: string; cancelled: number },
   maxPages: number,
+  operatorName?: string,
 ): Promise<Evidence> {
   // The run's own cancels, widened for clock skew: in a layoff, other runs' entries share the window.
   const from = new Date(Date.parse(window.first) - WINDOW_SLACK_MS).toISOString();
   const to = new Date(Date.parse(window.last) + WINDOW_SLACK_MS).toISOString();
   const matched = new Set<string>();
   let entriesRead = 0;
-  let complete = false;
+  const base = { found: 0, of: window.cancelled, from, to, checkedAt: "" };
+  // First the entries whose operator is the leaver (the cancels were made acting as them [inferred]): in a
+  // layoff every run's window holds every other run's cancels, and this reads only the run's own.
+  if (operatorName) {
+    const narrow = await readPages(deps, { from, to, operatorName }, maxPages, matched);
+    entriesRead += narrow.entriesRead;
+    if (matched.size >= window.cancelled)
+      return {
+        ...base,
+        found: matched.size,
+        entriesRead,
+        complete: narrow.complete,
+        operatorName,
+        checkedAt: new Date().toISOString(),
+      };
+  }
+  // Not all found that way (KooDrive may name another operator): the whole window, as before.
+  const wide = await readPages(deps, { from, to }, maxPages, matched);
+  entriesRead += wide.entriesRead;
+  return {
+    ...base,
+    found: matched.size,
+    entriesRead,
+    complete: wide.complete,
+    checkedAt: new Date().toISOString(),
+  };
+}
+
+/** Reads up to `maxPages` pages of the log for `q`, adding this run's cancelled shares found to `matched`. */
+async function readPages(
+  deps: Pick<AccountDeps, "ledger" | "client" | "acting">,
+  q: { from: string; to: string; operatorName?: string },
+  maxPages: number,
+  matched: Set<string>,
+): Promise<{ entriesRead: number; complete: boolean }> {
+  let entriesRead = 0;
   for (let pageNum = 1; pageNum <= maxPages; pageNum++) {
     const page = await deps.client.auditLogPage(deps.acting, {
-      from,
-      to,
+      ...q,
       pageNum,
       pageSize: AUDIT_LOG_PAGE_SIZE,
     });
     entriesRead += page.entries.length;
     const resources = [...new Set(page.entries.map((e) => e.resource).filter((r) => r && !matched.has(r)))];
     if (resources.length > 0) for (const id of await deps.ledger.cancelledAmong(resources)) matched.add(id);
-    if (page.entries.length < AUDIT_LOG_PAGE_SIZE || entriesRead >= page.total) {
-      complete = true;
-      break;
-    }
+    if (page.entries.length < AUDIT_LOG_PAGE_SIZE || entriesRead >= page.total)
+      return { entriesRead, complete: true };
   }
-  return {
-    found: matched.size,
-    of: window.cancelled,
-    from,
-    to,
-    entriesRead,
-    complete,
-    checkedAt: new Date().toISOString(),
-  };
+  return { entriesRead, complete: false };
 }

@@ -234,7 +234,14 @@ export class RunLedger extends DurableObject<Env> {
     patch: Partial<
       Pick<
         RunMeta,
-        "status" | "koodriveUserId" | "resolvedBy" | "detail" | "waitUntil" | "candidate" | "confirmDeadline"
+        | "status"
+        | "koodriveUserId"
+        | "koodriveName"
+        | "resolvedBy"
+        | "detail"
+        | "waitUntil"
+        | "candidate"
+        | "confirmDeadline"
       >
     >,
   ): RunMeta {

@@ -137,6 +137,8 @@ export interface RunMeta {
   status: RunStatus;
   attempt: number;
   koodriveUserId?: string;
+  /** The leaver's name in KooDrive when resolved (narrows the evidence read to them; absent for runs resolved before 0.6.0). */
+  koodriveName?: string;
   resolvedBy?: ResolvedBy;
   /** A name match waiting for an operator (`needs_confirmation`): who it would be. */
   candidate?: { koodriveUserId: string; name: string };

@@ -250,6 +250,7 @@ class Run {
       if (!found.needsConfirmation)
         await this.ledger.update({
           koodriveUserId: found.userId,
+          ...(found.name ? { koodriveName: found.name } : {}),
           resolvedBy: found.by,
           detail: found.detail,
         });

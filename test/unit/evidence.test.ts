@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import type { KooDriveClient } from "../../src/koodrive/client";
+import { readEvidence } from "../../src/offboarding/evidence";
+import type { AccountDeps } from "../../src/offboarding/handover";
+
+/**
+ * The evidence read's narrowing (src/offboarding/evidence.ts) against a fake audit log: the leaver as
+ * operator first, the whole window only when that did not find every cancel; a match is always by resource.
+ */
+
+type Entry = { resource: string; operatorName: string };
+
+function fakeLog(entries: Entry[], cancelled: string[]) {
+  const asked: Array<{ operatorName?: string | undefined; pageNum: number }> = [];
+  const client = {
+    auditLogPage: async (
+      _acting: string,
+      q: { pageNum: number; pageSize: number; operatorName?: string | undefined },
+    ) => {
+      asked.push({ operatorName: q.operatorName, pageNum: q.pageNum });
+      const all = entries.filter((e) => !q.operatorName || e.operatorName === q.operatorName);
+      const page = all.slice((q.pageNum - 1) * q.pageSize, q.pageNum * q.pageSize);
+      return { total: all.length, entries: page.map((e) => ({ resource: e.resource })) };
+    },
+  } as unknown as KooDriveClient;
+  const ledger = {
+    cancelledAmong: async (ids: string[]) => ids.filter((id) => cancelled.includes(id)),
+  } as unknown as AccountDeps["ledger"];
+  return { deps: { client, ledger, acting: "admin" }, asked };
+}
+
+const WINDOW = { first: "2026-12-01T03:00:00.000Z", last: "2026-12-01T03:01:00.000Z", cancelled: 2 };
+const others = (n: number): Entry[] =>
+  Array.from({ length: n }, (_, i) => ({ resource: `o${i}`, operatorName: "Otto Other" }));
+
+describe("readEvidence", () => {
+  it("narrowed to the leaver, finds every cancel in one page however crowded the window", async () => {
+    const log = fakeLog(
+      [...others(1_500), ...["s1", "s2"].map((r) => ({ resource: r, operatorName: "Lea Leaver" }))],
+      ["s1", "s2"],
+    );
+    const e = await readEvidence(log.deps, WINDOW, 10, "Lea Leaver");
+    expect(e).toMatchObject({ found: 2, of: 2, complete: true, entriesRead: 2, operatorName: "Lea Leaver" });
+    expect(log.asked).toEqual([{ operatorName: "Lea Leaver", pageNum: 1 }]);
+  });
+
+  it("when KooDrive names another operator, reads the whole window as before (and says nothing of a narrowing)", async () => {
+    const log = fakeLog(
+      ["s1", "s2"].map((r) => ({ resource: r, operatorName: "KooDrive App" })),
+      ["s1", "s2"],
+    );
+    const e = await readEvidence(log.deps, WINDOW, 10, "Lea Leaver");
+    expect(e).toMatchObject({ found: 2, of: 2, complete: true });
+    expect(e.operatorName).toBeUndefined();
+    expect(log.asked).toEqual([
+      { operatorName: "Lea Leaver", pageNum: 1 },
+      { operatorName: undefined, pageNum: 1 },
+    ]);
+  });
+
+  it("a narrowed entry counts only if its resource is one of the run's cancelled shares (a namesake's do not)", async () => {
+    const log = fakeLog(
+      [
+        { resource: "namesake-share", operatorName: "Lea Leaver" },
+        { resource: "s1", operatorName: "Lea Leaver" },
+      ],
+      ["s1", "s2"],
+    );
+    const e = await readEvidence(log.deps, WINDOW, 10, "Lea Leaver");
+    // s2 has no entry: 1 of 2, after the whole window was read too.
+    expect(e).toMatchObject({ found: 1, of: 2, complete: true });
+    expect(log.asked.map((a) => a.operatorName)).toEqual(["Lea Leaver", undefined]);
+  });
+
+  it("without a name (a run resolved before 0.6.0), reads the whole window: a crowded one is incomplete", async () => {
+    const log = fakeLog(
+      [...others(1_500), ...["s1", "s2"].map((r) => ({ resource: r, operatorName: "Lea Leaver" }))],
+      ["s1", "s2"],
+    );
+    const e = await readEvidence(log.deps, WINDOW, 10);
+    expect(e).toMatchObject({ found: 0, of: 2, complete: false, entriesRead: 1_000 });
+  });
+});
