@@ -111,7 +111,7 @@ export const ADMIN_OPERATIONS: readonly Operation[] = [
       "`block_login`, `watch`), each `{action, state, detail, updatedAt, recipient?, tasks?, blockedAt?, " +
       "schedule?, checksDone?, nextCheck?, lateShares?, endedBy?}`; a run from before 0.4 lists " +
       "`revoke_shares` alone, its state derived from the run's status and counts. `evidence`: KooDrive's " +
-      "audit log's view of the cancels, `{found, of, from, to, entriesRead, complete, checkedAt, summary}` " +
+      "audit log's view of the cancels, `{found, of, from, to, entriesRead, complete, operatorName?, checkedAt, summary}` " +
       '(`summary`: "KooDrive\'s audit log shows N of M cancellations"), or null until it was read. ' +
       "Status `watching`: the main actions are done and the run waits for the watch's next check.",
     params: RunParams,
