@@ -192,14 +192,76 @@ const commaList = () =>
         .filter(Boolean),
     );
 
-/** A comma list compared case-insensitively (role lists): lower-cased. */
 /**
  * Lower-cases A-Z only. `toLowerCase()` folds some non-ASCII letters onto ASCII ones (U+212A KELVIN SIGN
  * becomes "k"), which would let a look-alike address match a listed one.
  */
 export const asciiLower = (v: string) => v.replace(/[A-Z]/g, (ch) => ch.toLowerCase());
 
+/** A comma list compared case-insensitively (role lists): lower-cased. */
 const lowerList = () => commaList().transform((values) => values.map(asciiLower));
+
+/**
+ * An e-mail as an identity (Access's `email` claim, a chat operator's e-mail): printable ASCII without
+ * spaces, exactly one `@`, something on both sides. IdPs send international domains as punycode; a
+ * look-alike in another script must never be taken for, or recorded as, a listed person.
+ */
+export const PLAIN_EMAIL = /^[\x21-\x3f\x41-\x7e]+@[\x21-\x3f\x41-\x7e]+$/;
+/** The longest identity taken from a token or a setting: an e-mail, 64 + `@` + 255 (RFC 5321 4.5.3.1). */
+export const MAX_IDENTITY_LENGTH = 320;
+
+/** A chat user id linked to an e-mail: printable ASCII without spaces (Slack `U...`, an Entra object id). */
+const CHAT_USER_ID = /^[\x21-\x7e]{1,100}$/;
+
+/** The people allowed to act from a chat platform (SLACK_OPERATORS, TEAMS_OPERATORS). */
+export interface ChatOperators {
+  /** Their user ids, as the platform sends them. */
+  ids: string[];
+  /**
+   * The e-mail of each id configured as `<id>=<e-mail>` (plain ASCII, lower-cased): the same person's
+   * Access identity, so four eyes sees one person in chat and in the console (offboarding/approval.ts).
+   */
+  emails: Map<string, string>;
+}
+
+/** What is wrong with an `<id>=<e-mail>` entry, if anything (never the e-mail itself). */
+function linkProblem(id: string, email: string, known: ChatOperators): string | undefined {
+  if (!CHAT_USER_ID.test(id)) return "must be a user id, optionally followed by =<e-mail>";
+  // Access's rule for its `email` claim (admin/access.ts): a look-alike in another script is never a person.
+  if (email.length > MAX_IDENTITY_LENGTH || !PLAIN_EMAIL.test(email))
+    return `(${id}) must have a plain ASCII e-mail with one @ after =`;
+  const earlier = known.emails.get(id);
+  if (earlier !== undefined && earlier !== asciiLower(email))
+    return `(${id}) lists that id again with another e-mail`;
+  return undefined;
+}
+
+/**
+ * A chat operator list: comma-separated user ids, each optionally `=<e-mail>` (`U2CERLKJA=ada@example.com,
+ * W0OPERATOR2`). Chat platforms send no e-mail with a command or a click, so this is the only link between a
+ * chat user and their console identity. A bare id is taken as it always was; a malformed `<id>=<e-mail>`
+ * makes the whole configuration invalid, not only the chat source, as the link also guards the console's
+ * and the API's decisions (fail closed). A problem names the entry by its position and id, never the e-mail.
+ */
+const chatOperators = (name: string) =>
+  commaList().transform((entries, ctx): ChatOperators => {
+    const operators: ChatOperators = { ids: [], emails: new Map() };
+    for (const [i, entry] of entries.entries()) {
+      const eq = entry.indexOf("=");
+      const id = (eq < 0 ? entry : entry.slice(0, eq)).trim();
+      if (eq >= 0) {
+        const email = entry.slice(eq + 1).trim();
+        const problem = linkProblem(id, email, operators);
+        if (problem) {
+          ctx.addIssue({ code: "custom", message: `${name} entry ${i + 1} ${problem}` });
+          continue;
+        }
+        operators.emails.set(id, asciiLower(email));
+      }
+      if (!operators.ids.includes(id)) operators.ids.push(id);
+    }
+    return operators;
+  });
 
 /**
  * The Access team domain: an `https://` origin (`http://` only on a loopback host, for tests), without a
@@ -294,10 +356,10 @@ const ConfigSchema = z
     SCIM_BEARER_TOKENS: sharedSecrets("SCIM_BEARER_TOKENS"),
     SLACK_SIGNING_SECRETS: sharedSecrets("SLACK_SIGNING_SECRETS"),
     TEAMS_WEBHOOK_TOKENS: sharedSecrets("TEAMS_WEBHOOK_TOKENS", teamsToken),
-    /** Teams users (Entra object ids) allowed to run `offboard` and `status`. */
-    TEAMS_OPERATORS: commaList(),
-    /** Slack user ids (U..., W...) allowed to run `/koodrive offboard` and `status`. */
-    SLACK_OPERATORS: commaList(),
+    /** Teams users (Entra object ids) allowed to run `offboard` and `status`, each may have `=<e-mail>`. */
+    TEAMS_OPERATORS: chatOperators("TEAMS_OPERATORS"),
+    /** Slack users (U..., W...) allowed to run `/koodrive offboard`, `status`; each may have `=<e-mail>`. */
+    SLACK_OPERATORS: chatOperators("SLACK_OPERATORS"),
     // Like the secrets, a bad value disables only the Okta source (reported there).
     OKTA_EVENT_HOOK_HEADER: z
       .string()

@@ -125,6 +125,72 @@ describe("configuration (parsed once)", () => {
       );
     }
   });
+
+  it("chat operators may carry an e-mail (`<id>=<e-mail>`, their identity for four eyes): lower-cased A-Z only, ids as sent", () => {
+    const config = loadConfig({
+      ...valid,
+      SLACK_OPERATORS: " U2CERLKJA = Ada@Example.COM , W0OPERATOR2,U2CERLKJA",
+      TEAMS_OPERATORS: "6f1c7a2e-0000-4000-8000-0000000000aa=Olu@Example.com",
+    });
+    expect(config.SLACK_OPERATORS.ids).toEqual(["U2CERLKJA", "W0OPERATOR2"]);
+    expect([...config.SLACK_OPERATORS.emails]).toEqual([["U2CERLKJA", "ada@example.com"]]);
+    expect(config.TEAMS_OPERATORS.ids).toEqual(["6f1c7a2e-0000-4000-8000-0000000000aa"]);
+    expect([...config.TEAMS_OPERATORS.emails]).toEqual([
+      ["6f1c7a2e-0000-4000-8000-0000000000aa", "olu@example.com"],
+    ]);
+    // Bare ids, as before: operators without a link.
+    expect(loadConfig({ ...valid, SLACK_OPERATORS: "U2CERLKJA" }).SLACK_OPERATORS).toEqual({
+      ids: ["U2CERLKJA"],
+      emails: new Map(),
+    });
+  });
+
+  it("refuses a chat operator entry that is malformed, naming the setting and the entry, never the e-mail", () => {
+    const cases: Array<[keyof Bindings, string, RegExp, string?]> = [
+      // U+212A KELVIN SIGN: toLowerCase() would make it "kate@", a look-alike of a listed address.
+      [
+        "SLACK_OPERATORS",
+        "W0OPERATOR2, U2CERLKJA=\u212Aate@example.com",
+        /entry 2 \(U2CERLKJA\) must have a plain ASCII e-mail/,
+        "ate@example",
+      ],
+      ["SLACK_OPERATORS", "U2CERLKJA=", /entry 1 \(U2CERLKJA\) must have a plain ASCII e-mail/],
+      ["SLACK_OPERATORS", "U2CERLKJA=@example.com", /entry 1 \(U2CERLKJA\) must have/, "example.com"],
+      ["SLACK_OPERATORS", "U2CERLKJA=ada@two@example.com", /entry 1 \(U2CERLKJA\) must have/, "two@"],
+      [
+        "SLACK_OPERATORS",
+        "U2CERLKJA=ada lovelace@example.com",
+        /entry 1 \(U2CERLKJA\) must have/,
+        "lovelace",
+      ],
+      ["SLACK_OPERATORS", "U2CERLKJA=ada@jörg.example", /entry 1 \(U2CERLKJA\) must have/, "jörg"],
+      [
+        "SLACK_OPERATORS",
+        "=ada@example.com",
+        /entry 1 must be a user id, optionally followed by =<e-mail>/,
+        "ada@",
+      ],
+      ["SLACK_OPERATORS", "U2 CERLKJA=ada@example.com", /entry 1 must be a user id/, "ada@"],
+      [
+        "SLACK_OPERATORS",
+        "U2CERLKJA=ada@example.com, U2CERLKJA=bob@example.com",
+        /entry 2 \(U2CERLKJA\) lists that id again with another e-mail/,
+        "bob@",
+      ],
+      [
+        "TEAMS_OPERATORS",
+        "6f1c7a2e-0000-4000-8000-0000000000aa=olu",
+        /entry 1 \(6f1c7a2e-0000-4000-8000-0000000000aa\) must have a plain ASCII e-mail/,
+        "olu",
+      ],
+    ];
+    for (const [name, value, problem, hidden] of cases) {
+      const err = catchConfig({ ...valid, [name]: value });
+      expect(err.message, value).toMatch(new RegExp(`${name} ${problem.source}`));
+      expect(err.problems, value).toEqual([{ path: name, message: expect.any(String) }]);
+      if (hidden) expect(err.message, value).not.toContain(hidden);
+    }
+  });
 });
 
 function catchConfig(env: Bindings): ConfigError {
@@ -210,6 +276,13 @@ describe("a broken required setting (through the Worker's entry)", () => {
       { KOODRIVE_BASE_URL: "http://intl.myhuaweicloud-koodrive.com" },
       ["myhuaweicloud-koodrive.com"],
       /KOODRIVE_BASE_URL must be an https/,
+    ],
+    [
+      // The link guards the console's and the API's decisions too: fail closed, not Slack alone.
+      "a chat operator's e-mail with a look-alike letter",
+      { SLACK_OPERATORS: "U2CERLKJA=\u212Aate@example.com" },
+      ["\u212Aate", "ate@example.com"],
+      /SLACK_OPERATORS entry 1 \(U2CERLKJA\) must have a plain ASCII e-mail/,
     ],
     [
       "a missing KooDrive app secret",

@@ -9,7 +9,7 @@
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
-import { asciiLower, type Config } from "../env";
+import { asciiLower, type Config, MAX_IDENTITY_LENGTH, PLAIN_EMAIL } from "../env";
 import { ApiError, ConfigError } from "../errors";
 
 /** Where Access puts the token: this header (preferred), else the browser's cookie [operator-surface.md]. */
@@ -37,8 +37,6 @@ const JWKS_TIMEOUT_MS = 5_000;
  * setting changes, or in tests, which use one team domain each).
  */
 const MAX_KEY_SETS = 16;
-/** The longest identity taken from a token (e-mail addresses are at most 320 characters). */
-const MAX_IDENTITY_LENGTH = 320;
 
 /** Access as configured: off, on, or set up wrongly (the admin routes answer `misconfigured`). */
 export type AccessSettings =
@@ -126,16 +124,13 @@ const textClaim = (payload: JWTPayload, name: string): string => {
   return typeof value === "string" ? value.trim() : "";
 };
 
-/** An Access e-mail: printable ASCII without spaces, exactly one `@`, something on both sides. */
-const ACCESS_EMAIL = /^[\x21-\x3f\x41-\x7e]+@[\x21-\x3f\x41-\x7e]+$/;
-
 /** The identity of verified claims, or why there is none. */
 function identityOf(payload: JWTPayload): AccessIdentity | string {
   const email = textClaim(payload, "email");
   if (email) {
     // Printable ASCII with exactly one `@` (IdPs send IDN domains as punycode): a look-alike in another
     // script must never be taken for, or recorded as, a listed person.
-    if (email.length > MAX_IDENTITY_LENGTH || !ACCESS_EMAIL.test(email))
+    if (email.length > MAX_IDENTITY_LENGTH || !PLAIN_EMAIL.test(email))
       return "Access token email is not a plain ASCII e-mail";
     return { kind: "person", email: asciiLower(email) };
   }

@@ -1,3 +1,4 @@
+import type { ChatOperators } from "../env";
 import type { SourceName } from "../policy";
 
 /**
@@ -59,6 +60,11 @@ export interface Decider {
   via: string;
 }
 
+/** A decider with every identity of their person (`identitiesOf`, with the links configured now). */
+export interface IdentifiedDecider extends Decider {
+  identities: string[];
+}
+
 /**
  * The identity behind an actor string, for four eyes: chat actors carry a display name that may change
  * (`slack:T1:U2 (Ann)` -> `slack:u2`, the team dropped: see below); every other actor string is an identity.
@@ -70,4 +76,39 @@ export function identityOf(actor: string): string {
   // another team id than the command did, or none. `slack:<team>:<user>` -> `slack:<user>`.
   const slack = /^slack:[^:]*:([^:]+)$/.exec(id);
   return slack ? `slack:${slack[1]}` : id;
+}
+
+/**
+ * Chat identities linked to a person's e-mail by configuration (`<id>=<e-mail>` in SLACK_OPERATORS and
+ * TEAMS_OPERATORS): `slack:u2cerlkja` -> `ada@example.com`. Slack and Teams send no e-mail with a command or
+ * a click, and this Worker has no Slack API token to look one up, so the setting is the only link.
+ */
+export function chatLinks(config: {
+  SLACK_OPERATORS: ChatOperators;
+  TEAMS_OPERATORS: ChatOperators;
+}): Map<string, string> {
+  const links = new Map<string, string>();
+  for (const [id, email] of config.SLACK_OPERATORS.emails) links.set(identityOf(`slack:${id}`), email);
+  for (const [id, email] of config.TEAMS_OPERATORS.emails) links.set(identityOf(`teams:${id}`), email);
+  return links;
+}
+
+/** The person behind an actor string: the e-mail its chat identity is linked to, else its own identity. */
+export function personOf(actor: string, links: ReadonlyMap<string, string>): string {
+  const own = identityOf(actor);
+  return links.get(own) ?? own;
+}
+
+/**
+ * Every identity of the person behind an actor string (or a stored identity), for four eyes: their own
+ * (`identityOf`), the e-mail a chat identity is linked to, and every chat identity linked to that e-mail.
+ * `ada@example.com` linked to Slack's U2CERLKJA: `[ada@example.com, slack:u2cerlkja]` from either side.
+ * Taken from the configuration when a decision is made, so a run requested before the link existed (its
+ * requester stored as `slack:u2cerlkja`) is refused to the same person too.
+ */
+export function identitiesOf(actor: string, links: ReadonlyMap<string, string>): string[] {
+  const person = personOf(actor, links);
+  const all = new Set([identityOf(actor), person]);
+  for (const [chat, email] of links) if (email === person) all.add(chat);
+  return [...all];
 }

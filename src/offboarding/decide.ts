@@ -4,8 +4,12 @@ import { publishRunEvent } from "../events/publish";
 import { auditStore } from "../services";
 import {
   type ApprovalDecision,
+  chatLinks,
   DECISION_EVENT,
   type Decider,
+  identitiesOf,
+  identityOf,
+  personOf,
   type RefusalCode,
   type Verdict,
 } from "./approval";
@@ -53,8 +57,10 @@ async function wake(env: Bindings, meta: RunMeta, legacy: boolean): Promise<void
 
 /**
  * Approves or rejects a run waiting in `awaiting_approval` (issue 11), for the admin API, the console and
- * Slack's buttons alike. Four eyes: the decider must not be the requester (`identityOf`); a second decision,
- * or one after the deadline, is refused (conflict). Every decision and every refusal is audited here, with
+ * Slack's buttons alike. Four eyes: the decider must not be the requester under any of their identities
+ * (`identitiesOf`: a chat user linked to an e-mail in SLACK_OPERATORS / TEAMS_OPERATORS is that e-mail's
+ * person, through the links configured now, whenever the run was requested); a second decision, or one
+ * after the deadline, is refused (conflict). Every decision and every refusal is audited here, with
  * who, when, and the plan's share count and digest. A name match needs `koodriveUserId` equal to the
  * candidate's to be approved. The decision is recorded in the run's ledger, then the run is woken.
  * The caller checks the decider's role (operator) first.
@@ -67,13 +73,24 @@ export async function decideRun(
   opts: { reason?: string | undefined; koodriveUserId?: string | undefined; requestId?: string } = {},
 ): Promise<DecideResult> {
   if (!isRunId(runId)) return NO_SUCH_RUN;
-  const audit = auditStore(env.AUDIT, loadConfig(env));
+  const config = loadConfig(env);
+  const audit = auditStore(env.AUDIT, config);
   const ledger = env.RUNS.getByName(runId);
-  const result = await ledger.decide(verdict, decider, {
-    ...(opts.reason ? { reason: opts.reason } : {}),
-    ...(opts.koodriveUserId ? { koodriveUserId: opts.koodriveUserId } : {}),
-  });
+  const links = chatLinks(config);
+  const identities = identitiesOf(decider.actor, links);
+  const result = await ledger.decide(
+    verdict,
+    { ...decider, identities },
+    {
+      ...(opts.reason ? { reason: opts.reason } : {}),
+      ...(opts.koodriveUserId ? { koodriveUserId: opts.koodriveUserId } : {}),
+    },
+  );
   const base = { actor: decider.actor, ...(opts.requestId ? { requestId: opts.requestId } : {}) };
+  // The person's e-mail beside a linked chat actor (whose actor string stays the chat user's, as Slack
+  // renders it): the trail names the person whichever way they decided.
+  const person = personOf(decider.actor, links);
+  const linked = person === identityOf(decider.actor) ? {} : { identity: person };
   if ("refused" in result) {
     if (result.code !== "not_found")
       await audit.write(
@@ -82,7 +99,7 @@ export async function decideRun(
           ...base,
           status: "refused",
           reason: result.refused,
-          details: { verdict, via: decider.via },
+          details: { verdict, via: decider.via, ...linked },
         }),
       );
     return { ok: false, code: result.code, refused: result.refused };
@@ -98,7 +115,7 @@ export async function decideRun(
         (result.meta.approval?.candidate
           ? `name match confirmed: KooDrive user ${result.meta.approval.candidate.koodriveUserId}`
           : `${d.verdict} by ${d.by}`),
-      details: { via: d.via, planShares: d.planShares, planDigest: d.planDigest },
+      details: { via: d.via, ...linked, planShares: d.planShares, planDigest: d.planDigest },
     }),
   );
   await wake(env, result.meta, result.before === "needs_confirmation");

@@ -1,4 +1,10 @@
-import { type ApprovalDecision, type Decider, identityOf, type RefusalCode, type Verdict } from "./approval";
+import {
+  type ApprovalDecision,
+  type IdentifiedDecider,
+  identityOf,
+  type RefusalCode,
+  type Verdict,
+} from "./approval";
 import type { RunMeta } from "./types";
 
 /**
@@ -12,13 +18,15 @@ export type Refusal = { code: RefusalCode; refused: string };
 const DECIDABLE = new Set(["awaiting_approval", "needs_confirmation"]);
 
 /**
- * An operator's decision on a run waiting for one. Four eyes: never the requester. Once: a second decision
- * is refused. In time: a decision after the deadline is refused (the run ends `expired`).
+ * An operator's decision on a run waiting for one. Four eyes: never the requester, under any of the
+ * decider's identities (a chat user linked to their e-mail is one person: approval.ts `identitiesOf`).
+ * Once: a second decision is refused. In time: a decision after the deadline is refused (the run ends
+ * `expired`).
  */
 export function decide(
   meta: RunMeta,
   verdict: Verdict,
-  decider: Decider,
+  decider: IdentifiedDecider,
   opts: { reason?: string; koodriveUserId?: string; planShares: number; planDigest: string },
   now: number,
 ): { next: RunMeta; decision: ApprovalDecision } | Refusal {
@@ -35,11 +43,18 @@ export function decide(
     };
   if (Date.parse(gate.deadline) <= now)
     return { code: "conflict", refused: `the approval window closed at ${gate.deadline}` };
-  if (identityOf(decider.actor) === gate.requester)
+  if (decider.identities.includes(gate.requester)) {
+    // Refused through a link: say which, or the decider would not know why (another identity asked).
+    const own = identityOf(decider.actor);
+    const linked =
+      own === gate.requester
+        ? ""
+        : ` (${own} and ${gate.requester} are one person in SLACK_OPERATORS / TEAMS_OPERATORS)`;
     return {
       code: "forbidden",
-      refused: "four eyes: the person who asked for this run cannot approve or reject it",
+      refused: `four eyes: the person who asked for this run cannot approve or reject it${linked}`,
     };
+  }
   const candidate = gate.candidate;
   if (verdict === "approved" && candidate && opts.koodriveUserId !== candidate.koodriveUserId)
     return {

@@ -8,7 +8,7 @@ import {
   type HandoverRequest,
   TASK_STATUS,
 } from "./actions";
-import type { ApprovalDecision, ApprovalGate, Decider, Verdict } from "./approval";
+import type { ApprovalDecision, ApprovalGate, IdentifiedDecider, Verdict } from "./approval";
 import { cancel, decide, legacyGate, type Refusal, reschedule } from "./gate";
 import { jsonBatches } from "./json-batches";
 import { type IndexRow, indexRowOf, RUN_INDEX_NAME } from "./run-index";
@@ -372,7 +372,7 @@ export class RunLedger extends DurableObject<Env> {
   /** A decision on the gate (gate.ts `decide`); a 0.4 run waiting for a name match is decided the same way. */
   decide(
     verdict: Verdict,
-    decider: Decider,
+    decider: IdentifiedDecider,
     opts: { reason?: string; koodriveUserId?: string } = {},
   ): { meta: RunMeta; decision: ApprovalDecision; before: RunStatus } | Refusal {
     const meta = this.readMeta();

@@ -113,7 +113,7 @@ export async function interactions(c: Context<AuthenticatedEnv<Record<never, nev
     console.log(JSON.stringify({ level: "info", msg: "slack click replayed", requestId: c.var.requestId }));
     return c.body(null, 200);
   }
-  if (!c.var.config.SLACK_OPERATORS.includes(user)) {
+  if (!c.var.config.SLACK_OPERATORS.ids.includes(user)) {
     await recordChatRefusal(c.env, c.var.audit, {
       source: SOURCE,
       user: `${team}:${user}`,

@@ -46,7 +46,7 @@ export function slackRoutes() {
     const team = (form.get("team_id") ?? "").slice(0, 40);
     const name = (form.get("user_name") ?? "").replace(/[^\w.@ -]/g, "").slice(0, 80);
     const text = (form.get("text") ?? "").slice(0, 500);
-    const operator = user !== "" && c.var.config.SLACK_OPERATORS.includes(user);
+    const operator = user !== "" && c.var.config.SLACK_OPERATORS.ids.includes(user);
     const responseUrl = form.get("response_url") ?? "";
     const invocationId = await commandKey([team, user], text, Date.now());
     const reply = await runCommand(text, {

@@ -75,7 +75,7 @@ export function teamsRoutes() {
     const user = activity.from.aadObjectId ?? activity.from.id ?? "";
     const name = (activity.from.name ?? "").replace(/[^\w.@ -]/g, "").slice(0, 80);
     const text = commandText(activity.text ?? "").slice(0, 500);
-    const operator = user !== "" && c.var.config.TEAMS_OPERATORS.includes(user);
+    const operator = user !== "" && c.var.config.TEAMS_OPERATORS.ids.includes(user);
     const invocationId = await commandKey([user], text, Date.now());
     const reply = await runCommand(text, {
       env: c.env,
