@@ -2,6 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RunLedger } from "../src/offboarding/ledger";
+import { runIdFor } from "../src/offboarding/start";
 import { sim } from "./helpers/sim";
 import { admin, call, clearHolds, offboardedEvent, sendHr, uniqueId, waitForStatus } from "./helpers/worker";
 
@@ -230,5 +231,33 @@ describe("SCIM reactivation: the withdrawal is kept in the directory's outbox un
     const [received] = await reactivationsOf(ann);
     expect(received).toMatchObject({ details: { withdrawn: runId } });
     expect(received?.reason).not.toMatch(/retried/);
+  });
+});
+
+describe("SCIM: a deactivation undone before its run was started", () => {
+  it("is not started by the directory's alarm once the user is active again (nothing revoked later)", async () => {
+    const joe = newPerson("joe");
+    await sim.seed({ users: [{ userId: joe.kd, name: joe.name, shares: SHARES }], seed: 11 });
+    const res = await scim("/Users", "POST", {
+      userName: joe.email,
+      externalId: uniqueId("ext"),
+      emails: [{ value: joe.email, type: "work", primary: true }],
+      active: true,
+    });
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: string };
+    const stub = env.SCIM.getByName("directory");
+    // The deactivation's request died before starting its run; the IdP then set the user active again.
+    await stub.patch(id, [{ op: "replace", value: { active: false } }]);
+    expect((await reactivate(id)).status).toBe(200);
+    await expect.poll(() => outboxOf(id), { timeout: 10_000 }).toBe(0);
+
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const runId = await runIdFor("scim", `${id}:1`);
+    expect((await admin(`/runs/${runId}`)).status).toBe(404);
+    expect(await sim.shares(joe.kd, "active")).toHaveLength(SHARES);
+    // Nothing left for the alarm about this user: a second run starts nothing either.
+    await runDurableObjectAlarm(stub);
+    expect((await admin(`/runs/${runId}`)).status).toBe(404);
   });
 });

@@ -251,7 +251,12 @@ export class ScimDirectory extends DurableObject<Env> {
     for (const row of rows) {
       const user = toUser(row);
       try {
-        if (row.deactivations > row.runs_started) {
+        if (row.deactivations > row.runs_started && user.attributes.active) {
+          // Set active again before the run of its deactivation was started: no run now (issue 11: a rehire
+          // or a mistake must not revoke anything later; it would be received after the reactivation, which
+          // withdraws only earlier runs). A run the request did start is the reactivation's to withdraw.
+          this.runStarted(user.id, row.deactivations);
+        } else if (row.deactivations > row.runs_started) {
           await startDeprovisioning(
             env,
             store(),
