@@ -187,6 +187,12 @@ async function recordsOf(p: Person): Promise<AuditRecord[]> {
 const reactivations = (records: AuditRecord[]) =>
   records.filter((r) => r.type === "request.received" && r.status === "reactivated");
 
+/** A SCIM reactivation withdraws after its answer (waitUntil): its record comes a moment later. */
+async function scimReactivationRecorded(p: Person): Promise<AuditRecord[]> {
+  await expect.poll(async () => reactivations(await recordsOf(p)).length).toBeGreaterThan(0);
+  return recordsOf(p);
+}
+
 async function cancelCalls(): Promise<number> {
   return (await sim.calls(0)).calls.filter((c) => c.endpoint === "cancel").length;
 }
@@ -435,7 +441,7 @@ describe("SCIM: a user set active again withdraws the person's waiting run", () 
     await waitForStatus(runId, "withdrawn");
     expect(await cancelCalls()).toBe(0);
     await expectSharesKept(dana);
-    const records = await recordsOf(dana);
+    const records = await scimReactivationRecorded(dana);
     const [received] = reactivations(records);
     expect(received).toMatchObject({ source: "scim", eventId: id, details: { withdrawn: runId } });
     expect(received?.reason).toMatch(/^SCIM PATCH active=true .*the person was reactivated; withdrew 1/);
@@ -462,7 +468,7 @@ describe("SCIM: a user set active again withdraws the person's waiting run", () 
 
     await waitForStatus(danas, "withdrawn");
     await waitForStatus(lees, "withdrawn");
-    expect(reactivations(await recordsOf(lee))[0]?.reason).toMatch(/^SCIM PUT active=true/);
+    expect(reactivations(await scimReactivationRecorded(lee))[0]?.reason).toMatch(/^SCIM PUT active=true/);
     expect(await cancelCalls()).toBe(0);
   });
 
@@ -477,9 +483,9 @@ describe("SCIM: a user set active again withdraws the person's waiting run", () 
       Operations: [{ op: "replace", value: { active: true } }],
     });
     expect(res.status).toBe(200);
+    const [received] = reactivations(await scimReactivationRecorded(dana));
     expect((await waitForRun(runId)).status).toBe("completed");
     expect(await cancelCalls()).toBe(cancels);
-    const [received] = reactivations(await recordsOf(dana));
     expect(received?.source).toBe("scim");
     expect(received?.reason).toMatch(/reactivated after the revocation began/);
     expect(received?.details).toMatchObject({ withdrawn: "", underWay: runId });

@@ -3,22 +3,26 @@ import type { AuditInput } from "../../audit/schema";
 import type { AuditStore } from "../../audit/store";
 import { type Bindings, loadConfig } from "../../env";
 import { auditStore } from "../../services";
+import type { Reactivation } from "../reactivation";
 import { changeRecord, type ScimMethod } from "./audit";
 import { startDeprovisioning } from "./deprovision";
 import { ScimError } from "./errors";
 import type { ScimFilter } from "./filter";
 import { applyPatch } from "./patch";
+import { drainReactivation } from "./reactivate";
 import {
   foldUserName,
   type PatchOperation,
   type PendingAudit,
+  type PendingReactivation,
   type ScimFailure,
   type ScimUser,
   type ScimWrite,
   type UserAttributes,
   withoutPasswords,
 } from "./schema";
-import { migrate, PENDING_WORK, type UserRow } from "./tables";
+import { subjectOf } from "./subject";
+import { migrate, type OutboxKind, type OutboxRow, PENDING_WORK, type UserRow } from "./tables";
 
 function refusal(err: unknown): ScimFailure {
   if (err instanceof ScimError) {
@@ -62,6 +66,12 @@ function unique<T>(userName: string, write: () => T): T {
 export const RECOVERY_DELAY_MS = 60_000;
 /** Outbox records the alarm writes per run (the rest wait for the next minute). */
 const OUTBOX_BATCH = 100;
+/**
+ * Outbox reactivations the alarm retries per run (the rest wait for the next minute). Each reads up to 200 of
+ * the person's ledgers (decide.ts, PERSON_RUNS_SCANNED) and cancels the waiting ones: 5 keep an alarm
+ * near 1,000 subrequests, the Workers limit per invocation.
+ */
+const REACTIVATIONS_PER_ALARM = 5;
 
 const toUser = (r: UserRow): ScimUser => ({
   id: r.id,
@@ -177,8 +187,11 @@ export class ScimDirectory extends DurableObject<Env> {
     this.settle();
   }
 
-  /** These outbox records are in KV: the recovery alarm need not write them. */
-  audited(seqs: number[]): void {
+  /**
+   * These outbox entries are done (the audit records are in KV, the reactivations' runs withdrawn): the
+   * recovery alarm need not do them.
+   */
+  outboxDone(seqs: number[]): void {
     this.sql.exec(
       "DELETE FROM audit_outbox WHERE seq IN (SELECT value FROM json_each(?))",
       JSON.stringify(seqs),
@@ -217,10 +230,10 @@ export class ScimDirectory extends DurableObject<Env> {
   private alarmAt: number | undefined;
 
   /**
-   * Recovery: writes the audit records and starts the deprovisioning runs that requests did not confirm (the
-   * Worker died between the directory's write and its own), and finishes DELETEs cut short. Retried every
-   * minute until done. A record may then be written twice (the request may have written it and died before
-   * confirming); it is never lost.
+   * Recovery: writes the audit records, withdraws the waiting runs of reactivations and starts the
+   * deprovisioning runs that requests did not confirm (the Worker died between the directory's write and its
+   * own, or the call failed), and finishes DELETEs cut short. Retried every minute until done. A record may
+   * then be written twice (the request may have written it and died before confirming); it is never lost.
    */
   override async alarm(): Promise<void> {
     // Re-armed first: whatever happens below (a bad configuration, KV down, a crash), it comes back.
@@ -233,11 +246,17 @@ export class ScimDirectory extends DurableObject<Env> {
       return audit;
     };
     await this.flushOutbox(store);
+    await this.retryReactivations(env, store);
     const rows = this.sql.exec<UserRow>(`SELECT * FROM users WHERE ${PENDING_WORK}`).toArray();
     for (const row of rows) {
       const user = toUser(row);
       try {
-        if (row.deactivations > row.runs_started) {
+        if (row.deactivations > row.runs_started && user.attributes.active) {
+          // Set active again before the run of its deactivation was started: no run now (issue 11: a rehire
+          // or a mistake must not revoke anything later; it would be received after the reactivation, which
+          // withdraws only earlier runs). A run the request did start is the reactivation's to withdraw.
+          this.runStarted(user.id, row.deactivations);
+        } else if (row.deactivations > row.runs_started) {
           await startDeprovisioning(
             env,
             store(),
@@ -262,12 +281,19 @@ export class ScimDirectory extends DurableObject<Env> {
     }
   }
 
-  private async flushOutbox(store: () => AuditStore): Promise<void> {
-    const rows = this.sql
-      .exec<{ seq: number; record: string }>(
-        `SELECT seq, record FROM audit_outbox ORDER BY seq LIMIT ${OUTBOX_BATCH}`,
+  private outbox(kind: OutboxKind, limit: number): OutboxRow[] {
+    return this.sql
+      .exec<OutboxRow>(
+        "SELECT * FROM audit_outbox WHERE kind = ? ORDER BY attempts, seq LIMIT ?",
+        kind,
+        limit,
       )
       .toArray();
+  }
+
+  private async flushOutbox(store: () => AuditStore): Promise<void> {
+    // Audit rows are never counted as tried (`attempts` stays 0): they go in order.
+    const rows = this.outbox("audit", OUTBOX_BATCH);
     for (const { seq, record } of rows) {
       try {
         await store().write(JSON.parse(record) as AuditInput);
@@ -279,15 +305,56 @@ export class ScimDirectory extends DurableObject<Env> {
     }
   }
 
+  /**
+   * The outbox's reactivations the requests did not confirm: their waiting runs are withdrawn now (each
+   * entry independently; a failed one is counted and tried after the others next minute).
+   */
+  private async retryReactivations(env: Bindings, store: () => AuditStore): Promise<void> {
+    for (const row of this.outbox("reactivation", REACTIVATIONS_PER_ALARM)) {
+      const reactivation = JSON.parse(row.record) as Reactivation;
+      const pending = {
+        seq: row.seq,
+        reactivation: { ...reactivation, label: `${reactivation.label}, retried` },
+      };
+      let ok = false;
+      try {
+        ok = await drainReactivation(
+          env,
+          store(),
+          pending,
+          (seqs) => this.outboxDone(seqs),
+          "the next alarm",
+        );
+      } catch (err) {
+        // store() itself failed (a bad configuration): logged like the withdrawal's own failures.
+        console.error(
+          JSON.stringify({
+            level: "error",
+            msg: "scim reactivation outbox",
+            seq: row.seq,
+            error: String(err),
+          }),
+        );
+      }
+      if (!ok) this.sql.exec("UPDATE audit_outbox SET attempts = attempts + 1 WHERE seq = ?", row.seq);
+    }
+  }
+
+  /** Puts an entry in the outbox; the caller sets the recovery alarm once its transaction is done. */
+  private queue(kind: OutboxKind, record: AuditInput | Reactivation): number {
+    return this.sql
+      .exec<{ seq: number }>(
+        "INSERT INTO audit_outbox (kind, record) VALUES (?, ?) RETURNING seq",
+        kind,
+        JSON.stringify(record),
+      )
+      .one().seq;
+  }
+
   /** Commits a write's audit record with the write (the outbox), for the request to write and confirm. */
   private enqueue(record: AuditInput | null): PendingAudit[] {
     if (!record) return [];
-    const { seq } = this.sql
-      .exec<{ seq: number }>(
-        "INSERT INTO audit_outbox (record) VALUES (?) RETURNING seq",
-        JSON.stringify(record),
-      )
-      .one();
+    const seq = this.queue("audit", record);
     this.scheduleRecovery();
     return [{ seq, record }];
   }
@@ -349,36 +416,75 @@ export class ScimDirectory extends DurableObject<Env> {
     const sameName = key === r.user_name_key;
     if (!sameName && this.taken(key, id)) throw conflict(next.userName);
     const deactivations = r.deactivations + (current.active && !next.active ? 1 : 0);
+    const reactivated = method !== "DELETE" && !current.active && next.active;
     const now = new Date().toISOString();
-    unique(next.userName, () =>
-      this.sql.exec(
-        `UPDATE users SET user_name = ?, user_name_key = ?, user_name_dup = ?, external_id = ?, attributes = ?,
-           last_modified = ?, version = version + 1, deactivations = ? WHERE id = ?`,
-        next.userName,
-        key,
-        sameName ? r.user_name_dup : 0,
-        typeof next.externalId === "string" ? next.externalId : null,
-        JSON.stringify(next),
-        now,
-        deactivations,
-        id,
-      ),
-    );
-    const audit = this.enqueue(
-      changeRecord({
-        method,
-        id,
-        before: current,
-        after: method === "DELETE" ? null : next,
-        at: now,
-        requestId,
-      }),
-    );
+    const record = changeRecord({
+      method,
+      id,
+      before: current,
+      after: method === "DELETE" ? null : next,
+      at: now,
+      requestId,
+    });
+    // One transaction: the change, its audit record and a reactivation's withdrawal are committed together
+    // or not at all (a refusal thrown inside rolls all back).
+    const queued = this.ctx.storage.transactionSync(() => {
+      unique(next.userName, () =>
+        this.sql.exec(
+          `UPDATE users SET user_name = ?, user_name_key = ?, user_name_dup = ?, external_id = ?, attributes = ?,
+             last_modified = ?, version = version + 1, deactivations = ? WHERE id = ?`,
+          next.userName,
+          key,
+          sameName ? r.user_name_dup : 0,
+          typeof next.externalId === "string" ? next.externalId : null,
+          JSON.stringify(next),
+          now,
+          deactivations,
+          id,
+        ),
+      );
+      const audit: PendingAudit[] = record ? [{ seq: this.queue("audit", record), record }] : [];
+      const reactivation = reactivated ? this.queueReactivation(id, method, next, now, requestId) : undefined;
+      return { audit, reactivation };
+    });
     const user = this.get(id) as ScimUser;
     const deprovision = !next.active && deactivations > 0 ? deactivations : null;
-    // Committed with the write: if the request dies before the run starts, the alarm starts it.
-    if (deprovision !== null && deprovision > r.runs_started) this.scheduleRecovery();
-    const reactivated = method !== "DELETE" && !current.active && next.active;
-    return { user, deprovision, audit, ...(reactivated ? { reactivated } : {}) };
+    // Committed with the write: if the request dies before the run starts, the record is written or the
+    // runs are withdrawn, the alarm does it.
+    if (
+      queued.audit.length > 0 ||
+      queued.reactivation ||
+      (deprovision !== null && deprovision > r.runs_started)
+    )
+      this.scheduleRecovery();
+    return {
+      user,
+      deprovision,
+      audit: queued.audit,
+      ...(queued.reactivation ? { reactivation: queued.reactivation } : {}),
+    };
+  }
+
+  /**
+   * A user set active again (issue 11): the withdrawal of the person's waiting runs, as an outbox entry. The
+   * person is the one a deactivation of the user names (`subjectOf`: externalId or id, and e-mail; never the
+   * name); `at` is this write's time, so a retry however late never withdraws a run accepted after it.
+   */
+  private queueReactivation(
+    id: string,
+    method: ScimMethod,
+    user: UserAttributes,
+    now: string,
+    requestId: string | undefined,
+  ): PendingReactivation {
+    const reactivation: Reactivation = {
+      source: "scim",
+      eventId: id,
+      label: `SCIM ${method} active=true (user ${id})`,
+      person: subjectOf(id, user),
+      at: Date.parse(now),
+      requestId: requestId ?? "scim-recovery",
+    };
+    return { seq: this.queue("reactivation", reactivation), reactivation };
   }
 }

@@ -5,11 +5,11 @@ import { type AuthSpec, authenticate } from "../../auth";
 import { type AppEnv, sourceSecrets } from "../../env";
 import { answerFor, fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody, rawBody } from "../../http";
-import { withdrawWaitingRuns } from "../reactivation";
 import { startDeprovisioning } from "./deprovision";
 import type { ScimDirectory } from "./directory";
 import { SCIM_JSON, ScimError, scimErrorResponse } from "./errors";
 import { parseFilter } from "./filter";
+import { drainReactivation } from "./reactivate";
 import {
   attributesFrom,
   canonicalKeys,
@@ -42,7 +42,7 @@ type Methods =
   | "prepareDelete"
   | "remove"
   | "runStarted"
-  | "audited";
+  | "outboxDone";
 /**
  * The directory's RPC surface with its plain types (the generated stub types cannot express the free-form
  * SCIM attributes, which are JSON and serialise as such).
@@ -145,7 +145,7 @@ async function record(c: Context<AppEnv>, write: ScimWrite): Promise<void> {
   if (write.audit.length === 0) return;
   try {
     for (const { record } of write.audit) await c.var.audit.write(record);
-    await directory(c).audited(write.audit.map((p) => p.seq));
+    await directory(c).outboxDone(write.audit.map((p) => p.seq));
   } catch (err) {
     console.error(
       JSON.stringify({
@@ -183,25 +183,24 @@ async function deprovision(
 
 /**
  * After a write that set an inactive user active again: withdraws the person's waiting runs (issue 11: a
- * rehire or an HR mistake must not revoke anything later), found by the same identifiers its deprovisioning
- * would name (`subjectOf`: externalId or id, and e-mail; never the name). The IdP's answer is unchanged.
+ * rehire or an HR mistake must not revoke anything later) after the answer, then confirms the directory's
+ * outbox entry, committed with the write. Should that fail or the Worker die first, the directory's alarm
+ * withdraws them a minute later (retried every minute until it succeeds). The IdP's answer is unchanged.
  */
-async function reactivate(c: Context<AppEnv>, write: ScimWrite, how: string): Promise<void> {
-  if (!write.reactivated) return;
-  await withdrawWaitingRuns(c.env, c.var.audit, {
-    source: SOURCE,
-    eventId: write.user.id,
-    label: `SCIM ${how} (user ${write.user.id})`,
-    person: subjectOf(write.user.id, write.user.attributes),
-    at: Date.now(),
-    requestId: c.var.requestId,
-  });
+function reactivate(c: Context<AppEnv>, write: ScimWrite): void {
+  const pending = write.reactivation;
+  if (!pending) return;
+  const dir = directory(c);
+  c.executionCtx.waitUntil(
+    drainReactivation(c.env, c.var.audit, pending, (seqs) => dir.outboxDone(seqs), "the directory's alarm"),
+  );
 }
 
 /**
  * `/scim/v2`: a SCIM 2.0 service provider for Users, as much as deprovisioning needs (Okta, Entra ID). A
  * user set to `active: false` (PATCH with or without a path, or PUT) or deleted while active starts one
- * run for that person; a user set active again withdraws that person's waiting runs. Every error under `/scim/v2`, an unknown path included, is rendered here as a SCIM
+ * run for that person; a user set active again withdraws that person's waiting runs (after the answer, through
+ * the directory's outbox). Every error under `/scim/v2`, an unknown path included, is rendered here as a SCIM
  * error (`application/scim+json`, RFC 7644 3.12) that also carries our envelope.
  */
 export function scimRoutes() {
@@ -273,7 +272,7 @@ export function scimRoutes() {
       ),
     );
     await record(c, write);
-    await reactivate(c, write, "PUT active=true");
+    reactivate(c, write);
     return scimJson(c, resource(c, write.user), 200, await deprovision(c, write, "PUT active=false"));
   });
 
@@ -281,7 +280,7 @@ export function scimRoutes() {
     const patch = parseOrFail(PatchRequest, patchKeys(await readJson(c)), "invalidSyntax");
     const write = unwrap(await directory(c).patch(c.req.param("id"), patch.Operations, c.var.requestId));
     await record(c, write);
-    await reactivate(c, write, "PATCH active=true");
+    reactivate(c, write);
     return scimJson(c, resource(c, write.user), 200, await deprovision(c, write, "PATCH active=false"));
   });
 

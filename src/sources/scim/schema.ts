@@ -1,5 +1,6 @@
 import * as z from "zod";
 import type { AuditInput } from "../../audit/schema";
+import type { Reactivation } from "../reactivation";
 import { ScimError } from "./errors";
 
 /**
@@ -79,6 +80,15 @@ export interface PendingAudit {
   record: AuditInput;
 }
 
+/**
+ * A reactivation kept in the directory's outbox until the person's waiting runs are withdrawn: the request
+ * does it after its answer, the directory's alarm if the request did not.
+ */
+export interface PendingReactivation {
+  seq: number;
+  reactivation: Reactivation;
+}
+
 /** The outcome of a write: the user after it, and whether the user is now (or already was) deprovisioned. */
 export interface ScimWrite {
   user: ScimUser;
@@ -86,11 +96,11 @@ export interface ScimWrite {
   deprovision: number | null;
   /**
    * Set when this write set an inactive user active again (PUT/PATCH `active: true`): the person's waiting
-   * runs are withdrawn (issue 11). A write to a user already active is not one (Okta PUTs whole active users
-   * on every profile sync).
+   * runs are to be withdrawn (issue 11), committed in the directory's outbox with the write. A write to a
+   * user already active is not one (Okta PUTs whole active users on every profile sync).
    */
-  reactivated?: boolean;
-  /** The records of what changed (none when nothing did), to write and then confirm with `audited`. */
+  reactivation?: PendingReactivation;
+  /** The records of what changed (none when nothing did), to write and then confirm with `outboxDone`. */
   audit: PendingAudit[];
 }
 

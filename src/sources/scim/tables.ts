@@ -59,16 +59,46 @@ export function migrate(storage: DurableObjectStorage): void {
       );
       CREATE INDEX IF NOT EXISTS users_pending ON users (id) WHERE ${PENDING_WORK};
     `);
+    addOutboxKinds(sql);
   });
 }
 
-const columnsOf = (sql: SqlStorage) =>
+/**
+ * What the outbox holds: an audit record to write to KV (`audit`), or a reactivation whose waiting runs are
+ * to be withdrawn (`reactivation`, the record is the `Reactivation`).
+ */
+export type OutboxKind = "audit" | "reactivation";
+
+export interface OutboxRow {
+  seq: number;
+  kind: OutboxKind;
+  /** JSON: the `AuditInput` or the `Reactivation`. */
+  record: string;
+  /** Failed tries so far (the alarm tries the least-tried first, so one that keeps failing blocks none). */
+  attempts: number;
+  [key: string]: SqlStorageValue;
+}
+
+const columnsOf = (sql: SqlStorage, table = "users") =>
   new Set(
     sql
-      .exec<{ name: string }>("PRAGMA table_info(users)")
+      .exec<{ name: string }>(`PRAGMA table_info(${table})`)
       .toArray()
       .map((c) => c.name),
   );
+
+/**
+ * v3: the outbox holds a second kind of entry, a SCIM reactivation (withdraw the person's waiting runs),
+ * committed with the user's change like its audit record. Rows written before are audit records.
+ */
+function addOutboxKinds(sql: SqlStorage): void {
+  const columns = columnsOf(sql, "audit_outbox");
+  if (!columns.has("kind"))
+    sql.exec("ALTER TABLE audit_outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'audit'");
+  if (!columns.has("attempts"))
+    sql.exec("ALTER TABLE audit_outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0");
+  sql.exec("CREATE INDEX IF NOT EXISTS outbox_by_kind ON audit_outbox (kind, attempts, seq)");
+}
 
 /**
  * The very first directories (before the recovery alarm) have no `runs_started` / `deleting`: added here.
