@@ -51,20 +51,32 @@ export async function requestFor(
   return { body: JSON.stringify(dest.kind === "slack" ? slackBody(event) : teamsBody(event)), headers };
 }
 
+/** An error class is a name (`TypeError`, `TimeoutError`), nothing else: anything else is recorded as `error`. */
+const ERROR_CLASS = /^[A-Za-z][A-Za-z0-9]{0,39}$/;
+
 /**
  * What an attempt's failure is recorded as: the HTTP status, or the error's class (a timeout, a refused
  * connection). Never the message: fetch errors can quote the URL, a credential.
  */
 const errorClass = (err: unknown) =>
-  err instanceof Error ? (err.name === "TimeoutError" ? "timeout" : err.name) : "error";
+  err instanceof Error
+    ? err.name === "TimeoutError"
+      ? "timeout"
+      : ERROR_CLASS.test(err.name)
+        ? err.name
+        : "error"
+    : "error";
 
-type Outcome = { ok: true; status: number } | { ok: false; status?: number; error: string };
+type Outcome =
+  | { ok: true; status: number; durationMs: number }
+  | { ok: false; status?: number; error: string; durationMs: number };
 
-/** One POST, no redirect followed (a receiver must not send our signed event elsewhere). */
+/** One POST, no redirect followed (a receiver must not send our signed event elsewhere), and how long it took. */
 async function post(
   url: string,
   request: { body: string; headers: Record<string, string> },
 ): Promise<Outcome> {
+  const started = Date.now();
   try {
     const res = await fetch(url, {
       method: "POST",
@@ -73,11 +85,12 @@ async function post(
       redirect: "manual",
       signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
     });
+    const durationMs = Date.now() - started;
     await res.body?.cancel();
-    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
-    return { ok: false, status: res.status, error: `HTTP ${res.status}` };
+    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, durationMs };
+    return { ok: false, status: res.status, error: `HTTP ${res.status}`, durationMs };
   } catch (err) {
-    return { ok: false, error: errorClass(err) };
+    return { ok: false, error: errorClass(err), durationMs: Date.now() - started };
   }
 }
 
