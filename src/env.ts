@@ -552,6 +552,15 @@ export function adminTokenOf(env: Bindings): string | undefined {
   return parsed.success ? parsed.data : undefined;
 }
 
+/**
+ * AUDIT_RETENTION_DAYS alone, when it is valid: the EventLog purges delivered events after it (docs/events.md
+ * "Retention") whatever the other settings are. Undefined when it is invalid (nothing is purged then).
+ */
+export function auditRetentionDaysOf(env: Bindings): number | undefined {
+  const parsed = ConfigSchema.shape.AUDIT_RETENTION_DAYS.safeParse(env.AUDIT_RETENTION_DAYS);
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** Per-request variables set by app.ts; handlers take services from here, never build them. */
 export interface Variables {
   requestId: string;

@@ -11,6 +11,7 @@ import { Webhook } from "standardwebhooks";
 import { beforeEach, describe, expect, it } from "vitest";
 import { publishRunEvent } from "../src/events/publish";
 import { eventTypeOf } from "../src/events/types";
+import wranglerToml from "../wrangler.toml?raw";
 import {
   adminWith,
   allAuditText,
@@ -132,7 +133,7 @@ describe("publishRunEvent and the delivery consumer", () => {
 
     const first = await consume(env, queue.sent, 1);
     expect(first.acked).toEqual([]);
-    expect(first.retried).toEqual([{ id: expect.any(String), delaySeconds: 10 }]);
+    expect(first.retried).toEqual([{ id: expect.any(String), delaySeconds: 5 }]);
     let [event] = await eventsOf(env, meta.request.runId);
     expect(event?.deliveries[0]).toMatchObject({
       state: "pending",
@@ -142,7 +143,7 @@ describe("publishRunEvent and the delivery consumer", () => {
     });
 
     const second = await consume(env, queue.sent, 2);
-    expect(second.retried).toEqual([{ id: expect.any(String), delaySeconds: 20 }]);
+    expect(second.retried).toEqual([{ id: expect.any(String), delaySeconds: 300 }]);
     const third = await consume(env, queue.sent, 3);
     expect(third.acked).toHaveLength(1);
 
@@ -160,12 +161,21 @@ describe("publishRunEvent and the delivery consumer", () => {
     expect(await hooks.received(RECEIVER)).toHaveLength(3);
   });
 
-  it("caps the backoff at 10 minutes", async () => {
+  it("retries on the Standard Webhooks (Svix) schedule, and wrangler.toml gives up after its last retry", async () => {
+    // docs.svix.com "Retry Schedule": immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    const svix = [5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600];
     const { env, queue } = eventEnv(vars());
     await publishRunEvent(env, runMeta("unresolved"));
-    await hooks.fail(RECEIVER, 1);
-    const result = await consume(env, queue.sent, 8);
-    expect(result.retried).toEqual([{ id: expect.any(String), delaySeconds: 600 }]);
+    await hooks.fail(RECEIVER, svix.length);
+    const delays: (number | undefined)[] = [];
+    for (let attempt = 1; attempt <= svix.length; attempt++)
+      delays.push(...(await consume(env, queue.sent, attempt)).retried.map((r) => r.delaySeconds));
+    expect(delays).toEqual(svix);
+    // One retry per delay: the queue's max_retries is the schedule's length (8 attempts, then the DLQ).
+    const consumer = /queue = "koodrive-offboard-deliveries"\nmax_batch_size = \d+\nmax_retries = (\d+)/.exec(
+      wranglerToml,
+    );
+    expect(Number(consumer?.[1])).toBe(svix.length);
   });
 
   it("dead-letters after the last attempt, and an operator re-sends it with the same webhook-id", async () => {
@@ -174,7 +184,7 @@ describe("publishRunEvent and the delivery consumer", () => {
     await publishRunEvent(env, meta);
     const eventId = queue.sent[0]?.eventId ?? "";
     await hooks.fail(RECEIVER, 1);
-    await consume(env, queue.sent, 9); // the last attempt (max_retries = 8): the queue moves it to the DLQ
+    await consume(env, queue.sent, 8); // the last attempt (max_retries = 7): the queue moves it to the DLQ
     const dlq = await consume(env, queue.sent, 1, DEAD_LETTER_QUEUE);
     expect(dlq.acked).toHaveLength(1);
     let [event] = await eventsOf(env, meta.request.runId);

@@ -164,7 +164,7 @@ describe("notifications", () => {
     const { env: e, queue } = eventEnv(channels({ NOTIFY_ON: "completed" }));
     await publishRunEvent(e, meta);
     const result = await consume(e, queue.sent);
-    expect(result.retried.map((r) => r.delaySeconds)).toEqual([10]); // slack#1
+    expect(result.retried.map((r) => r.delaySeconds)).toEqual([5]); // slack#1
     expect(result.acked).toHaveLength(1); // teams#1
     const event = (await eventsOf(e, runId)).find((x) => x.deliveries.some((d) => d.dest === "slack#1"));
     expect(event?.deliveries).toMatchObject([

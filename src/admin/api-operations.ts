@@ -243,9 +243,14 @@ export const ADMIN_OPERATIONS: readonly Operation[] = [
     description:
       "Every event the run published (docs/events.md), oldest first, each with its deliveries: the " +
       "destination's label (`outbound#1`, `slack#1`, `teams#1`: its position in the setting, never its URL), " +
-      "`state` (pending, delivered, dead), `attempts`, the last HTTP status or error class, and when.",
+      "`state` (pending, delivered, dead), `attempts`, the last HTTP status or error class, and when; and " +
+      "`attempts`, each POST (the newest 20 per delivery): its destination label, number, time, HTTP status " +
+      "or error class and duration. Events settled longer than AUDIT_RETENTION_DAYS ago are purged.",
     query: EventsQuery,
-    responses: { 200: "`{runId, events: [{id, type, createdAt, deliveries}]}`", 400: "Not a run id." },
+    responses: {
+      200: "`{runId, events: [{id, type, createdAt, deliveries, attempts}]}`",
+      400: "Not a run id.",
+    },
   },
   {
     method: "post",

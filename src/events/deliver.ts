@@ -9,13 +9,25 @@ export const DEAD_LETTER_QUEUE = "koodrive-offboard-deliveries-dlq";
 
 /** How long one POST may take before it counts as a failed attempt (then retried with backoff). */
 export const DELIVERY_TIMEOUT_MS = 10_000;
-/** The backoff: 10 s, 20 s, 40 s ... capped at 10 minutes (docs/events.md "Retries"). */
-export const RETRY_BASE_SECONDS = 10;
-export const RETRY_MAX_SECONDS = 600;
+/**
+ * The delay after the 1st, 2nd, ... failed attempt: the schedule of Svix, the reference Standard Webhooks
+ * sender (docs.svix.com "Retry Schedule": immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), which
+ * receivers built for Standard Webhooks expect: 8 attempts over about 27.6 hours (wrangler.toml
+ * `max_retries = 7`), so a receiver down overnight still gets its events, where 10 s doubling to 10 minutes
+ * gave up after 35 minutes. Each delay is under Queues' `delaySeconds` limit (24 h) and the whole schedule
+ * under the queue's message retention (4 days by default) [Cloudflare Queues "Limits"]. docs/events.md
+ * "Delivery, retries, dead letters".
+ */
+export const RETRY_SCHEDULE_SECONDS = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000] as const;
+/** The schedule's last delay, for an attempt past its end (Queues moves the message to the dead letter first). */
+const RETRY_MAX_SECONDS = 36_000;
+/** While the configuration is invalid, a batch waits this long a round (an admin is fixing it; 503s say so). */
+export const CONFIG_HOLD_SECONDS = 600;
 
 /** The delay before the next attempt after the `attempts`-th failed one (1-based, as Queues counts). */
-export const retryDelaySeconds = (attempts: number) =>
-  Math.min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (Math.max(1, attempts) - 1));
+export const retryDelaySeconds = (attempts: number): number =>
+  RETRY_SCHEDULE_SECONDS[Math.min(Math.max(1, attempts), RETRY_SCHEDULE_SECONDS.length) - 1] ??
+  RETRY_MAX_SECONDS;
 
 /** The request for one destination: the signed event, or the channel's message built from it. */
 export async function requestFor(
@@ -39,20 +51,32 @@ export async function requestFor(
   return { body: JSON.stringify(dest.kind === "slack" ? slackBody(event) : teamsBody(event)), headers };
 }
 
+/** An error class is a name (`TypeError`, `TimeoutError`), nothing else: anything else is recorded as `error`. */
+const ERROR_CLASS = /^[A-Za-z][A-Za-z0-9]{0,39}$/;
+
 /**
  * What an attempt's failure is recorded as: the HTTP status, or the error's class (a timeout, a refused
  * connection). Never the message: fetch errors can quote the URL, a credential.
  */
 const errorClass = (err: unknown) =>
-  err instanceof Error ? (err.name === "TimeoutError" ? "timeout" : err.name) : "error";
+  err instanceof Error
+    ? err.name === "TimeoutError"
+      ? "timeout"
+      : ERROR_CLASS.test(err.name)
+        ? err.name
+        : "error"
+    : "error";
 
-type Outcome = { ok: true; status: number } | { ok: false; status?: number; error: string };
+type Outcome =
+  | { ok: true; status: number; durationMs: number }
+  | { ok: false; status?: number; error: string; durationMs: number };
 
-/** One POST, no redirect followed (a receiver must not send our signed event elsewhere). */
+/** One POST, no redirect followed (a receiver must not send our signed event elsewhere), and how long it took. */
 async function post(
   url: string,
   request: { body: string; headers: Record<string, string> },
 ): Promise<Outcome> {
+  const started = Date.now();
   try {
     const res = await fetch(url, {
       method: "POST",
@@ -61,11 +85,12 @@ async function post(
       redirect: "manual",
       signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
     });
+    const durationMs = Date.now() - started;
     await res.body?.cancel();
-    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
-    return { ok: false, status: res.status, error: `HTTP ${res.status}` };
+    if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, durationMs };
+    return { ok: false, status: res.status, error: `HTTP ${res.status}`, durationMs };
   } catch (err) {
-    return { ok: false, error: errorClass(err) };
+    return { ok: false, error: errorClass(err), durationMs: Date.now() - started };
   }
 }
 
@@ -85,7 +110,7 @@ export async function deliverBatch(batch: MessageBatch<DeliveryMessage>, env: Bi
     config = loadConfig(env);
   } catch {
     warn("deliveries held: invalid configuration", { runId: "", eventId: "", dest: "" });
-    batch.retryAll({ delaySeconds: RETRY_MAX_SECONDS });
+    batch.retryAll({ delaySeconds: CONFIG_HOLD_SECONDS });
     return;
   }
   await Promise.all(batch.messages.map((msg) => deliverOne(msg, env, config)));

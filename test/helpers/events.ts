@@ -144,11 +144,22 @@ export interface DeliveryView {
   updatedAt: string;
 }
 
+export interface AttemptView {
+  dest: string;
+  attempt: number;
+  at: string;
+  status: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
 /** `GET /events?runId=` as the admin sees it. */
 export async function eventsOf(
   e: Bindings,
   runId: string,
-): Promise<{ id: string; type: string; createdAt: string; deliveries: DeliveryView[] }[]> {
+): Promise<
+  { id: string; type: string; createdAt: string; deliveries: DeliveryView[]; attempts: AttemptView[] }[]
+> {
   const res = await adminWith(e, `/events?runId=${runId}`);
   if (res.status !== 200) throw new Error(`GET /events: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { events: never[] }).events;
