@@ -172,7 +172,8 @@ const Pace: FC<{ view: GovernorView | null }> = ({ view }) => {
               , the latest at <Time iso={latest} />
             </>
           ) : null}{" "}
-          ({view.granted} permits granted, {view.successes} calls succeeded)
+          ({view.granted} permits granted; {view.successes} successes reported so far, as runs report them
+          with their next lease)
         </dd>
         <dt>Waiting for a permit</dt>
         <dd data-fact="waiting">
