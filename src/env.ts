@@ -210,8 +210,12 @@ export const PLAIN_EMAIL = /^[\x21-\x3f\x41-\x7e]+@[\x21-\x3f\x41-\x7e]+$/;
 /** The longest identity taken from a token or a setting: an e-mail, 64 + `@` + 255 (RFC 5321 4.5.3.1). */
 export const MAX_IDENTITY_LENGTH = 320;
 
-/** A chat user id linked to an e-mail: printable ASCII without spaces (Slack `U...`, an Entra object id). */
-const CHAT_USER_ID = /^[\x21-\x7e]{1,100}$/;
+/**
+ * A chat user id linked to an e-mail: printable ASCII without spaces (Slack `U...`, an Entra object id), and
+ * never an `@`: no chat id has one, and an entry written the wrong way round (`<e-mail>=<id>`) is then refused
+ * as a whole, without the "id" (an e-mail) in the problem.
+ */
+const CHAT_USER_ID = /^[\x21-\x3f\x41-\x7e]{1,100}$/;
 
 /** The people allowed to act from a chat platform (SLACK_OPERATORS, TEAMS_OPERATORS). */
 export interface ChatOperators {

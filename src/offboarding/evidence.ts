@@ -26,12 +26,15 @@ export async function readEvidence(
   const to = new Date(Date.parse(window.last) + WINDOW_SLACK_MS).toISOString();
   const matched = new Set<string>();
   let entriesRead = 0;
+  // One budget for both reads: EVIDENCE_MAX_PAGES is the most calls a read makes (README "Evidence").
+  let pagesLeft = maxPages;
   const base = { found: 0, of: window.cancelled, from, to, checkedAt: "" };
   // First the entries whose operator is the leaver (the cancels were made acting as them [inferred]): in a
   // layoff every run's window holds every other run's cancels, and this reads only the run's own.
   if (operatorName) {
     const narrow = await readPages(deps, { from, to, operatorName }, maxPages, matched);
     entriesRead += narrow.entriesRead;
+    pagesLeft -= narrow.pages;
     if (matched.size >= window.cancelled)
       return {
         ...base,
@@ -43,7 +46,7 @@ export async function readEvidence(
       };
   }
   // Not all found that way (KooDrive may name another operator): the whole window, as before.
-  const wide = await readPages(deps, { from, to }, maxPages, matched);
+  const wide = await readPages(deps, { from, to }, pagesLeft, matched);
   entriesRead += wide.entriesRead;
   return {
     ...base,
@@ -54,13 +57,16 @@ export async function readEvidence(
   };
 }
 
-/** Reads up to `maxPages` pages of the log for `q`, adding this run's cancelled shares found to `matched`. */
+/**
+ * Reads up to `maxPages` pages of the log for `q`, adding this run's cancelled shares found to `matched`;
+ * returns the pages read too (they count against the read's budget).
+ */
 async function readPages(
   deps: Pick<AccountDeps, "ledger" | "client" | "acting">,
   q: { from: string; to: string; operatorName?: string },
   maxPages: number,
   matched: Set<string>,
-): Promise<{ entriesRead: number; complete: boolean }> {
+): Promise<{ entriesRead: number; complete: boolean; pages: number }> {
   let entriesRead = 0;
   for (let pageNum = 1; pageNum <= maxPages; pageNum++) {
     const page = await deps.client.auditLogPage(deps.acting, {
@@ -72,7 +78,7 @@ async function readPages(
     const resources = [...new Set(page.entries.map((e) => e.resource).filter((r) => r && !matched.has(r)))];
     if (resources.length > 0) for (const id of await deps.ledger.cancelledAmong(resources)) matched.add(id);
     if (page.entries.length < AUDIT_LOG_PAGE_SIZE || entriesRead >= page.total)
-      return { entriesRead, complete: true };
+      return { entriesRead, complete: true, pages: pageNum };
   }
-  return { entriesRead, complete: false };
+  return { entriesRead, complete: false, pages: Math.max(0, maxPages) };
 }

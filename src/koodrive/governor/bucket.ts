@@ -146,6 +146,12 @@ interface RunRecord {
   waitingSince: number;
   /** A background caller (its first ticket said so). */
   background: boolean;
+  /**
+   * Its only ticket was dropped without a permit (durable.ts answers 0 after MAX_HOLD_MS): the caller asks
+   * again at once (permits.ts `acquire`) and has been waiting all along, so its wait keeps counting toward its
+   * bound (BACKGROUND_MAX_WAIT_MS and SHORT_RUN_MAX_WAIT_MS are longer than the hold).
+   */
+  heldOut?: boolean;
 }
 
 export class GovernorCore {
@@ -273,8 +279,10 @@ export class GovernorCore {
     }
     this.queues.set(t.runId, [t]);
     const run = this.runs.get(t.runId);
-    if (run) run.waitingSince = now;
-    else
+    if (run) {
+      if (!run.heldOut) run.waitingSince = now;
+      run.heldOut = false;
+    } else
       this.runs.set(t.runId, {
         arrival: this.arrivals++,
         served: 0,
@@ -288,8 +296,12 @@ export class GovernorCore {
     for (const [runId, queue] of this.queues) {
       const i = queue.findIndex((t) => t.id === id);
       if (i < 0) continue;
-      queue.splice(i, 1);
-      if (queue.length === 0) this.queues.delete(runId);
+      const [dropped] = queue.splice(i, 1);
+      if (queue.length === 0) {
+        this.queues.delete(runId);
+        const run = this.runs.get(runId);
+        if (run && dropped?.got === 0) run.heldOut = true;
+      }
       return true;
     }
     return false;

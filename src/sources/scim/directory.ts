@@ -247,8 +247,14 @@ export class ScimDirectory extends DurableObject<Env> {
     };
     await this.flushOutbox(store);
     await this.retryReactivations(env, store);
-    const rows = this.sql.exec<UserRow>(`SELECT * FROM users WHERE ${PENDING_WORK}`).toArray();
-    for (const row of rows) {
+    const ids = this.sql.exec<{ id: string }>(`SELECT id FROM users WHERE ${PENDING_WORK}`).toArray();
+    for (const { id } of ids) {
+      // Read when its turn comes, not before the loop: while an earlier user's run was being started this
+      // object took other requests, a reactivation of this user too (its run would come after it).
+      const row = this.sql
+        .exec<UserRow>(`SELECT * FROM users WHERE id = ? AND (${PENDING_WORK})`, id)
+        .toArray()[0];
+      if (!row) continue;
       const user = toUser(row);
       try {
         if (row.deactivations > row.runs_started && user.attributes.active) {
