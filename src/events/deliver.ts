@@ -14,7 +14,7 @@ export const DELIVERY_TIMEOUT_MS = 10_000;
  * sender (docs.svix.com "Retry Schedule": immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), which
  * receivers built for Standard Webhooks expect: 8 attempts over about 27.6 hours (wrangler.toml
  * `max_retries = 7`), so a receiver down overnight still gets its events, where 10 s doubling to 10 minutes
- * gave up after 35 minutes. Each delay is under Queues' `delaySeconds` limit (24 h) and the whole schedule
+ * gave up after 35 minutes. Each delay is under Queues' `delaySeconds` limit (12 h, 43,200 s) and the whole schedule
  * under the queue's message retention (4 days by default) [Cloudflare Queues "Limits"]. docs/events.md
  * "Delivery, retries, dead letters".
  */
