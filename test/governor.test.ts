@@ -7,6 +7,7 @@ import { evictDurableObject, introspectWorkflowInstance, runInDurableObject } fr
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { GovernorView } from "../src/admin/governor";
+import { PACE_TIMEOUT_MS } from "../src/console/pages/overview";
 import { KooDriveClient, KooDriveError, type PermitOutcome } from "../src/koodrive/client";
 import {
   LEARNED_KEY,
@@ -340,5 +341,15 @@ describe("the console overview's pace panel", () => {
     expect(html).toMatch(/data-testid="pace"[^>]*>\s*The rate governor did not answer/);
     expect(html).toContain('data-testid="sources"');
     expect(html).not.toContain("governor broken");
+
+    // A governor that stalls (no answer at all) does not hang the page either.
+    vi.spyOn(RateGovernor.prototype, "state").mockImplementation(
+      () => new Promise<never>(() => {}) as unknown as ReturnType<RateGovernor["state"]>,
+    );
+    const t0 = Date.now();
+    const stalled = await admin("/console");
+    expect(stalled.status).toBe(200);
+    expect(await stalled.text()).toMatch(/data-testid="pace"[^>]*>\s*The rate governor did not answer/);
+    expect(Date.now() - t0).toBeLessThan(PACE_TIMEOUT_MS + 3_000);
   });
 });

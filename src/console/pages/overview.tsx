@@ -211,13 +211,22 @@ const Pace: FC<{ view: GovernorView | null }> = ({ view }) => {
   );
 };
 
-/** The governor's view, or null when it does not answer (the overview still renders). */
+/** How long the overview waits for the governor's state: a governor that stalls must not hang the page. */
+export const PACE_TIMEOUT_MS = 2_000;
+
+/** The governor's view, or null when it errs or does not answer in time (the overview still renders). */
 async function paceOf(env: Bindings, config: Config): Promise<GovernorView | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${PACE_TIMEOUT_MS} ms`)), PACE_TIMEOUT_MS);
+  });
   try {
-    return await governorView(env, config);
+    return await Promise.race([governorView(env, config), late]);
   } catch (err) {
     console.warn(JSON.stringify({ msg: "governor state unavailable", error: String(err) }));
     return null;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
 
