@@ -38,6 +38,12 @@ const EVIDENCE_STEP = {
   retries: { limit: 2, delay: "2 seconds", backoff: "exponential" },
   timeout: "5 minutes",
 } as const;
+/**
+ * No audit-log page is asked for once the evidence step has run this long: each call may wait up to 60 s for
+ * a permit as background work (governor/bucket.ts BACKGROUND_MAX_WAIT_MS), so a page started by then ends
+ * inside the step's 5-minute timeout, and a slow layoff gives an incomplete read rather than none.
+ */
+export const EVIDENCE_READ_BUDGET_MS = 3 * 60_000;
 
 const taskState = (status: number | undefined) =>
   status === TASK_STATUS.NEW ? "NEW" : status === TASK_STATUS.EXECUTING ? "EXECUTING" : String(status);
@@ -269,6 +275,7 @@ export class AccountSteps {
             { ...span, cancelled },
             this.config.EVIDENCE_MAX_PAGES,
             m.koodriveUserId === this.deps.userId ? m.koodriveName : undefined,
+            Date.now() + EVIDENCE_READ_BUDGET_MS,
           );
         } catch (err) {
           // KooDrive refused the read (no permission on the log, the acting user gone): asking again will not

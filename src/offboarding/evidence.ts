@@ -20,6 +20,8 @@ export async function readEvidence(
   window: { first: string; last: string; cancelled: number },
   maxPages: number,
   operatorName?: string,
+  /** No page is asked for after this moment (epoch ms): the read ends incomplete instead of timing out. */
+  deadline = Number.POSITIVE_INFINITY,
 ): Promise<Evidence> {
   // The run's own cancels, widened for clock skew: in a layoff, other runs' entries share the window.
   const from = new Date(Date.parse(window.first) - WINDOW_SLACK_MS).toISOString();
@@ -32,7 +34,7 @@ export async function readEvidence(
   // First the entries whose operator is the leaver (the cancels were made acting as them [inferred]): in a
   // layoff every run's window holds every other run's cancels, and this reads only the run's own.
   if (operatorName) {
-    const narrow = await readPages(deps, { from, to, operatorName }, maxPages, matched);
+    const narrow = await readPages(deps, { from, to, operatorName }, maxPages, matched, deadline);
     entriesRead += narrow.entriesRead;
     pagesLeft -= narrow.pages;
     if (matched.size >= window.cancelled)
@@ -46,7 +48,7 @@ export async function readEvidence(
       };
   }
   // Not all found that way (KooDrive may name another operator): the whole window, as before.
-  const wide = await readPages(deps, { from, to }, pagesLeft, matched);
+  const wide = await readPages(deps, { from, to }, pagesLeft, matched, deadline);
   entriesRead += wide.entriesRead;
   return {
     ...base,
@@ -66,9 +68,11 @@ async function readPages(
   q: { from: string; to: string; operatorName?: string },
   maxPages: number,
   matched: Set<string>,
+  deadline: number,
 ): Promise<{ entriesRead: number; complete: boolean; pages: number }> {
   let entriesRead = 0;
   for (let pageNum = 1; pageNum <= maxPages; pageNum++) {
+    if (Date.now() >= deadline) return { entriesRead, complete: false, pages: pageNum - 1 };
     const page = await deps.client.auditLogPage(deps.acting, {
       ...q,
       pageNum,

@@ -80,4 +80,24 @@ describe("readEvidence", () => {
     const e = await readEvidence(log.deps, WINDOW, 10);
     expect(e).toMatchObject({ found: 0, of: 2, complete: false, entriesRead: 1_000 });
   });
+
+  it("asks for no page after its deadline: a slow read ends incomplete with what it found, not past its step's timeout", async () => {
+    const log = fakeLog(
+      [...others(1_500), ...["s1", "s2"].map((r) => ({ resource: r, operatorName: "Lea Leaver" }))],
+      ["s1", "s2"],
+    );
+    const slow = {
+      ...log.deps,
+      client: {
+        auditLogPage: async (...args: Parameters<KooDriveClient["auditLogPage"]>) => {
+          await new Promise((r) => setTimeout(r, 30)); // each page takes 30 ms
+          return log.deps.client.auditLogPage(...args);
+        },
+      } as unknown as KooDriveClient,
+    };
+    const e = await readEvidence(slow, WINDOW, 10, undefined, Date.now() + 75);
+    expect(e).toMatchObject({ found: 0, of: 2, complete: false });
+    expect(log.asked.length).toBeGreaterThanOrEqual(2);
+    expect(log.asked.length).toBeLessThanOrEqual(4); // not the 10 the page budget allows
+  });
 });
