@@ -76,5 +76,13 @@ export default defineConfig({
     testTimeout: 60_000,
     // Test files share one simulator (an auxiliary Worker): run them one after another.
     fileParallelism: false,
+    // A run's Workflow can outlive the test file that started it (a test that checks a webhook's answer, not
+    // the run behind it; a run's evidence read, background work that waits for permits). When the file's
+    // runner closes while such a Workflow awaits something from it, vitest reports "Closing rpc while ...
+    // was pending" after all of the file's tests passed (seen in 1 of 4 full runs this session). Only that
+    // teardown race is ignored; any other unhandled error still fails the run.
+    onUnhandledError(error) {
+      if (error.name === "EnvironmentTeardownError" && /Closing rpc while/.test(error.message)) return false;
+    },
   },
 });
