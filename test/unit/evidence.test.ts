@@ -1,41 +1,19 @@
 import { describe, expect, it } from "vitest";
 import type { KooDriveClient } from "../../src/koodrive/client";
 import { readEvidence } from "../../src/offboarding/evidence";
-import type { AccountDeps } from "../../src/offboarding/handover";
+import { type AuditEntry, fakeAuditLog, WINDOW } from "../helpers/audit-log";
 
 /**
  * The evidence read's narrowing (src/offboarding/evidence.ts) against a fake audit log: the leaver as
  * operator first, the whole window only when that did not find every cancel; a match is always by resource.
  */
 
-type Entry = { resource: string; operatorName: string };
-
-function fakeLog(entries: Entry[], cancelled: string[]) {
-  const asked: Array<{ operatorName?: string | undefined; pageNum: number }> = [];
-  const client = {
-    auditLogPage: async (
-      _acting: string,
-      q: { pageNum: number; pageSize: number; operatorName?: string | undefined },
-    ) => {
-      asked.push({ operatorName: q.operatorName, pageNum: q.pageNum });
-      const all = entries.filter((e) => !q.operatorName || e.operatorName === q.operatorName);
-      const page = all.slice((q.pageNum - 1) * q.pageSize, q.pageNum * q.pageSize);
-      return { total: all.length, entries: page.map((e) => ({ resource: e.resource })) };
-    },
-  } as unknown as KooDriveClient;
-  const ledger = {
-    cancelledAmong: async (ids: string[]) => ids.filter((id) => cancelled.includes(id)),
-  } as unknown as AccountDeps["ledger"];
-  return { deps: { client, ledger, acting: "admin" }, asked };
-}
-
-const WINDOW = { first: "2026-12-01T03:00:00.000Z", last: "2026-12-01T03:01:00.000Z", cancelled: 2 };
-const others = (n: number): Entry[] =>
+const others = (n: number): AuditEntry[] =>
   Array.from({ length: n }, (_, i) => ({ resource: `o${i}`, operatorName: "Otto Other" }));
 
 describe("readEvidence", () => {
   it("narrowed to the leaver, finds every cancel in one page however crowded the window", async () => {
-    const log = fakeLog(
+    const log = fakeAuditLog(
       [...others(1_500), ...["s1", "s2"].map((r) => ({ resource: r, operatorName: "Lea Leaver" }))],
       ["s1", "s2"],
     );
@@ -45,7 +23,7 @@ describe("readEvidence", () => {
   });
 
   it("when KooDrive names another operator, reads the whole window as before (and says nothing of a narrowing)", async () => {
-    const log = fakeLog(
+    const log = fakeAuditLog(
       ["s1", "s2"].map((r) => ({ resource: r, operatorName: "KooDrive App" })),
       ["s1", "s2"],
     );
@@ -59,7 +37,7 @@ describe("readEvidence", () => {
   });
 
   it("a narrowed entry counts only if its resource is one of the run's cancelled shares (a namesake's do not)", async () => {
-    const log = fakeLog(
+    const log = fakeAuditLog(
       [
         { resource: "namesake-share", operatorName: "Lea Leaver" },
         { resource: "s1", operatorName: "Lea Leaver" },
@@ -73,7 +51,7 @@ describe("readEvidence", () => {
   });
 
   it("without a name (a run resolved before 0.6.0), reads the whole window: a crowded one is incomplete", async () => {
-    const log = fakeLog(
+    const log = fakeAuditLog(
       [...others(1_500), ...["s1", "s2"].map((r) => ({ resource: r, operatorName: "Lea Leaver" }))],
       ["s1", "s2"],
     );
@@ -82,7 +60,7 @@ describe("readEvidence", () => {
   });
 
   it("asks for no page after its deadline: a slow read ends incomplete with what it found, not past its step's timeout", async () => {
-    const log = fakeLog(
+    const log = fakeAuditLog(
       [...others(1_500), ...["s1", "s2"].map((r) => ({ resource: r, operatorName: "Lea Leaver" }))],
       ["s1", "s2"],
     );
