@@ -143,6 +143,14 @@ export function sourceSecrets(configured: SourceSecrets, off: Error): string[] {
   return configured.values;
 }
 
+/**
+ * Throws (503 `misconfigured`; the log names the entry) when a chat operator list is malformed: the chat
+ * sources and approval decisions call it before acting, the rest of the service does not need it.
+ */
+export function checkChatOperators(...lists: ChatOperators[]): void {
+  for (const list of lists) if (list.problem) throw new ConfigError(`invalid configuration: ${list.problem}`);
+}
+
 /** The shortest shared secret accepted for an optional source (Okta, SCIM, Slack, Teams). */
 const MIN_SHARED_SECRET_LENGTH = 16;
 
@@ -226,6 +234,12 @@ export interface ChatOperators {
    * Access identity, so four eyes sees one person in chat and in the console (offboarding/approval.ts).
    */
   emails: Map<string, string>;
+  /**
+   * What is wrong with the setting (an entry named by position and id, never the e-mail). Then nobody is an
+   * operator: the chat source and every approval decision answer 503 `misconfigured` (the link guards four
+   * eyes in the console and the API too), while webhooks, SCIM and the rest of the admin side keep working.
+   */
+  problem?: string;
 }
 
 /** What is wrong with an `<id>=<e-mail>` entry, if anything (never the e-mail itself). */
@@ -244,11 +258,12 @@ function linkProblem(id: string, email: string, known: ChatOperators): string | 
  * A chat operator list: comma-separated user ids, each optionally `=<e-mail>` (`U2CERLKJA=ada@example.com,
  * W0OPERATOR2`). Chat platforms send no e-mail with a command or a click, so this is the only link between a
  * chat user and their console identity. A bare id is taken as it always was; a malformed `<id>=<e-mail>`
- * makes the whole configuration invalid, not only the chat source, as the link also guards the console's
- * and the API's decisions (fail closed). A problem names the entry by its position and id, never the e-mail.
+ * fails closed where the link matters, the chat source and every approval decision (`problem`), like a bad
+ * optional secret fails its source: HR, Okta and SCIM intake must not stop for a typo in a chat setting. A
+ * problem names the entry by its position and id, never the e-mail.
  */
 const chatOperators = (name: string) =>
-  commaList().transform((entries, ctx): ChatOperators => {
+  commaList().transform((entries): ChatOperators => {
     const operators: ChatOperators = { ids: [], emails: new Map() };
     for (const [i, entry] of entries.entries()) {
       const eq = entry.indexOf("=");
@@ -256,10 +271,7 @@ const chatOperators = (name: string) =>
       if (eq >= 0) {
         const email = entry.slice(eq + 1).trim();
         const problem = linkProblem(id, email, operators);
-        if (problem) {
-          ctx.addIssue({ code: "custom", message: `${name} entry ${i + 1} ${problem}` });
-          continue;
-        }
+        if (problem) return { ids: [], emails: new Map(), problem: `${name} entry ${i + 1} ${problem}` };
         operators.emails.set(id, asciiLower(email));
       }
       if (!operators.ids.includes(id)) operators.ids.push(id);

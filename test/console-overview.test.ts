@@ -83,6 +83,16 @@ describe("console overview", () => {
     expect(state("Microsoft Teams outgoing webhook")).toBe("misconfigured");
     expect(state("Okta Event Hook")).toBe("on");
     expect(html).not.toContain("short</");
+
+    // A malformed chat operator link fails that chat source (and decisions), shown here; the rest is on.
+    const linked = await callWith({ SLACK_OPERATORS: "U2CERLKJA=not-an-e-mail" }, "/console", {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    const page = await linked.text();
+    const stateIn = (name: string) =>
+      new RegExp(`data-source="${name}"[\\s\\S]*?class="badge b-\\w+">(\\w+)<`).exec(page)?.[1];
+    expect(stateIn("Slack slash command")).toBe("misconfigured");
+    expect(stateIn("Microsoft Teams outgoing webhook")).toBe("on");
   });
 });
 

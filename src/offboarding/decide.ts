@@ -1,5 +1,5 @@
 import type { AuditInput } from "../audit/schema";
-import { type Bindings, loadConfig } from "../env";
+import { type Bindings, checkChatOperators, loadConfig } from "../env";
 import { publishRunEvent } from "../events/publish";
 import { auditStore } from "../services";
 import {
@@ -74,6 +74,8 @@ export async function decideRun(
 ): Promise<DecideResult> {
   if (!isRunId(runId)) return NO_SUCH_RUN;
   const config = loadConfig(env);
+  // The links say who is one person for four eyes: with a malformed list, no decision is taken (503).
+  checkChatOperators(config.SLACK_OPERATORS, config.TEAMS_OPERATORS);
   const audit = auditStore(env.AUDIT, config);
   const ledger = env.RUNS.getByName(runId);
   const links = chatLinks(config);

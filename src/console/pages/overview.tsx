@@ -29,8 +29,9 @@ const ATTENTION_SHOWN = 10;
 
 type SourceState = "on" | "off" | "misconfigured";
 
-const stateOf = (s: SourceSecrets): SourceState =>
-  s.problem ? "misconfigured" : s.values.length ? "on" : "off";
+/** `operatorsProblem`: a chat source's malformed operator list (SLACK_OPERATORS, TEAMS_OPERATORS) fails it too. */
+const stateOf = (s: SourceSecrets, operatorsProblem?: string): SourceState =>
+  s.problem || (s.values.length && operatorsProblem) ? "misconfigured" : s.values.length ? "on" : "off";
 
 interface SourceRow {
   name: string;
@@ -69,13 +70,13 @@ function sources(config: Config, origin: string): SourceRow[] {
     },
     {
       name: "Slack slash command",
-      state: stateOf(config.SLACK_SIGNING_SECRETS),
+      state: stateOf(config.SLACK_SIGNING_SECRETS, config.SLACK_OPERATORS.problem),
       urls: [{ what: "Request URL", url: `${origin}/chatops/slack` }],
       setting: "SLACK_SIGNING_SECRETS",
     },
     {
       name: "Microsoft Teams outgoing webhook",
-      state: stateOf(config.TEAMS_WEBHOOK_TOKENS),
+      state: stateOf(config.TEAMS_WEBHOOK_TOKENS, config.TEAMS_OPERATORS.problem),
       urls: [{ what: "Callback URL", url: `${origin}/chatops/teams` }],
       setting: "TEAMS_WEBHOOK_TOKENS",
     },

@@ -1,5 +1,5 @@
 import type { AuthSpec } from "../../auth";
-import { type AppEnv, sourceSecrets } from "../../env";
+import { type AppEnv, checkChatOperators, sourceSecrets } from "../../env";
 import { ApiError } from "../../errors";
 import { CLOCK_MARGIN_MS, firstTime } from "../replay";
 import { SLACK_TOLERANCE_S, verifySlackRequest } from "./verify";
@@ -11,11 +11,14 @@ export const SOURCE = "slack";
 /** Slack's request signature with `SLACK_SIGNING_SECRETS`; the source is off without one. */
 export const SLACK_AUTH: AuthSpec<readonly string[], Record<never, never>> = {
   source: SOURCE,
-  secrets: (config) =>
-    sourceSecrets(
+  secrets: (config) => {
+    const secrets = sourceSecrets(
       config.SLACK_SIGNING_SECRETS,
       new ApiError("not_found", "the Slack command is not enabled (set SLACK_SIGNING_SECRETS)"),
-    ),
+    );
+    checkChatOperators(config.SLACK_OPERATORS);
+    return secrets;
+  },
   verify: verifySlackRequest,
   unauthorized: () => new ApiError("unauthorized", "invalid or missing Slack signature"),
 };

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import * as z from "zod";
 import { type AuthSpec, authenticate } from "../../auth";
-import { type AppEnv, sourceSecrets } from "../../env";
+import { type AppEnv, checkChatOperators, sourceSecrets } from "../../env";
 import { ApiError, fieldErrors } from "../../errors";
 import { limitBody, parseJsonBody } from "../../http";
 import { commandKey, runCommand } from "../chat/commands";
@@ -27,11 +27,14 @@ const Activity = z.looseObject({
 /** The HMAC with `TEAMS_WEBHOOK_TOKENS` and a fresh signed timestamp; the source is off without a token. */
 const TEAMS_AUTH: AuthSpec<readonly string[], TeamsVerified> = {
   source: SOURCE,
-  secrets: (config) =>
-    sourceSecrets(
+  secrets: (config) => {
+    const secrets = sourceSecrets(
       config.TEAMS_WEBHOOK_TOKENS,
       new ApiError("not_found", "the Teams command is not enabled (set TEAMS_WEBHOOK_TOKENS)"),
-    ),
+    );
+    checkChatOperators(config.TEAMS_OPERATORS);
+    return secrets;
+  },
   verify: verifyTeamsActivity,
   unauthorized: () => new ApiError("unauthorized", "invalid or missing Teams HMAC signature"),
 };
