@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { expectEnvelope } from "./helpers/expect";
+import { newPerson, type Person } from "./helpers/leaver";
 import { sim } from "./helpers/sim";
 import {
   admin,
@@ -27,28 +28,6 @@ const SCIM_TOKEN = "scim-test-token-0123456789abcdef";
 const SHARES = 3;
 /** A last day far enough ahead that no test sees the run act on its own. */
 const AN_HOUR = 3_600_000;
-
-interface Person {
-  hrId: string;
-  email: string;
-  oktaId: string;
-  kd: string;
-  name: string;
-}
-
-let seq = 0;
-/** A person of their own (KooDrive user with shares, HR id, e-mail, Okta id): no test sees another's runs. */
-function newPerson(tag: string): Person {
-  const id = uniqueId(tag).toLowerCase();
-  const n = (Date.now() % 100_000) * 100 + (seq++ % 100);
-  return {
-    hrId: `E-${id}`,
-    email: `${id}@example.com`,
-    oktaId: `00u${id.replace(/[^a-z0-9]/g, "")}`,
-    kd: `1505084218${String(n).padStart(9, "0")}`,
-    name: `Person ${id}`,
-  };
-}
 
 async function seed(...people: Person[]): Promise<void> {
   await sim.seed({

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RunLedger } from "../src/offboarding/ledger";
 import { runIdFor } from "../src/offboarding/start";
+import { newPerson as newLeaver, type Person } from "./helpers/leaver";
 import { sim } from "./helpers/sim";
 import { admin, call, clearHolds, offboardedEvent, sendHr, uniqueId, waitForStatus } from "./helpers/worker";
 
@@ -20,24 +21,8 @@ const AN_HOUR = 3_600_000;
 /** What the route logs when the withdrawal after its answer failed (src/sources/scim/reactivate.ts). */
 const LEFT_TO_ALARM = "scim reactivation left to the directory's alarm";
 
-interface Person {
-  hrId: string;
-  email: string;
-  kd: string;
-  name: string;
-}
-
-let n = 0;
-function newPerson(tag: string): Person {
-  const id = uniqueId(tag).toLowerCase();
-  const k = (Date.now() % 100_000) * 100 + (n++ % 100);
-  return {
-    hrId: `E-${id}`,
-    email: `${id}@example.com`,
-    kd: `1505084219${String(k).padStart(9, "0")}`,
-    name: `Person ${id}`,
-  };
-}
+/** A person of this file's own (KooDrive ids apart from reactivation.test.ts's). */
+const newPerson = (tag: string) => newLeaver(tag, "1505084219");
 
 function scim(path: string, method: string, body?: unknown) {
   return call(`/scim/v2${path}`, {

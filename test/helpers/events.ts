@@ -6,6 +6,7 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import type { Bindings } from "../../src/env";
+import type { AttemptView, DeliveryView } from "../../src/events/log-schema";
 import type { DeliveryMessage } from "../../src/events/types";
 import worker from "../../src/index";
 import type { RunMeta, RunStatus } from "../../src/offboarding/types";
@@ -135,23 +136,8 @@ export function runMeta(status: RunStatus, overrides: Partial<RunMeta> = {}): Ru
   };
 }
 
-export interface DeliveryView {
-  dest: string;
-  state: string;
-  attempts: number;
-  lastStatus: number | null;
-  lastError: string | null;
-  updatedAt: string;
-}
-
-export interface AttemptView {
-  dest: string;
-  attempt: number;
-  at: string;
-  status: number | null;
-  error: string | null;
-  durationMs: number;
-}
+/** `GET /events` answers the EventLog's own views (src/events/log-schema.ts). */
+export type { AttemptView, DeliveryView } from "../../src/events/log-schema";
 
 /** `GET /events?runId=` as the admin sees it. */
 export async function eventsOf(

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { admin, waitForRun } from "./worker";
+import { admin, uniqueId, waitForRun } from "./worker";
 
 /** The whole-leaver tests' view of a run (`GET /runs/:id`): its actions, evidence and shares. */
 
@@ -55,4 +55,30 @@ export async function freeLeaver(userId: string): Promise<void> {
   if (holder) await lock.release(holder);
   const watcher = await lock.watcherOf();
   if (watcher) await lock.clearWatcher(watcher.runId);
+}
+
+/** A leaver of a test's own: HR id, e-mail, Okta id, KooDrive user id, name. */
+export interface Person {
+  hrId: string;
+  email: string;
+  oktaId: string;
+  kd: string;
+  name: string;
+}
+
+let personSeq = 0;
+/**
+ * A person of their own, so no test sees another's runs. `kdPrefix` (10 digits) keeps the KooDrive ids of
+ * one test file apart from another's (the simulator is shared).
+ */
+export function newPerson(tag: string, kdPrefix = "1505084218"): Person {
+  const id = uniqueId(tag).toLowerCase();
+  const n = (Date.now() % 100_000) * 100 + (personSeq++ % 100);
+  return {
+    hrId: `E-${id}`,
+    email: `${id}@example.com`,
+    oktaId: `00u${id.replace(/[^a-z0-9]/g, "")}`,
+    kd: `${kdPrefix}${String(n).padStart(9, "0")}`,
+    name: `Person ${id}`,
+  };
 }
