@@ -3,6 +3,7 @@ import type { AuditStore } from "../audit/store";
 import { sha256Hex } from "../bytes";
 import { type Bindings, type Config, loadConfig } from "../env";
 import { AUTOMATED_SOURCES } from "../policy";
+import { within } from "../timeout";
 import type { ActionName } from "./actions";
 import { instanceId, watchRun } from "./instances";
 import { type IndexRow, RUN_INDEX_NAME } from "./run-index";
@@ -186,12 +187,11 @@ export async function indexRun(env: Bindings, row: IndexRow): Promise<void> {
   try {
     // Bounded: a slow index must not eat a sender's answer budget (Slack and Okta allow 3 s); a row that
     // does not land now is sent again by the ledger (its alarm) and the sweeper.
-    await Promise.race([
+    await within(
       env.RUN_INDEX.getByName(RUN_INDEX_NAME).upsert([row]),
-      scheduler.wait(INDEX_WRITE_BUDGET_MS).then(() => {
-        throw new Error(`runs index did not answer within ${INDEX_WRITE_BUDGET_MS} ms`);
-      }),
-    ]);
+      INDEX_WRITE_BUDGET_MS,
+      `runs index did not answer within ${INDEX_WRITE_BUDGET_MS} ms`,
+    );
   } catch (err) {
     console.warn(
       JSON.stringify({ level: "warn", msg: "runs index not updated", runId: row.runId, error: String(err) }),

@@ -5,6 +5,7 @@ import { type GovernorView, governorView } from "../../admin/governor";
 import { listRuns, type RunsPage } from "../../admin/runs-list";
 import type { AppEnv, Bindings, Config, SourceSecrets } from "../../env";
 import { RUN_STATUSES, type RunStatus } from "../../offboarding/types";
+import { within } from "../../timeout";
 import { Badge, Layout, Time } from "../layout";
 import { RunsTable } from "./runs";
 
@@ -217,17 +218,11 @@ export const PACE_TIMEOUT_MS = 2_000;
 
 /** The governor's view, or null when it errs or does not answer in time (the overview still renders). */
 async function paceOf(env: Bindings, config: Config): Promise<GovernorView | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${PACE_TIMEOUT_MS} ms`)), PACE_TIMEOUT_MS);
-  });
   try {
-    return await Promise.race([governorView(env, config), late]);
+    return await within(governorView(env, config), PACE_TIMEOUT_MS, `no answer within ${PACE_TIMEOUT_MS} ms`);
   } catch (err) {
     console.warn(JSON.stringify({ msg: "governor state unavailable", error: String(err) }));
     return null;
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
   }
 }
 

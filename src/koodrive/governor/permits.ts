@@ -1,3 +1,4 @@
+import { within } from "../../timeout";
 import type { CallName, PermitHook, PermitOutcome } from "../client";
 import { LEASE_MAX } from "./bucket";
 import { type Lease, type LeaseRequest, MAX_HOLD_MS, type Report429 } from "./durable";
@@ -24,17 +25,6 @@ export const FALLBACK_MS = 30_000;
 export const LEASE_TIMEOUT_MS = 3 * MAX_HOLD_MS;
 /** How long reporting a 429 may take (the governor answers it at once). */
 export const REPORT_TIMEOUT_MS = 5_000;
-
-/** `p`, or a rejection once `ms` have passed without an answer. */
-function within<T>(p: Promise<T> | T, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`rate governor: no answer to ${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([Promise.resolve(p), late]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
-  });
-}
 
 /** What the hook needs of the governor (its Durable Object stub). */
 export interface GovernorLike {
@@ -125,7 +115,7 @@ export class GovernedPermits implements PermitHook {
           ...(this.background ? { background: true } : {}),
         }),
         this.timeouts.leaseMs,
-        "a lease",
+        `rate governor: no answer to a lease within ${this.timeouts.leaseMs} ms`,
       );
       // Permits still good from the last lease stay usable (first) alongside the new ones.
       if (Date.now() >= this.expiresAt) this.batches = [];
@@ -160,7 +150,7 @@ export class GovernedPermits implements PermitHook {
           generation: outcome.permit,
         }),
         this.timeouts.reportMs,
-        "a 429 report",
+        `rate governor: no answer to a 429 report within ${this.timeouts.reportMs} ms`,
       );
     } catch (err) {
       this.fallBack(err);
